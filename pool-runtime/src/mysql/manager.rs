@@ -1,0 +1,112 @@
+//! The MySQL connection manager: how pool connections are opened, checked
+//! and cleaned.
+
+use std::fmt;
+
+use mysql_async::consts::StatusFlags;
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Opts, OptsBuilder};
+
+use crate::options::{PoolOptions, ResetPolicy};
+use crate::pool::Manager;
+use crate::url::DatabaseUrl;
+
+/// Opens `mysql_async` connections the way the pool wants them.
+pub struct MySqlManager {
+    opts: Opts,
+    url: DatabaseUrl,
+    reset_policy: ResetPolicy,
+}
+
+impl MySqlManager {
+    /// A manager for `url` with the pool's connection settings: `init_sql`
+    /// (re-run after a reset, too) and TCP keepalive.
+    pub fn new(url: &DatabaseUrl, options: &PoolOptions) -> Self {
+        // mysql_async runs setup statements last-first: reverse to keep order.
+        let setup: Vec<String> = options.init_sql.iter().rev().cloned().collect();
+        let opts = OptsBuilder::from_opts(url.opts())
+            .setup(setup)
+            .tcp_keepalive(options.tcp_keepalive);
+        MySqlManager {
+            opts: opts.into(),
+            url: url.clone(),
+            reset_policy: options.reset_on_return,
+        }
+    }
+
+    /// The driver options every pool connection is opened with.
+    pub fn opts(&self) -> &Opts {
+        &self.opts
+    }
+
+    /// Where it connects, password redacted.
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+}
+
+/// Whether a connection may carry state into the next checkout that the
+/// next user did not ask for. The server reports its transaction state in
+/// every OK packet (also the ones ending result sets); after an error there
+/// is none, so the state is unknown and treated as dirty.
+fn is_dirty(conn: &Conn) -> bool {
+    match conn.last_ok_packet() {
+        Some(ok) => {
+            let flags = ok.status_flags();
+            flags.contains(StatusFlags::SERVER_STATUS_IN_TRANS)
+                || !flags.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT)
+        }
+        None => true,
+    }
+}
+
+impl Manager for MySqlManager {
+    type Connection = Conn;
+    type Error = mysql_async::Error;
+
+    async fn connect(&self) -> Result<Conn, mysql_async::Error> {
+        Conn::new(self.opts.clone()).await
+    }
+
+    async fn validate(&self, conn: &mut Conn) -> Result<(), mysql_async::Error> {
+        conn.ping().await
+    }
+
+    fn is_broken(&self, conn: &Conn) -> bool {
+        // Set by the driver on fatal errors, and left set when an operation
+        // was cancelled half-way: either way the protocol state is unknown.
+        conn.is_disconnected()
+    }
+
+    fn needs_reset(&self, conn: &Conn) -> bool {
+        is_dirty(conn)
+    }
+
+    async fn reset(&self, conn: &mut Conn) -> Result<(), mysql_async::Error> {
+        if self.reset_policy == ResetPolicy::Always && conn.reset().await? {
+            return Ok(());
+        }
+        // Targeted cleaning, one round trip: end any transaction and put
+        // autocommit back, keeping the rest of the session.
+        conn.query_drop("ROLLBACK").await?;
+        if is_dirty(conn) {
+            conn.query_drop("SET autocommit = 1").await?;
+        }
+        Ok(())
+    }
+
+    async fn close(&self, conn: Conn) {
+        // COM_QUIT: the server frees the session at once instead of waiting
+        // for a timeout. Failure means it is gone already.
+        let _ = conn.disconnect().await;
+    }
+}
+
+impl fmt::Debug for MySqlManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MySqlManager")
+            .field("url", &self.url)
+            .field("reset_policy", &self.reset_policy)
+            .finish()
+    }
+}

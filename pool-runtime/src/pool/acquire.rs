@@ -1,0 +1,226 @@
+//! The acquire path: idle connection, new connection, or a place in line.
+//!
+//! The fast path (a connection returned less than `validate_after_idle` ago
+//! is waiting) takes one lock and no timer. Everything else runs under
+//! `acquire_timeout` and is cancel-safe at every `.await`: a dropped acquire
+//! leaves the line, hands back anything it was granted, and discards a
+//! connection whose ping it interrupted.
+
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+use super::error::PoolError;
+use super::flight::{ConnInFlight, SlotInFlight};
+use super::guard::Pooled;
+use super::manager::Manager;
+use super::shared::{Grant, Shared, Take};
+use super::stats::{Counters, Retire};
+use super::tracked::Tracked;
+
+type Acquired<M> = Result<Pooled<M>, PoolError<<M as Manager>::Error>>;
+
+impl<M: Manager> Shared<M> {
+    pub(crate) async fn acquire(
+        self: &Arc<Self>,
+        caller: &'static Location<'static>,
+    ) -> Acquired<M> {
+        let now = Instant::now();
+        let first = self.take_retiring(now);
+        let first = match first {
+            Take::Idle(conn) if !self.needs_validation(&conn, now) => {
+                return Ok(self.hand_out(conn, caller));
+            }
+            Take::Closed => return Err(PoolError::Closed),
+            other => other,
+        };
+        let limit = self.options.acquire_timeout;
+        match tokio::time::timeout(limit, self.acquire_slow(first, caller)).await {
+            Ok(result) => result,
+            Err(_elapsed) => {
+                Counters::bump(&self.counters.timeouts);
+                let stats = self.stats();
+                Err(PoolError::Timeout {
+                    waited: limit,
+                    max_open: stats.max_open,
+                    in_use: stats.in_use,
+                    waiting: stats.waiting,
+                })
+            }
+        }
+    }
+
+    async fn acquire_slow(
+        self: &Arc<Self>,
+        first: Take<M::Connection>,
+        caller: &'static Location<'static>,
+    ) -> Acquired<M> {
+        let mut take = first;
+        loop {
+            let grant = match take {
+                Take::Closed => return Err(PoolError::Closed),
+                Take::Idle(conn) => Grant::Conn(conn),
+                Take::Slot => Grant::Slot,
+                Take::Wait(id, rx) => Waiting::new(self, id, rx).served().await?,
+            };
+            let conn = match grant {
+                Grant::Slot => return self.open_new(caller).await,
+                Grant::Conn(conn) => conn,
+            };
+            if !self.needs_validation(&conn, Instant::now()) {
+                return Ok(self.hand_out(conn, caller));
+            }
+            match self.validate(conn).await {
+                Some(conn) => return Ok(self.hand_out(conn, caller)),
+                // The dead connection is gone and its slot freed; look again.
+                None => take = self.take_retiring(Instant::now()),
+            }
+        }
+    }
+
+    fn take_retiring(self: &Arc<Self>, now: Instant) -> Take<M::Connection> {
+        let mut retired = Vec::new();
+        let take = self.take(now, &mut retired);
+        for (conn, why) in retired {
+            self.retire(conn, why);
+        }
+        take
+    }
+
+    fn needs_validation(&self, conn: &Tracked<M::Connection>, now: Instant) -> bool {
+        now.saturating_duration_since(conn.last_contact) > self.options.validate_after_idle
+    }
+
+    fn hand_out(
+        self: &Arc<Self>,
+        conn: Tracked<M::Connection>,
+        caller: &'static Location<'static>,
+    ) -> Pooled<M> {
+        self.record_checkout(conn.id, caller);
+        Pooled::new(self, conn)
+    }
+
+    /// Pings a connection that sat idle past the bypass window, within the
+    /// validation timeout. `None`: it failed and was discarded.
+    async fn validate(
+        self: &Arc<Self>,
+        conn: Tracked<M::Connection>,
+    ) -> Option<Tracked<M::Connection>> {
+        let bound = self.validation_timeout();
+        let mut flight = ConnInFlight::new(self, conn, true);
+        let started = Instant::now();
+        let outcome = match flight.raw_mut() {
+            Some(raw) => tokio::time::timeout(bound, self.manager.validate(raw)).await,
+            None => return None,
+        };
+        match outcome {
+            Ok(Ok(()))
+                if !flight
+                    .raw_mut()
+                    .is_some_and(|raw| self.manager.is_broken(raw)) =>
+            {
+                let rtt = started.elapsed();
+                self.observe_round_trip(rtt);
+                let mut conn = flight.land()?;
+                conn.last_contact = Instant::now();
+                Some(conn)
+            }
+            outcome => {
+                let error = match &outcome {
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(Ok(())) => "connection broken after the ping".to_owned(),
+                    Err(_) => format!("no answer within {bound:?}"),
+                };
+                tracing::info!(conn = flight.id(), %error, "discarding an idle connection that failed validation");
+                flight.discard(Retire::ValidationFailed);
+                None
+            }
+        }
+    }
+
+    /// Opens a connection into a slot this acquire holds.
+    async fn open_new(self: &Arc<Self>, caller: &'static Location<'static>) -> Acquired<M> {
+        let slot = SlotInFlight::new(self, true);
+        match self.connect().await {
+            Ok(conn) => {
+                slot.fill();
+                Ok(self.hand_out(conn, caller))
+            }
+            Err(e) => Err(e), // `slot` frees itself as it drops
+        }
+    }
+
+    /// Opens a connection within `connect_timeout`; the caller holds a slot.
+    pub(crate) async fn connect(&self) -> Result<Tracked<M::Connection>, PoolError<M::Error>> {
+        let limit = self.options.connect_timeout;
+        let started = Instant::now();
+        match tokio::time::timeout(limit, self.manager.connect()).await {
+            Ok(Ok(raw)) => {
+                self.observe_round_trip(started.elapsed());
+                Ok(self.new_tracked(raw, Instant::now()))
+            }
+            Ok(Err(e)) => {
+                Counters::bump(&self.counters.connect_errors);
+                tracing::warn!(error = %e, "opening a pool connection failed");
+                Err(PoolError::Connect(e))
+            }
+            Err(_) => {
+                Counters::bump(&self.counters.connect_errors);
+                tracing::warn!(?limit, "opening a pool connection timed out");
+                Err(PoolError::ConnectTimeout(limit))
+            }
+        }
+    }
+}
+
+/// An acquire's place in line. Dropped before it is served, it leaves the
+/// line and hands back whatever was granted in the meantime.
+struct Waiting<'a, M: Manager> {
+    shared: &'a Arc<Shared<M>>,
+    id: u64,
+    rx: Option<oneshot::Receiver<Grant<M::Connection>>>,
+    since: Instant,
+}
+
+impl<'a, M: Manager> Waiting<'a, M> {
+    fn new(
+        shared: &'a Arc<Shared<M>>,
+        id: u64,
+        rx: oneshot::Receiver<Grant<M::Connection>>,
+    ) -> Self {
+        Waiting {
+            shared,
+            id,
+            rx: Some(rx),
+            since: Instant::now(),
+        }
+    }
+
+    async fn served(mut self) -> Result<Grant<M::Connection>, PoolError<M::Error>> {
+        let outcome = match self.rx.as_mut() {
+            Some(rx) => rx.await,
+            None => return Err(PoolError::Closed),
+        };
+        // Served (or the pool closed, dropping our sender): nothing to undo.
+        self.rx = None;
+        self.shared.counters.waited(self.since.elapsed());
+        outcome.map_err(|_closed| PoolError::Closed)
+    }
+}
+
+impl<M: Manager> Drop for Waiting<'_, M> {
+    fn drop(&mut self) {
+        let Some(mut rx) = self.rx.take() else {
+            return;
+        };
+        self.shared.counters.waited(self.since.elapsed());
+        self.shared.leave_line(self.id);
+        // Out of line, nothing more can arrive; something may already have.
+        rx.close();
+        if let Ok(grant) = rx.try_recv() {
+            self.shared.give_back(grant);
+        }
+    }
+}

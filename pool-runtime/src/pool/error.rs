@@ -1,0 +1,47 @@
+//! Why an acquire failed.
+
+use std::time::Duration;
+
+/// Why the pool could not hand out a connection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolError<E: std::error::Error + 'static> {
+    /// Every connection stayed busy for the whole `acquire_timeout`.
+    #[error(
+        "no connection became free within {waited:?} (acquire_timeout): {in_use} of max_open \
+         {max_open} in use, {waiting} more waiting; raise max_open, hold connections for \
+         shorter, or set leak_threshold to find code that keeps them"
+    )]
+    Timeout {
+        /// How long the acquire waited.
+        waited: Duration,
+        /// The configured limit (0 = unlimited).
+        max_open: u32,
+        /// Connections in use when it gave up.
+        in_use: u64,
+        /// Other acquires waiting when it gave up.
+        waiting: u64,
+    },
+
+    /// The pool was closed; no new connections are handed out.
+    #[error("the pool is closed: it hands out no more connections")]
+    Closed,
+
+    /// Opening a new connection failed.
+    #[error("could not open a new connection: {0}")]
+    Connect(#[source] E),
+
+    /// Opening a new connection took longer than `connect_timeout`.
+    #[error(
+        "opening a new connection took longer than {0:?} (connect_timeout): \
+         is the server reachable and not overloaded?"
+    )]
+    ConnectTimeout(Duration),
+
+    /// The pool was created outside a Tokio runtime.
+    #[error(
+        "the pool must be created inside a Tokio runtime: its maintenance task runs there \
+         (create it from async code, or inside Runtime::block_on)"
+    )]
+    NoRuntime,
+}

@@ -1,0 +1,109 @@
+//! The background task: retire, keep alive, refill, report leaks.
+//!
+//! One task per pool. It holds only a weak reference, so it never keeps a
+//! dropped pool alive, and it stops on close. Its interval adds to the
+//! longest time a connection can sit idle before it is retired, which is why
+//! the boot checks count it. Expired connections are also refused at acquire
+//! time, so a slow tick never lets one be handed out.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use super::flight::{ConnInFlight, SlotInFlight};
+use super::manager::Manager;
+use super::shared::Shared;
+use super::stats::{Counters, Retire};
+
+pub(crate) async fn run<M: Manager>(
+    pool: Weak<Shared<M>>,
+    mut closing: watch::Receiver<bool>,
+    every: Duration,
+) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            // Closed, or the pool dropped (the sender went with it).
+            _ = closing.changed() => return,
+        }
+        let Some(shared) = pool.upgrade() else {
+            return;
+        };
+        if *closing.borrow() {
+            return;
+        }
+        shared.maintain().await;
+    }
+}
+
+impl<M: Manager> Shared<M> {
+    /// One pass. Public to the crate so tests can drive it without waiting.
+    pub(crate) async fn maintain(self: &Arc<Self>) {
+        let chores = self.chores(Instant::now());
+        for (conn, why) in chores.retire {
+            self.retire(conn, why);
+        }
+        for leak in chores.leaks {
+            Counters::bump(&self.counters.leaks_reported);
+            tracing::warn!(
+                conn = leak.id,
+                held_ms = leak.held.as_millis() as u64,
+                acquired_at = %leak.caller,
+                "a pooled connection is held past leak_threshold; is it leaked?"
+            );
+        }
+        for conn in chores.keepalive {
+            self.keep_alive(conn).await;
+        }
+        for filled in 0..chores.open_new {
+            let slot = SlotInFlight::new(self, false);
+            match self.connect().await {
+                Ok(conn) => {
+                    slot.fill();
+                    self.release(conn, false);
+                }
+                Err(_) => {
+                    // Already counted and logged. Do not hammer a server that
+                    // refuses: give back this slot and the rest, try next tick.
+                    drop(slot);
+                    for _ in filled + 1..chores.open_new {
+                        self.abandon_slot(false);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    async fn keep_alive(self: &Arc<Self>, conn: super::tracked::Tracked<M::Connection>) {
+        let bound = self.validation_timeout();
+        let mut flight = ConnInFlight::new(self, conn, false);
+        let started = Instant::now();
+        let outcome = match flight.raw_mut() {
+            Some(raw) => tokio::time::timeout(bound, self.manager.validate(raw)).await,
+            None => return,
+        };
+        let healthy = matches!(outcome, Ok(Ok(())))
+            && !flight
+                .raw_mut()
+                .is_some_and(|raw| self.manager.is_broken(raw));
+        if !healthy {
+            tracing::info!(
+                conn = flight.id(),
+                "discarding an idle connection that failed its keepalive"
+            );
+            flight.discard(Retire::KeepaliveFailed);
+            return;
+        }
+        Counters::bump(&self.counters.keepalives);
+        self.observe_round_trip(started.elapsed());
+        if let Some(mut conn) = flight.land() {
+            conn.last_contact = Instant::now();
+            self.release(conn, false);
+        }
+    }
+}

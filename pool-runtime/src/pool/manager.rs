@@ -1,0 +1,69 @@
+//! What the pool core needs from a kind of connection.
+
+use std::future::Future;
+
+/// Opens, checks, cleans and closes connections of one kind.
+///
+/// The pool core ([`GenericPool`](super::GenericPool)) is written against this
+/// trait only, so it can be measured and tested without a server; the MySQL
+/// manager ([`MySqlManager`](crate::MySqlManager)) is the one services use.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use pool_runtime::pool::Manager;
+///
+/// /// Connections that are plain numbers: enough to exercise the pool.
+/// struct Numbers;
+///
+/// impl Manager for Numbers {
+///     type Connection = u64;
+///     type Error = Infallible;
+///     async fn connect(&self) -> Result<u64, Infallible> { Ok(7) }
+///     async fn validate(&self, _: &mut u64) -> Result<(), Infallible> { Ok(()) }
+///     fn is_broken(&self, _: &u64) -> bool { false }
+/// }
+/// ```
+pub trait Manager: Send + Sync + 'static {
+    /// The connection type handed out by the pool.
+    type Connection: Send + 'static;
+    /// What opening or checking a connection can fail with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Opens a new connection, init statements included.
+    fn connect(&self) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
+
+    /// A round trip proving the connection works (a ping). The pool bounds
+    /// it with the validation timeout and discards the connection on error.
+    fn validate(
+        &self,
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// A check without I/O: is the connection known to be unusable (a fatal
+    /// error seen, an operation cancelled half-way)? Broken connections
+    /// returned to the pool are dropped, never handed out again.
+    fn is_broken(&self, conn: &Self::Connection) -> bool;
+
+    /// A check without I/O: must the connection be cleaned before the next
+    /// user gets it (an open transaction, say)? Default: never.
+    fn needs_reset(&self, conn: &Self::Connection) -> bool {
+        let _ = conn;
+        false
+    }
+
+    /// Cleans a connection for which [`needs_reset`](Self::needs_reset) said
+    /// so. An error discards the connection. Default: nothing to do.
+    fn reset(
+        &self,
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = conn;
+        async { Ok(()) }
+    }
+
+    /// Closes a healthy connection politely (e.g. `COM_QUIT`). Default: drop it.
+    fn close(&self, conn: Self::Connection) -> impl Future<Output = ()> + Send {
+        drop(conn);
+        async {}
+    }
+}

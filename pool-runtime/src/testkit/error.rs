@@ -1,0 +1,119 @@
+use std::io;
+use std::path::PathBuf;
+
+/// What went wrong while starting, controlling or proxying a test server.
+///
+/// Messages never contain a password: the URL from `POOL_TEST_URL` is only
+/// ever described, not echoed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestkitError {
+    /// Neither `mariadbd` nor `mysqld` was found, and `POOL_TEST_URL` is unset.
+    #[error(
+        "no MariaDB/MySQL server binary found (looked for mariadbd and mysqld in {searched}); \
+         install one with `apt-get install -y mariadb-server`, \
+         or set POOL_TEST_URL to a server the tests may use"
+    )]
+    NoServerBinary {
+        /// The directories that were searched, joined with `:`.
+        searched: String,
+    },
+
+    /// The server binary is one the kit cannot drive.
+    #[error("{binary} is not supported by the test kit: {reason}; set POOL_TEST_URL to use it")]
+    UnsupportedServer {
+        /// The binary that was found.
+        binary: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+
+    /// Initialising the data directory failed.
+    #[error("`{program}` could not initialise {datadir}: {detail}")]
+    InitFailed {
+        /// The install program that ran.
+        program: PathBuf,
+        /// The data directory it was asked to fill.
+        datadir: PathBuf,
+        /// Its exit status and the tail of its output.
+        detail: String,
+    },
+
+    /// The server process exited or never accepted connections.
+    #[error("the test server on 127.0.0.1:{port} did not start: {detail}")]
+    StartFailed {
+        /// The TCP port it was given.
+        port: u16,
+        /// What was observed, with the tail of the server's error log.
+        detail: String,
+    },
+
+    /// A file or process operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What the kit was doing.
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A statement the kit sent to the server failed.
+    #[error("test server statement `{statement}` failed: {source}")]
+    Query {
+        /// The statement, without values.
+        statement: String,
+        /// The driver's error.
+        #[source]
+        source: mysql_async::Error,
+    },
+
+    /// `POOL_TEST_URL` (or a URL given to the kit) could not be used.
+    #[error("{what} is not a usable MySQL URL: {reason}")]
+    BadUrl {
+        /// Which URL: never its text, which may carry a password.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+
+    /// A control operation was asked of a server the kit does not own.
+    #[error(
+        "{action} needs a server started by the test kit; the server from POOL_TEST_URL \
+         is shared and is never changed (use TestServer::start() in this test)"
+    )]
+    NotOwned {
+        /// The operation that was refused.
+        action: &'static str,
+    },
+
+    /// An operation needs a running server, but it was stopped.
+    #[error("{action} needs a running test server; it is stopped (call start_again() first)")]
+    Stopped {
+        /// The operation that was refused.
+        action: &'static str,
+    },
+
+    /// A global variable name that is not a plain identifier.
+    #[error("`{name}` is not a server variable name (letters, digits and `_` only)")]
+    BadVariableName {
+        /// The rejected name.
+        name: String,
+    },
+}
+
+impl TestkitError {
+    pub(crate) fn io(what: impl Into<String>, source: io::Error) -> Self {
+        TestkitError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn query(statement: impl Into<String>, source: mysql_async::Error) -> Self {
+        TestkitError::Query {
+            statement: statement.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! One proxied connection: a pump per direction, the faults it can receive,
+//! and how each fault is carried out on the sockets.
+
+use std::future::pending;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::sync::{Notify, watch};
+use tokio::time::{Instant, sleep, sleep_until};
+
+use super::{ConnectionId, Fault, IdleRule, Shared};
+
+/// The error MySQL 8.0.24+ sends before closing a connection idle longer than
+/// `wait_timeout` (`ER_CLIENT_INTERACTION_TIMEOUT`), with its real message.
+const IDLE_KILL_CODE: u16 = 4031;
+const IDLE_KILL_MESSAGE: &str = "The client was disconnected by the server because of inactivity. \
+     See wait_timeout and interactive_timeout for configuring this behavior.";
+
+/// How big a chunk one read forwards.
+const CHUNK: usize = 16 * 1024;
+
+// A connection's phase, in the order it can only move forward: once closing,
+// nothing changes it any more.
+const FORWARDING: u8 = 0;
+const BLACKHOLED: u8 = 1;
+const CLOSE_FIN: u8 = 2;
+const CLOSE_RESET: u8 = 3;
+const CLOSE_IDLE_KILL: u8 = 4;
+
+/// How a fault ends a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Close {
+    Fin,
+    Reset,
+    IdleKill,
+}
+
+/// What the rest of the proxy may change on a running connection, without
+/// waiting for its task: the pumps read it before forwarding every chunk, so
+/// a fault holds for every byte that arrives after it was injected.
+pub(super) struct Control {
+    phase: AtomicU8,
+    latency_nanos: AtomicU64,
+    wake: Notify,
+}
+
+impl Control {
+    pub(super) fn new() -> Self {
+        Control {
+            phase: AtomicU8::new(FORWARDING),
+            latency_nanos: AtomicU64::new(0),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Applies `fault`. False when it cannot be: the connection is closing
+    /// already, or the fault is not about one connection ([`Fault::RefuseNew`]).
+    pub(super) fn apply(&self, fault: Fault) -> bool {
+        let target = match fault {
+            Fault::Latency(delay) => {
+                if self.is_closing() {
+                    return false;
+                }
+                let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+                self.latency_nanos.store(nanos, Ordering::Release);
+                return true;
+            }
+            Fault::RefuseNew => return false,
+            Fault::Blackhole => BLACKHOLED,
+            Fault::Fin => CLOSE_FIN,
+            Fault::Reset => CLOSE_RESET,
+            Fault::MySql8IdleKill => CLOSE_IDLE_KILL,
+        };
+        let moved = self
+            .phase
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |phase| {
+                (phase < CLOSE_FIN).then_some(target)
+            });
+        if moved.is_ok() {
+            self.wake.notify_one();
+        }
+        moved.is_ok()
+    }
+
+    /// Whether a fault has started closing the connection.
+    pub(super) fn is_closing(&self) -> bool {
+        self.closing().is_some()
+    }
+
+    fn closing(&self) -> Option<Close> {
+        match self.phase.load(Ordering::Acquire) {
+            CLOSE_FIN => Some(Close::Fin),
+            CLOSE_RESET => Some(Close::Reset),
+            CLOSE_IDLE_KILL => Some(Close::IdleKill),
+            _ => None,
+        }
+    }
+
+    fn is_forwarding(&self) -> bool {
+        self.phase.load(Ordering::Acquire) == FORWARDING
+    }
+
+    fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_nanos.load(Ordering::Acquire))
+    }
+}
+
+/// When bytes last arrived from either side.
+struct Activity {
+    base: Instant,
+    last_nanos: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            base: Instant::now(),
+            last_nanos: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_nanos.fetch_max(nanos, Ordering::AcqRel);
+    }
+
+    fn last(&self) -> Instant {
+        later(
+            self.base,
+            Duration::from_nanos(self.last_nanos.load(Ordering::Acquire)),
+        )
+    }
+}
+
+/// Serves one accepted client until it closes, fails or is faulted.
+pub(super) async fn serve(shared: Arc<Shared>, id: ConnectionId, mut client: TcpStream) {
+    let mut upstream = match TcpStream::connect(shared.upstream).await {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            // Dropping the client closes it: it reads EOF, as from a proxy
+            // whose backend is down.
+            tracing::warn!(connection = %id, upstream = %shared.upstream, %error,
+                "fault proxy could not reach its upstream; closing the client");
+            return;
+        }
+    };
+    for stream in [&client, &upstream] {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(connection = %id, %error, "could not set TCP_NODELAY");
+        }
+    }
+    let control = Arc::new(Control::new());
+    let Some(_registration) = shared.register(id, &control, &client, &upstream) else {
+        return; // refused (reset armed) or the proxy is gone: dropping closes
+    };
+    let idle_rules = shared.idle_rule.subscribe();
+    let close = relay(
+        &shared,
+        id,
+        &control,
+        &mut client,
+        &mut upstream,
+        idle_rules,
+    )
+    .await;
+    match close {
+        Some(Close::Fin) => {
+            let _ = client.shutdown().await;
+        }
+        Some(Close::Reset) => {
+            if let Err(error) = client.set_zero_linger() {
+                tracing::debug!(connection = %id, %error, "could not arm the reset; closing instead");
+            }
+        }
+        Some(Close::IdleKill) => {
+            // Best effort and never blocking: the client's buffer is empty
+            // unless it stopped reading, and then it will not read this either.
+            let _ = client.try_write(&idle_kill_packet());
+            let _ = client.shutdown().await;
+        }
+        None => {}
+    }
+    // Dropping both streams closes them; the upstream server sees EOF.
+}
+
+/// Forwards both ways until both sides are done, one fails, or a fault says
+/// how to close.
+async fn relay(
+    shared: &Shared,
+    id: ConnectionId,
+    control: &Control,
+    client: &mut TcpStream,
+    upstream: &mut TcpStream,
+    mut idle_rules: watch::Receiver<Option<IdleRule>>,
+) -> Option<Close> {
+    let activity = Activity::new();
+    let (mut client_read, mut client_write) = client.split();
+    let (mut upstream_read, mut upstream_write) = upstream.split();
+    let to_upstream = pump(&mut client_read, &mut upstream_write, control, &activity);
+    let to_client = pump(&mut upstream_read, &mut client_write, control, &activity);
+    tokio::pin!(to_upstream, to_client);
+    let (mut to_upstream_done, mut to_client_done, mut rules_open) = (false, false, true);
+
+    let mut rule = *idle_rules.borrow_and_update();
+    // The activity stamp the idle rule last fired for: once per idle stretch.
+    let mut fired_for = None;
+    let idle_check = sleep_until(next_idle_check(rule, &activity));
+    tokio::pin!(idle_check);
+
+    loop {
+        if let Some(close) = control.closing() {
+            return Some(close);
+        }
+        tokio::select! {
+            biased;
+            () = control.wake.notified() => {}
+            changed = idle_rules.changed(), if rules_open => {
+                if changed.is_ok() {
+                    rule = *idle_rules.borrow_and_update();
+                    fired_for = None;
+                    idle_check.as_mut().reset(next_idle_check(rule, &activity));
+                } else {
+                    rules_open = false;
+                }
+            }
+            () = &mut idle_check, if rule.is_some() && control.is_forwarding() => {
+                let Some(rule) = rule else { continue };
+                let last = activity.last();
+                let due = later(last.max(rule.since), rule.idle);
+                let now = Instant::now();
+                if due > now {
+                    idle_check.as_mut().reset(due);
+                } else {
+                    if fired_for != Some(last) {
+                        fired_for = Some(last);
+                        shared.apply(id, control, rule.fault, "idle rule");
+                    }
+                    idle_check.as_mut().reset(later(now, rule.idle));
+                }
+            }
+            result = &mut to_upstream, if !to_upstream_done => {
+                to_upstream_done = true;
+                if let Err(error) = result {
+                    tracing::debug!(connection = %id, %error, "client side failed; closing");
+                    return None;
+                }
+                if to_client_done {
+                    return None;
+                }
+            }
+            result = &mut to_client, if !to_client_done => {
+                to_client_done = true;
+                if let Err(error) = result {
+                    tracing::debug!(connection = %id, %error, "upstream side failed; closing");
+                    return None;
+                }
+                if to_upstream_done {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Copies one direction, chunk by chunk, holding each chunk for the current
+/// latency. Once the connection stops forwarding, it neither reads nor writes
+/// again, not even the end of the stream.
+async fn pump(
+    from: &mut ReadHalf<'_>,
+    to: &mut WriteHalf<'_>,
+    control: &Control,
+    activity: &Activity,
+) -> io::Result<()> {
+    let mut buf = vec![0; CHUNK];
+    loop {
+        if !control.is_forwarding() {
+            return pending().await;
+        }
+        let read = from.read(&mut buf).await?;
+        if read > 0 {
+            activity.touch();
+            let delay = control.latency();
+            if !delay.is_zero() {
+                sleep(delay).await;
+            }
+        }
+        if !control.is_forwarding() {
+            return pending().await;
+        }
+        if read == 0 {
+            return to.shutdown().await;
+        }
+        to.write_all(&buf[..read]).await?;
+    }
+}
+
+/// When to look at the idle rule next: far away when there is none.
+fn next_idle_check(rule: Option<IdleRule>, activity: &Activity) -> Instant {
+    match rule {
+        Some(rule) => later(activity.last().max(rule.since), rule.idle),
+        None => later(Instant::now(), Duration::MAX),
+    }
+}
+
+/// `at + delay`, or about thirty years from `at` if that overflows.
+fn later(at: Instant, delay: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 86_400);
+    at.checked_add(delay)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
+}
+
+/// MySQL 8's idle-kill ERR packet, as the server sends it: sequence id 0.
+pub(super) fn idle_kill_packet() -> Vec<u8> {
+    let mut payload = vec![0xFF];
+    payload.extend_from_slice(&IDLE_KILL_CODE.to_le_bytes());
+    payload.push(b'#');
+    payload.extend_from_slice(b"HY000");
+    payload.extend_from_slice(IDLE_KILL_MESSAGE.as_bytes());
+    let len = payload.len();
+    let mut packet = vec![len as u8, (len >> 8) as u8, (len >> 16) as u8, 0];
+    packet.append(&mut payload);
+    packet
+}

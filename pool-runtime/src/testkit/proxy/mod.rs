@@ -1,0 +1,455 @@
+//! [`FaultProxy`]: a loopback TCP proxy that breaks connections on demand.
+
+mod connection;
+mod listener;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::Instant;
+
+use self::connection::Control;
+use self::listener::Listener;
+use crate::testkit::TestkitError;
+
+/// Identifies one connection accepted by a [`FaultProxy`].
+///
+/// Ids are given in accept order, starting at 1, and never reused by the same
+/// proxy, so they sort in the order the connections arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(u64);
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A way a [`FaultProxy`] breaks a connection, as production breaks them.
+///
+/// The errors named below are what a `mysql_async` 0.37 client sees at its
+/// next query, measured against MariaDB on Linux loopback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Closes the client side gracefully (FIN), like a proxy or load balancer
+    /// timing a flow out; the upstream connection is closed too. The client
+    /// reads end-of-stream: `mysql_async` reports an I/O error of kind
+    /// [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof).
+    Fin,
+    /// Resets the client side (RST, by closing with a zero linger time); the
+    /// upstream connection is closed too. The client gets an I/O error of kind
+    /// [`ConnectionReset`](std::io::ErrorKind::ConnectionReset).
+    Reset,
+    /// Keeps both sockets open and forwards nothing more in either direction,
+    /// not even a close, until the proxy is dropped: a flow dropped silently
+    /// by a middlebox. The client's next query hangs. The proxy's kernel still
+    /// acknowledges what the client sends, so unlike a real black hole TCP
+    /// keepalive does not detect it; use timeouts. A blackholed connection can
+    /// still be closed with [`Fin`](Fault::Fin), [`Reset`](Fault::Reset) or
+    /// [`MySql8IdleKill`](Fault::MySql8IdleKill), and the idle rule leaves it
+    /// alone.
+    Blackhole,
+    /// Sends what MySQL 8.0.24+ sends to a connection idle past
+    /// `wait_timeout`, then closes it (FIN); the upstream connection is closed
+    /// too. That is an ERR packet with sequence id 0: error 4031, SQL state
+    /// `HY000`, "The client was disconnected by the server because of
+    /// inactivity. See wait_timeout and interactive_timeout for configuring
+    /// this behavior." A client expecting the reply to a new command reads a
+    /// packet out of order: `mysql_async` reports an I/O error of kind
+    /// [`Other`](std::io::ErrorKind::Other) wrapping its codec's
+    /// `PacketsOutOfSync`, not the server error.
+    MySql8IdleKill,
+    /// Holds every chunk forwarded, in either direction, for this long before
+    /// writing it, so a request-reply exchange takes at least twice as long.
+    /// Chunks stay in order, so a burst of several chunks accumulates delay.
+    /// `Latency(Duration::ZERO)` removes the latency.
+    Latency(Duration),
+    /// Refuses new connections: the proxy stops listening, so connection
+    /// attempts fail with [`ConnectionRefused`](std::io::ErrorKind::ConnectionRefused)
+    /// (a connection accepted in the instant the refusal begins is reset
+    /// instead). Connections already open are not affected, and listening
+    /// resumes on the same address when the rule is cleared or replaced.
+    /// Only a standing rule: see [`FaultProxy::on_new_connections`].
+    RefuseNew,
+}
+
+/// A TCP proxy on a free loopback port, in front of one upstream server, that
+/// forwards bytes both ways and breaks connections on demand.
+///
+/// Faults can hit every current connection ([`inject`](Self::inject)), one
+/// connection ([`inject_on`](Self::inject_on)), every connection accepted from
+/// now on ([`on_new_connections`](Self::on_new_connections)), or any
+/// connection idle for a while ([`after_idle`](Self::after_idle)). A fault
+/// injected on a connection holds for every byte that reaches the proxy after
+/// the call returns. The counters ([`opened`](Self::opened),
+/// [`faulted`](Self::faulted), [`refused`](Self::refused)) let a test check
+/// what actually happened.
+///
+/// Dropping the proxy stops listening and closes every proxied connection.
+/// It must be started, and dropped, inside a Tokio runtime with the time and
+/// I/O drivers enabled.
+///
+/// A MySQL client must connect to it over TCP: `mysql_async` otherwise
+/// switches a loopback connection to the server's Unix socket
+/// (`prefer_socket`), bypassing the proxy. [`TestServer::url_at`] gives a URL
+/// that does this right.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use pool_runtime::mysql_async::{self, prelude::*};
+/// use pool_runtime::testkit::{Fault, FaultProxy, TestServer};
+///
+/// let server = TestServer::start().await?;
+/// let proxy = FaultProxy::start(server.addr()).await?;
+/// let mut conn = mysql_async::Conn::from_url(server.url_at(proxy.addr())?).await?;
+/// conn.query_drop("SELECT 1").await?;
+///
+/// proxy.inject(Fault::Fin); // a load balancer times the flow out
+/// assert!(conn.query_drop("SELECT 1").await.is_err());
+/// assert_eq!((proxy.opened(), proxy.faulted()), (1, 1));
+/// # Ok(()) }
+/// ```
+///
+/// [`TestServer::url_at`]: crate::testkit::TestServer::url_at
+pub struct FaultProxy {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: AbortHandle,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on a free loopback port, forwarding to `upstream`.
+    ///
+    /// Connections to the upstream are made as clients arrive; a client whose
+    /// upstream connection fails is closed (it reads end-of-stream).
+    ///
+    /// # Errors
+    ///
+    /// [`TestkitError::Io`] when no loopback port can be bound, or when called
+    /// outside a Tokio runtime.
+    pub async fn start(upstream: SocketAddr) -> Result<FaultProxy, TestkitError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|error| {
+            TestkitError::io("starting the fault proxy", io::Error::other(error))
+        })?;
+        let listener = Listener::bind().map_err(|error| {
+            TestkitError::io("binding the fault proxy to a loopback port", error)
+        })?;
+        let addr = listener.addr();
+        let shared = Arc::new(Shared {
+            upstream,
+            idle_rule: watch::Sender::new(None),
+            registry: Mutex::new(Registry {
+                listener,
+                on_new: None,
+                connections: BTreeMap::new(),
+                closed: false,
+            }),
+            next_id: AtomicU64::new(1),
+            opened: AtomicU64::new(0),
+            faulted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        });
+        let accept = runtime
+            .spawn(accept_loop(Arc::clone(&shared)))
+            .abort_handle();
+        tracing::debug!(%addr, %upstream, "fault proxy started");
+        Ok(FaultProxy {
+            shared,
+            addr,
+            accept,
+        })
+    }
+
+    /// The address clients connect to (`127.0.0.1` and the proxy's port).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Applies `fault` to every current connection, now.
+    ///
+    /// [`Fault::RefuseNew`] is about connections to come: here it is the same
+    /// as `on_new_connections(Some(Fault::RefuseNew))`.
+    pub fn inject(&self, fault: Fault) {
+        if fault == Fault::RefuseNew {
+            self.on_new_connections(Some(fault));
+            return;
+        }
+        let registry = self.shared.lock();
+        for (id, entry) in &registry.connections {
+            self.shared.apply(*id, &entry.control, fault, "inject");
+        }
+    }
+
+    /// Applies `fault` to connection `id`, now. Returns false, changing
+    /// nothing, if that connection is closed or closing, and for
+    /// [`Fault::RefuseNew`], which is not about one connection.
+    pub fn inject_on(&self, id: ConnectionId, fault: Fault) -> bool {
+        let registry = self.shared.lock();
+        match registry.connections.get(&id) {
+            Some(entry) => self.shared.apply(id, &entry.control, fault, "inject_on"),
+            None => false,
+        }
+    }
+
+    /// Sets (or with `None` removes) the standing rule for connections
+    /// accepted from now on, replacing the previous one.
+    ///
+    /// [`Fault::RefuseNew`] stops listening at once; any other rule, or none,
+    /// listens again on the same address. [`Fault::Latency`] gives each new
+    /// connection that latency; the other faults hit each new connection right
+    /// after it is accepted and connected upstream (a MySQL client then fails
+    /// during its handshake).
+    pub fn on_new_connections(&self, fault: Option<Fault>) {
+        let mut registry = self.shared.lock();
+        registry.on_new = fault;
+        if fault == Some(Fault::RefuseNew) {
+            registry.listener.pause();
+        } else if let Err(error) = registry.listener.resume() {
+            tracing::warn!(addr = %self.addr, %error,
+                "fault proxy could not listen again; new connections stay refused");
+        }
+        tracing::debug!(rule = ?fault, "fault proxy rule for new connections");
+    }
+
+    /// Sets the standing idle rule, replacing the previous one: any
+    /// connection with no traffic in either direction for `idle` gets `fault`.
+    ///
+    /// Idleness is counted from the connection's last traffic, or from this
+    /// call if that is later. A fault that leaves the connection open
+    /// ([`Fault::Latency`]) is applied once per idle stretch; a blackholed
+    /// connection is left alone; [`Fault::RefuseNew`] does nothing here.
+    pub fn after_idle(&self, idle: Duration, fault: Fault) {
+        let since = Instant::now();
+        self.shared
+            .idle_rule
+            .send_replace(Some(IdleRule { idle, fault, since }));
+        tracing::debug!(?idle, ?fault, "fault proxy idle rule");
+    }
+
+    /// Removes the standing rules (for new connections and for idle ones);
+    /// a refusing proxy listens again. Connections already faulted stay so.
+    pub fn clear(&self) {
+        self.on_new_connections(None);
+        self.shared.idle_rule.send_replace(None);
+    }
+
+    /// The connections open now, in accept order; a connection leaves the
+    /// list as soon as a fault starts closing it, or once either side has
+    /// closed it and the proxy has noticed.
+    pub fn connections(&self) -> Vec<ConnectionId> {
+        let registry = self.shared.lock();
+        registry
+            .connections
+            .iter()
+            .filter(|(_, entry)| !entry.control.is_closing())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// How many connections were accepted and forwarded (connected upstream).
+    pub fn opened(&self) -> u64 {
+        self.shared.opened.load(Ordering::SeqCst)
+    }
+
+    /// How many faults were applied, counting each connection once per fault:
+    /// `inject(Fault::Fin)` on three connections adds three. A fault that
+    /// could not apply (the connection was already closing) is not counted.
+    pub fn faulted(&self) -> u64 {
+        self.shared.faulted.load(Ordering::SeqCst)
+    }
+
+    /// How many connections the proxy itself refused.
+    ///
+    /// A refusing proxy is not listening, so the kernel refuses attempts
+    /// without the proxy seeing them: this counts only connections accepted
+    /// in the instant the refusal began, which are reset. It is usually 0;
+    /// assert on what the client saw instead.
+    pub fn refused(&self) -> u64 {
+        self.shared.refused.load(Ordering::SeqCst)
+    }
+}
+
+impl fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultProxy")
+            .field("addr", &self.addr)
+            .field("upstream", &self.shared.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        // Closing the listener refuses new attempts at once, and shutting
+        // down every proxied socket sends FIN both ways at once. Aborting the
+        // accept loop drops its task set, which aborts every connection task
+        // and so closes the sockets for good.
+        let mut registry = self.shared.lock();
+        registry.closed = true;
+        registry.listener.close();
+        for entry in registry.connections.values() {
+            entry.control.apply(Fault::Fin);
+            for socket in &entry.sockets {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        }
+        drop(registry);
+        self.accept.abort();
+        tracing::debug!(addr = %self.addr, "fault proxy stopped");
+    }
+}
+
+/// What the proxy, its accept loop and its connection tasks share.
+struct Shared {
+    upstream: SocketAddr,
+    idle_rule: watch::Sender<Option<IdleRule>>,
+    registry: Mutex<Registry>,
+    next_id: AtomicU64,
+    opened: AtomicU64,
+    faulted: AtomicU64,
+    refused: AtomicU64,
+}
+
+struct Registry {
+    listener: Listener,
+    on_new: Option<Fault>,
+    connections: BTreeMap<ConnectionId, Entry>,
+    /// The proxy was dropped: connections still connecting upstream close.
+    closed: bool,
+}
+
+/// A live connection, as the rest of the proxy sees it.
+struct Entry {
+    control: Arc<Control>,
+    /// Duplicates of the client and upstream sockets, to shut them down
+    /// without waiting for the connection's task (empty if duplicating failed).
+    sockets: Vec<std::net::TcpStream>,
+}
+
+/// The standing idle rule, and when it was set.
+#[derive(Debug, Clone, Copy)]
+struct IdleRule {
+    idle: Duration,
+    fault: Fault,
+    since: Instant,
+}
+
+impl Shared {
+    /// The registry; never held across an await, so a poisoned lock only
+    /// means a panic elsewhere, and its data is still consistent.
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies `fault` to one connection and counts it.
+    fn apply(
+        &self,
+        id: ConnectionId,
+        control: &Control,
+        fault: Fault,
+        cause: &'static str,
+    ) -> bool {
+        let applied = control.apply(fault);
+        if applied {
+            self.faulted.fetch_add(1, Ordering::SeqCst);
+            tracing::debug!(connection = %id, ?fault, cause, "fault proxy applied a fault");
+        }
+        applied
+    }
+
+    /// Lists a connection that is connected upstream, applying the rule for
+    /// new connections; `None` if that rule refuses it (its reset is armed).
+    fn register(
+        self: &Arc<Self>,
+        id: ConnectionId,
+        control: &Arc<Control>,
+        client: &TcpStream,
+        upstream: &TcpStream,
+    ) -> Option<Registration> {
+        let mut registry = self.lock();
+        if registry.closed {
+            return None;
+        }
+        if registry.on_new == Some(Fault::RefuseNew) {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            if let Err(error) = client.set_zero_linger() {
+                tracing::debug!(connection = %id, %error, "could not arm the reset");
+            }
+            tracing::debug!(connection = %id, "fault proxy refused a connection");
+            return None;
+        }
+        self.opened.fetch_add(1, Ordering::SeqCst);
+        if let Some(fault) = registry.on_new {
+            self.apply(id, control, fault, "new-connection rule");
+        }
+        let sockets = [client, upstream]
+            .into_iter()
+            .map(duplicate)
+            .collect::<io::Result<Vec<_>>>()
+            .unwrap_or_else(|error| {
+                tracing::debug!(connection = %id, %error, "could not duplicate the sockets");
+                Vec::new()
+            });
+        let control = Arc::clone(control);
+        registry.connections.insert(id, Entry { control, sockets });
+        Some(Registration {
+            shared: Arc::clone(self),
+            id,
+        })
+    }
+}
+
+/// Another handle on the same socket, which can shut it down.
+fn duplicate(stream: &TcpStream) -> io::Result<std::net::TcpStream> {
+    #[cfg(unix)]
+    let owned = std::os::fd::AsFd::as_fd(stream).try_clone_to_owned()?;
+    #[cfg(windows)]
+    let owned = std::os::windows::io::AsSocket::as_socket(stream).try_clone_to_owned()?;
+    Ok(owned.into())
+}
+
+/// Unlists its connection when the connection's task ends or is aborted.
+struct Registration {
+    shared: Arc<Shared>,
+    id: ConnectionId,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.shared.lock().connections.remove(&self.id);
+    }
+}
+
+/// Accepts clients and runs one task per connection. The task set lives in
+/// this future, so aborting it aborts every connection.
+async fn accept_loop(shared: Arc<Shared>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = std::future::poll_fn(|cx| shared.lock().listener.poll_accept(cx)).await;
+        while connections.try_join_next().is_some() {}
+        match accepted {
+            Ok((client, _peer)) => {
+                let id = ConnectionId(shared.next_id.fetch_add(1, Ordering::SeqCst));
+                connections.spawn(connection::serve(Arc::clone(&shared), id, client));
+            }
+            Err(error) => {
+                // Such as running out of file descriptors: back off a little.
+                tracing::warn!(%error, "fault proxy could not accept a connection");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}

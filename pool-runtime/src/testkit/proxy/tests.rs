@@ -1,0 +1,253 @@
+//! The proxy against a plain TCP echo server: fast, and no database needed.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+
+use super::connection::idle_kill_packet;
+use super::{Fault, FaultProxy};
+
+/// Longest any single step may take before the test fails instead of hanging.
+const STEP: Duration = Duration::from_secs(5);
+
+/// An upstream that echoes every connection until it closes.
+async fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut read, mut write) = stream.split();
+                let _ = tokio::io::copy(&mut read, &mut write).await;
+            });
+        }
+    });
+    addr
+}
+
+async fn proxy() -> FaultProxy {
+    FaultProxy::start(echo_server().await).await.unwrap()
+}
+
+/// Sends `msg` and expects it back.
+async fn round_trip(stream: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
+    stream.write_all(msg).await?;
+    let mut back = vec![0; msg.len()];
+    timeout(STEP, stream.read_exact(&mut back))
+        .await
+        .map_err(|_| std::io::Error::new(ErrorKind::TimedOut, "no echo"))??;
+    assert_eq!(back, msg);
+    Ok(())
+}
+
+/// What the next read on `stream` gives: Ok(bytes) up to EOF, or the error.
+async fn read_rest(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut rest = Vec::new();
+    timeout(STEP, stream.read_to_end(&mut rest))
+        .await
+        .expect("the proxy neither closed nor answered")?;
+    Ok(rest)
+}
+
+async fn connected(proxy: &FaultProxy) -> TcpStream {
+    let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    round_trip(&mut stream, b"hello").await.unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn forwards_both_ways_and_counts() {
+    let proxy = proxy().await;
+    let mut stream = connected(&proxy).await;
+    round_trip(&mut stream, &vec![7; 100_000]).await.unwrap();
+    assert_eq!(proxy.opened(), 1);
+    assert_eq!(proxy.faulted(), 0);
+    assert_eq!(proxy.connections().len(), 1);
+    assert!(proxy.addr().ip().is_loopback());
+    assert!(format!("{proxy:?}").starts_with("FaultProxy"));
+}
+
+#[tokio::test]
+async fn fin_closes_gracefully() {
+    let proxy = proxy().await;
+    let mut stream = connected(&proxy).await;
+    proxy.inject(Fault::Fin);
+    assert!(proxy.connections().is_empty());
+    assert_eq!(read_rest(&mut stream).await.unwrap(), b"");
+    assert_eq!(proxy.faulted(), 1);
+}
+
+#[tokio::test]
+async fn reset_resets() {
+    let proxy = proxy().await;
+    let mut stream = connected(&proxy).await;
+    proxy.inject(Fault::Reset);
+    let error = read_rest(&mut stream).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset);
+}
+
+#[tokio::test]
+async fn idle_kill_sends_mysql_error_4031_then_closes() {
+    let proxy = proxy().await;
+    let mut stream = connected(&proxy).await;
+    proxy.inject(Fault::MySql8IdleKill);
+    let packet = read_rest(&mut stream).await.unwrap();
+    assert_eq!(packet, idle_kill_packet());
+    let (header, payload) = packet.split_at(4);
+    assert_eq!(
+        usize::from(header[0]) + (usize::from(header[1]) << 8),
+        payload.len()
+    );
+    assert_eq!(header[2..], [0, 0]); // length high byte, then sequence id 0
+    assert_eq!(payload[..9], *b"\xff\xbf\x0f#HY000");
+    assert!(
+        payload[9..]
+            .starts_with(b"The client was disconnected by the server because of inactivity.")
+    );
+}
+
+#[tokio::test]
+async fn blackhole_forwards_nothing_until_closed() {
+    let proxy = proxy().await;
+    let mut stream = connected(&proxy).await;
+    let id = proxy.connections()[0];
+    proxy.inject(Fault::Blackhole);
+    stream.write_all(b"anyone?").await.unwrap();
+    let mut buf = [0; 16];
+    let read = timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
+    assert!(read.is_err(), "a blackholed connection answered: {read:?}");
+    assert_eq!(proxy.connections(), [id]);
+    // Still closable, and it never forwarded the question.
+    assert!(proxy.inject_on(id, Fault::Fin));
+    assert_eq!(read_rest(&mut stream).await.unwrap(), b"");
+}
+
+#[tokio::test]
+async fn latency_delays_each_direction() {
+    let proxy = proxy().await;
+    let mut stream = connected(&proxy).await;
+    let delay = Duration::from_millis(100);
+    proxy.inject(Fault::Latency(delay));
+    let started = Instant::now();
+    round_trip(&mut stream, b"slow").await.unwrap();
+    assert!(
+        started.elapsed() >= 2 * delay,
+        "took {:?}",
+        started.elapsed()
+    );
+    proxy.inject(Fault::Latency(Duration::ZERO));
+    round_trip(&mut stream, b"fast again").await.unwrap();
+}
+
+#[tokio::test]
+async fn refuse_new_refuses_for_real_and_clear_listens_again() {
+    let proxy = proxy().await;
+    let addr = proxy.addr();
+    let mut open = connected(&proxy).await;
+
+    proxy.on_new_connections(Some(Fault::RefuseNew));
+    let error = TcpStream::connect(addr).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
+    round_trip(&mut open, b"still here").await.unwrap();
+
+    proxy.clear();
+    let mut again = connected(&proxy).await;
+    round_trip(&mut again, b"back").await.unwrap();
+    assert_eq!(proxy.addr(), addr);
+
+    proxy.inject(Fault::RefuseNew);
+    let error = TcpStream::connect(addr).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
+    proxy.on_new_connections(Some(Fault::Latency(Duration::ZERO)));
+    connected(&proxy).await;
+    assert_eq!((proxy.opened(), proxy.refused()), (3, 0));
+}
+
+#[tokio::test]
+async fn new_connection_rule_applies_right_after_accept() {
+    let proxy = proxy().await;
+    proxy.on_new_connections(Some(Fault::Fin));
+    let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    assert_eq!(read_rest(&mut stream).await.unwrap(), b"");
+    assert_eq!((proxy.opened(), proxy.faulted()), (1, 1));
+
+    proxy.on_new_connections(Some(Fault::Latency(Duration::from_millis(50))));
+    let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    let started = Instant::now();
+    round_trip(&mut stream, b"slow").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    assert_eq!((proxy.opened(), proxy.faulted()), (2, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_rule_faults_idle_connections_only() {
+    let proxy = proxy().await;
+    let mut idle = connected(&proxy).await;
+    let mut busy = connected(&proxy).await;
+    let busy_id = proxy.connections()[1];
+    let idle_for = Duration::from_millis(150);
+    proxy.after_idle(idle_for, Fault::Fin);
+
+    let started = Instant::now();
+    let keep_busy = tokio::spawn(async move {
+        while started.elapsed() < 3 * idle_for {
+            round_trip(&mut busy, b"ping").await.unwrap();
+            tokio::time::sleep(idle_for / 5).await;
+        }
+        busy
+    });
+    assert_eq!(read_rest(&mut idle).await.unwrap(), b"");
+    assert!(started.elapsed() >= idle_for);
+    let mut busy = keep_busy.await.unwrap();
+    round_trip(&mut busy, b"alive").await.unwrap();
+    assert_eq!(proxy.connections(), [busy_id]);
+    assert_eq!(proxy.faulted(), 1);
+
+    proxy.clear();
+    tokio::time::sleep(2 * idle_for).await;
+    round_trip(&mut busy, b"no rule, no fault").await.unwrap();
+}
+
+#[tokio::test]
+async fn inject_on_hits_one_connection() {
+    let proxy = proxy().await;
+    let mut first = connected(&proxy).await;
+    let mut second = connected(&proxy).await;
+    let ids = proxy.connections();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] < ids[1]);
+
+    assert!(proxy.inject_on(ids[0], Fault::Reset));
+    assert!(!proxy.inject_on(ids[0], Fault::Fin), "already closing");
+    assert!(!proxy.inject_on(ids[1], Fault::RefuseNew));
+    assert!(read_rest(&mut first).await.is_err());
+    round_trip(&mut second, b"unharmed").await.unwrap();
+    assert_eq!(proxy.connections(), [ids[1]]);
+    assert_eq!((proxy.opened(), proxy.faulted()), (2, 1));
+}
+
+#[tokio::test]
+async fn dropping_the_proxy_closes_everything() {
+    let proxy = proxy().await;
+    let addr = proxy.addr();
+    let mut stream = connected(&proxy).await;
+    drop(proxy);
+    assert_eq!(read_rest(&mut stream).await.unwrap(), b"");
+    let error = TcpStream::connect(addr).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
+}
+
+#[tokio::test]
+async fn unreachable_upstream_closes_the_client() {
+    let gone = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = gone.local_addr().unwrap();
+    drop(gone);
+    let proxy = FaultProxy::start(upstream).await.unwrap();
+    let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    assert_eq!(read_rest(&mut stream).await.unwrap(), b"");
+    assert_eq!(proxy.opened(), 0);
+}

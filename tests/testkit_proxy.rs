@@ -1,0 +1,222 @@
+//! The fault proxy in front of a real server, observed the way a user
+//! observes it: through a raw `mysql_async::Conn`.
+//!
+//! Each fault's test pins the exact error the driver reports, because that is
+//! what the pool's bad-connection classification is built on.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use pool_runtime::mysql_async::{self, Conn, prelude::*};
+use pool_runtime::testkit::{Fault, FaultProxy, TestServer};
+
+/// Longest a query that should answer (or fail) may take before the test
+/// fails instead of hanging.
+const ANSWER: Duration = Duration::from_secs(10);
+
+/// A fresh server and a proxy in front of it.
+async fn server_and_proxy() -> (TestServer, FaultProxy) {
+    let server = TestServer::start().await.expect("test server");
+    let proxy = FaultProxy::start(server.addr()).await.expect("fault proxy");
+    (server, proxy)
+}
+
+/// A connection through the proxy (TCP only, so it cannot bypass it).
+async fn connect(server: &TestServer, proxy: &FaultProxy) -> Result<Conn, mysql_async::Error> {
+    Conn::from_url(server.url_at(proxy.addr()).expect("proxy URL")).await
+}
+
+async fn select_one(conn: &mut Conn) -> Result<Option<i64>, mysql_async::Error> {
+    tokio::time::timeout(ANSWER, conn.query_first("SELECT 1"))
+        .await
+        .expect("the query neither answered nor failed")
+}
+
+/// The I/O error inside a driver error; fails the test on any other error.
+fn io_error(result: Result<Option<i64>, mysql_async::Error>) -> io::Error {
+    match result {
+        Err(mysql_async::Error::Io(mysql_async::IoError::Io(error))) => error,
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn passes_queries_through() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut conn = connect(&server, &proxy).await.unwrap();
+    assert_eq!(select_one(&mut conn).await.unwrap(), Some(1));
+    assert_eq!(proxy.opened(), 1);
+    assert_eq!(proxy.faulted(), 0);
+    assert_eq!(proxy.connections().len(), 1);
+}
+
+#[tokio::test]
+async fn fin_fails_the_next_query_with_unexpected_eof() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut conn = connect(&server, &proxy).await.unwrap();
+    select_one(&mut conn).await.unwrap();
+
+    proxy.inject(Fault::Fin);
+    let error = io_error(select_one(&mut conn).await);
+    assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error:?}");
+    assert!(proxy.connections().is_empty());
+    assert_eq!(proxy.faulted(), 1);
+}
+
+#[tokio::test]
+async fn reset_fails_the_next_query_with_connection_reset() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut conn = connect(&server, &proxy).await.unwrap();
+    select_one(&mut conn).await.unwrap();
+
+    proxy.inject(Fault::Reset);
+    let error = io_error(select_one(&mut conn).await);
+    assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error:?}");
+}
+
+#[tokio::test]
+async fn mysql8_idle_kill_fails_the_next_query_with_packets_out_of_sync() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut conn = connect(&server, &proxy).await.unwrap();
+    select_one(&mut conn).await.unwrap();
+
+    proxy.inject(Fault::MySql8IdleKill);
+    // The ERR packet has sequence id 0 where the reply to COM_QUERY has 1:
+    // mysql_async 0.37 fails in its codec (mysql_common's
+    // `PacketCodecError::PacketsOutOfSync`, wrapped as `io::ErrorKind::Other`),
+    // neither as `DriverError::PacketOutOfOrder` nor as server error 4031.
+    let error = io_error(select_one(&mut conn).await);
+    assert_eq!(error.kind(), io::ErrorKind::Other, "{error:?}");
+    assert_eq!(error.to_string(), "Packets out of sync");
+    // The connection is finished for good.
+    let error = io_error(select_one(&mut conn).await);
+    assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error:?}");
+}
+
+#[tokio::test]
+async fn blackhole_makes_the_next_query_hang() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut conn = connect(&server, &proxy).await.unwrap();
+    select_one(&mut conn).await.unwrap();
+
+    proxy.inject(Fault::Blackhole);
+    let query = conn.query_first::<i64, _>("SELECT 1");
+    let outcome = tokio::time::timeout(Duration::from_millis(300), query).await;
+    assert!(
+        outcome.is_err(),
+        "a blackholed query completed: {outcome:?}"
+    );
+    assert_eq!(proxy.connections().len(), 1, "blackholed, not closed");
+}
+
+#[tokio::test]
+async fn latency_slows_every_query() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut conn = connect(&server, &proxy).await.unwrap();
+    let delay = Duration::from_millis(100);
+
+    proxy.inject(Fault::Latency(delay));
+    let started = Instant::now();
+    assert_eq!(select_one(&mut conn).await.unwrap(), Some(1));
+    // The query and its reply are each held for `delay`.
+    let took = started.elapsed();
+    assert!(took >= 2 * delay, "SELECT 1 took {took:?}");
+}
+
+#[tokio::test]
+async fn refuse_new_refuses_connections_until_cleared() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut open = connect(&server, &proxy).await.unwrap();
+
+    proxy.on_new_connections(Some(Fault::RefuseNew));
+    let refused = connect(&server, &proxy).await.map(|_| None);
+    let error = io_error(refused);
+    assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error:?}");
+    assert_eq!(
+        select_one(&mut open).await.unwrap(),
+        Some(1),
+        "open ones unaffected"
+    );
+
+    proxy.clear();
+    let mut again = connect(&server, &proxy).await.unwrap();
+    assert_eq!(select_one(&mut again).await.unwrap(), Some(1));
+    assert_eq!(select_one(&mut open).await.unwrap(), Some(1));
+    assert_eq!(proxy.opened(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_rule_faults_idle_connections_and_spares_busy_ones() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut idle = connect(&server, &proxy).await.unwrap();
+    let mut busy = connect(&server, &proxy).await.unwrap();
+    let [idle_id, busy_id] = proxy.connections()[..] else {
+        panic!("expected two connections, got {:?}", proxy.connections());
+    };
+    let idle_for = Duration::from_millis(300);
+    proxy.after_idle(idle_for, Fault::Fin);
+
+    let started = Instant::now();
+    let keep_busy = tokio::spawn(async move {
+        while started.elapsed() < 2 * idle_for {
+            select_one(&mut busy).await.unwrap();
+            tokio::time::sleep(idle_for / 10).await;
+        }
+        busy
+    });
+    // Letting the connection sit idle is the scenario itself.
+    tokio::time::sleep(idle_for + idle_for / 2).await;
+    // The fault is applied by the proxy's own timer: wait for it (bounded)
+    // rather than race it, so the query cannot slip through first.
+    while proxy.connections().contains(&idle_id) {
+        assert!(
+            started.elapsed() < ANSWER,
+            "the idle connection was never faulted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let error = io_error(select_one(&mut idle).await);
+    assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error:?}");
+
+    let mut busy = keep_busy.await.unwrap();
+    assert_eq!(select_one(&mut busy).await.unwrap(), Some(1));
+    assert_eq!(proxy.connections(), [busy_id]);
+    assert_eq!(proxy.faulted(), 1);
+}
+
+#[tokio::test]
+async fn inject_on_breaks_only_that_connection() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        conns.push(connect(&server, &proxy).await.unwrap());
+    }
+    let ids = proxy.connections();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.is_sorted(), "accept order: {ids:?}");
+
+    assert!(proxy.inject_on(ids[1], Fault::Reset));
+    assert!(!proxy.inject_on(ids[1], Fault::Fin), "closing already");
+    let error = io_error(select_one(&mut conns[1]).await);
+    assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error:?}");
+    assert_eq!(select_one(&mut conns[0]).await.unwrap(), Some(1));
+    assert_eq!(select_one(&mut conns[2]).await.unwrap(), Some(1));
+    assert_eq!(proxy.connections(), [ids[0], ids[2]]);
+    assert_eq!((proxy.opened(), proxy.faulted()), (3, 1));
+}
+
+#[tokio::test]
+async fn dropping_the_proxy_closes_client_connections() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut conn = connect(&server, &proxy).await.unwrap();
+    select_one(&mut conn).await.unwrap();
+    let addr = proxy.addr();
+
+    drop(proxy);
+    let error = io_error(select_one(&mut conn).await);
+    assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error:?}");
+    let refused = Conn::from_url(server.url_at(addr).unwrap())
+        .await
+        .map(|_| None);
+    assert_eq!(io_error(refused).kind(), io::ErrorKind::ConnectionRefused);
+}

@@ -10,6 +10,8 @@
 //!   may change its globals, kill its connections, stop and restart it.
 //! - [`FaultProxy`] sits between a client and a server and breaks connections
 //!   on demand in the ways production breaks them ([`Fault`]).
+//! - [`MemoryManager`] is a connection manager without a server, to test and
+//!   measure the pool core alone.
 //!
 //! Enable it with the `testkit` feature, usually as a dev-dependency:
 //!
@@ -33,9 +35,11 @@
 
 mod binary;
 mod error;
+mod memory;
 mod proxy;
 mod server;
 
 pub use error::TestkitError;
+pub use memory::{MemoryConn, MemoryError, MemoryManager};
 pub use proxy::{ConnectionId, Fault, FaultProxy};
 pub use server::TestServer;

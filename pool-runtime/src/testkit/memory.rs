@@ -1,0 +1,219 @@
+//! An in-memory connection manager, to test and measure the pool core
+//! without a server.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::time::Duration;
+
+use crate::pool::Manager;
+
+/// A [`Manager`] whose connections are counters in memory, with switches to
+/// make them fail the ways real ones do: connects that fail or are slow,
+/// connections killed behind the pool's back (their ping fails), or
+/// silently dropped (their ping never answers).
+///
+/// ```
+/// use pool_runtime::PoolOptions;
+/// use pool_runtime::pool::GenericPool;
+/// use pool_runtime::testkit::MemoryManager;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let manager = MemoryManager::new();
+/// let pool = GenericPool::new(manager.clone(), PoolOptions::default()).unwrap();
+/// drop(pool.get().await.unwrap());
+/// assert_eq!(manager.live(), 1);
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryManager {
+    state: Arc<State>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: AtomicU64,
+    live: AtomicU64,
+    connects: AtomicU64,
+    validations: AtomicU64,
+    resets: AtomicU64,
+    fail_connects: AtomicU64,
+    connect_delay_nanos: AtomicU64,
+    /// Connections created before this generation fail validation.
+    killed_before: AtomicU64,
+    /// Connections created before this generation never answer a ping.
+    silenced_before: AtomicU64,
+    refuse_all: AtomicBool,
+}
+
+/// A connection of a [`MemoryManager`]. Dropping it closes it.
+pub struct MemoryConn {
+    id: u64,
+    broken: bool,
+    dirty: bool,
+    state: Arc<State>,
+}
+
+/// The error a [`MemoryManager`] fails with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemoryError {
+    /// A connect was told to fail.
+    #[error("connect refused (MemoryManager told to fail it)")]
+    Refused,
+    /// The connection was killed behind the pool's back.
+    #[error("connection {0} was killed")]
+    Killed(u64),
+}
+
+impl MemoryManager {
+    /// A manager whose connects succeed at once.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Connections open now (created and not yet dropped).
+    pub fn live(&self) -> u64 {
+        self.state.live.load(SeqCst)
+    }
+
+    /// Connects attempted so far, failed ones included.
+    pub fn connects(&self) -> u64 {
+        self.state.connects.load(SeqCst)
+    }
+
+    /// Validation pings so far.
+    pub fn validations(&self) -> u64 {
+        self.state.validations.load(SeqCst)
+    }
+
+    /// Resets so far.
+    pub fn resets(&self) -> u64 {
+        self.state.resets.load(SeqCst)
+    }
+
+    /// The next `n` connects fail.
+    pub fn fail_next_connects(&self, n: u64) {
+        self.state.fail_connects.store(n, SeqCst);
+    }
+
+    /// Every connect fails until switched off again (a server that is down).
+    pub fn refuse_all(&self, refuse: bool) {
+        self.state.refuse_all.store(refuse, SeqCst);
+    }
+
+    /// Each connect takes this long.
+    pub fn set_connect_delay(&self, delay: Duration) {
+        let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        self.state.connect_delay_nanos.store(nanos, SeqCst);
+    }
+
+    /// Every connection that exists now fails its next ping, as after a
+    /// server-side idle kill.
+    pub fn kill_existing(&self) {
+        let next = self.state.next_id.load(SeqCst);
+        self.state.killed_before.store(next, SeqCst);
+    }
+
+    /// Every connection that exists now never answers a ping again, as when
+    /// a middlebox drops the flow silently.
+    pub fn silence_existing(&self) {
+        let next = self.state.next_id.load(SeqCst);
+        self.state.silenced_before.store(next, SeqCst);
+    }
+}
+
+impl MemoryConn {
+    /// The manager's id for this connection (0, 1, 2, ... in creation order).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Marks it broken, as a fatal error would: the pool must drop it.
+    pub fn break_it(&mut self) {
+        self.broken = true;
+    }
+
+    /// Marks it dirty, as an open transaction would: the pool must reset it.
+    pub fn make_dirty(&mut self) {
+        self.dirty = true;
+    }
+}
+
+impl Drop for MemoryConn {
+    fn drop(&mut self) {
+        self.state.live.fetch_sub(1, SeqCst);
+    }
+}
+
+impl fmt::Debug for MemoryConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryConn")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for MemoryManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryManager")
+            .field("live", &self.live())
+            .field("connects", &self.connects())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manager for MemoryManager {
+    type Connection = MemoryConn;
+    type Error = MemoryError;
+
+    async fn connect(&self) -> Result<MemoryConn, MemoryError> {
+        let state = &self.state;
+        state.connects.fetch_add(1, SeqCst);
+        let delay = state.connect_delay_nanos.load(SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_nanos(delay)).await;
+        }
+        let told_to_fail = state
+            .fail_connects
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if told_to_fail || state.refuse_all.load(SeqCst) {
+            return Err(MemoryError::Refused);
+        }
+        state.live.fetch_add(1, SeqCst);
+        Ok(MemoryConn {
+            id: state.next_id.fetch_add(1, SeqCst),
+            broken: false,
+            dirty: false,
+            state: Arc::clone(state),
+        })
+    }
+
+    async fn validate(&self, conn: &mut MemoryConn) -> Result<(), MemoryError> {
+        self.state.validations.fetch_add(1, SeqCst);
+        if conn.id < self.state.silenced_before.load(SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if conn.id < self.state.killed_before.load(SeqCst) {
+            conn.broken = true;
+            return Err(MemoryError::Killed(conn.id));
+        }
+        Ok(())
+    }
+
+    fn is_broken(&self, conn: &MemoryConn) -> bool {
+        conn.broken
+    }
+
+    fn needs_reset(&self, conn: &MemoryConn) -> bool {
+        conn.dirty
+    }
+
+    async fn reset(&self, conn: &mut MemoryConn) -> Result<(), MemoryError> {
+        self.state.resets.fetch_add(1, SeqCst);
+        conn.dirty = false;
+        Ok(())
+    }
+}

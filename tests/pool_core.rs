@@ -1,0 +1,443 @@
+//! The pool core's semantics, with the in-memory manager: no server, so the
+//! interleavings can be pushed hard and the counts checked exactly.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+use pool_runtime::PoolOptions;
+use pool_runtime::pool::{GenericPool, PoolError};
+use pool_runtime::testkit::MemoryManager;
+
+fn options(max_open: u32, max_idle: u32) -> PoolOptions {
+    let mut o = PoolOptions::default();
+    o.max_open = max_open;
+    o.max_idle = max_idle;
+    // Maintenance is driven by hand in these tests.
+    o.maintenance_interval = Duration::from_secs(3600);
+    o
+}
+
+fn pool(options: PoolOptions) -> (GenericPool<MemoryManager>, MemoryManager) {
+    let manager = MemoryManager::new();
+    (GenericPool::new(manager.clone(), options).unwrap(), manager)
+}
+
+/// Waits (yielding, no sleeping) until `n` acquires are in line.
+async fn until_waiting(pool: &GenericPool<MemoryManager>, n: u64) {
+    while pool.stats().waiting < n {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_hold_under_load_and_the_pool_settles() {
+    let (pool, manager) = pool(options(8, 4));
+    let holders = Arc::new(AtomicUsize::new(0));
+    let most_held = Arc::new(AtomicUsize::new(0));
+    let most_live = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (pool, manager) = (pool.clone(), manager.clone());
+        let (holders, most_held, most_live) = (holders.clone(), most_held.clone(), most_live.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..200 {
+                let conn = pool.get().await.unwrap();
+                let now_held = holders.fetch_add(1, SeqCst) + 1;
+                most_held.fetch_max(now_held, SeqCst);
+                most_live.fetch_max(manager.live() as usize, SeqCst);
+                tokio::task::yield_now().await;
+                holders.fetch_sub(1, SeqCst);
+                drop(conn);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(most_held.load(SeqCst) <= 8, "{} held at once", most_held.load(SeqCst));
+    assert!(most_live.load(SeqCst) <= 8, "{} connections alive at once", most_live.load(SeqCst));
+    let stats = pool.stats();
+    assert_eq!(stats.in_use, 0, "{stats:?}");
+    assert!(stats.idle <= 4, "{stats:?}");
+    assert_eq!(stats.open, stats.idle, "{stats:?}");
+    assert_eq!(manager.live(), stats.open, "connections alive but unknown to the pool");
+    assert!(stats.wait_count > 0, "64 tasks on 8 slots must have waited");
+}
+
+#[tokio::test]
+async fn waiters_are_served_in_arrival_order() {
+    let (pool, _) = pool(options(1, 1));
+    let held = pool.get().await.unwrap();
+    let served = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let (waiter, served) = (pool.clone(), served.clone());
+        tasks.push(tokio::spawn(async move {
+            let conn = waiter.get().await.unwrap();
+            served.lock().unwrap().push(i);
+            drop(conn);
+        }));
+        until_waiting(&pool, i + 1).await;
+    }
+    drop(held);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(*served.lock().unwrap(), (0..10).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_new_acquire_does_not_jump_the_line_when_a_slot_frees() {
+    // A connect fails while others wait: its slot goes to the first waiter,
+    // who then opens a connection, instead of to whoever asks next.
+    let (pool, manager) = pool(options(1, 1));
+    let held = pool.get().await.unwrap();
+    let first = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(|c| c.pool_id()) }
+    });
+    until_waiting(&pool, 1).await;
+    held.detach(); // the slot frees; the waiter must open a connection
+    let id = first.await.unwrap().unwrap();
+    assert_eq!(manager.connects(), 2);
+    assert_ne!(id, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_cancelled_acquires_leak_nothing() {
+    let mut o = options(8, 8);
+    // Every idle connection is validated, so cancellations also land in
+    // pings; slow connects put them in connects too.
+    o.validate_after_idle = Duration::ZERO;
+    let (pool, manager) = pool(o);
+    manager.set_connect_delay(Duration::from_micros(50));
+    let completed = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..64 {
+        let (pool, completed) = (pool.clone(), completed.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = fastrand::Rng::with_seed(t);
+            for i in 0..157 {
+                if i % 2 == 0 {
+                    let budget = Duration::from_micros(rng.u64(0..=200));
+                    if let Ok(Ok(conn)) = tokio::time::timeout(budget, pool.get()).await {
+                        completed.fetch_add(1, SeqCst);
+                        tokio::task::yield_now().await;
+                        drop(conn);
+                    }
+                } else {
+                    tokio::select! {
+                        _ = std::future::ready(()) => {}
+                        got = pool.get() => {
+                            if got.is_ok() {
+                                completed.fetch_add(1, SeqCst);
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let all = async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .expect("cancelled acquires deadlocked the pool");
+
+    let stats = pool.stats();
+    assert_eq!(stats.in_use, 0, "{stats:?}");
+    assert_eq!(stats.waiting, 0, "{stats:?}");
+    assert!(stats.open <= 8, "{stats:?}");
+    // Give the pool a moment to finish closes it started in tasks.
+    let settled = Instant::now() + Duration::from_secs(5);
+    while manager.live() != stats.open && Instant::now() < settled {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(manager.live(), pool.stats().open, "a connection leaked out of the pool");
+    assert!(completed.load(SeqCst) > 0, "no acquire ever completed");
+    let conn = tokio::time::timeout(Duration::from_secs(5), pool.get()).await;
+    assert!(matches!(conn, Ok(Ok(_))), "the pool no longer serves");
+}
+
+#[tokio::test]
+async fn connections_killed_while_idle_are_replaced_unseen() {
+    let mut o = options(10, 10);
+    o.validate_after_idle = Duration::ZERO;
+    let (pool, manager) = pool(o);
+    let held: Vec<_> = futures_join(&pool, 10).await;
+    drop(held);
+    manager.kill_existing();
+
+    let again = futures_join(&pool, 10).await;
+    assert_eq!(again.len(), 10);
+    let stats = pool.stats();
+    assert_eq!(stats.validation_failed, 10, "{stats:?}");
+    assert_eq!(stats.connections_created, 20, "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_silent_connection_costs_the_adaptive_timeout_not_seconds() {
+    let mut o = options(4, 4);
+    o.validate_after_idle = Duration::ZERO;
+    let (pool, manager) = pool(o);
+    drop(futures_join(&pool, 4).await);
+    // Observed round trips so far are instant, so the bound sits at its floor.
+    manager.silence_existing();
+
+    let started = Instant::now();
+    let again = futures_join(&pool, 4).await;
+    let took = started.elapsed();
+    assert_eq!(again.len(), 4);
+    assert_eq!(pool.stats().validation_failed, 4);
+    // The floor is 10 ms; the four run concurrently. Generous for CI noise,
+    // and far below the 5 s a fixed HikariCP-style bound would cost.
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_fixed_validation_timeout_is_honoured() {
+    let mut o = options(1, 1);
+    o.validate_after_idle = Duration::ZERO;
+    o.validation_timeout = Some(Duration::from_millis(150));
+    let (pool, manager) = pool(o);
+    drop(pool.get().await.unwrap());
+    manager.silence_existing();
+    let started = Instant::now();
+    drop(pool.get().await.unwrap());
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert_eq!(pool.stats().validation_failed, 1);
+}
+
+async fn futures_join(
+    pool: &GenericPool<MemoryManager>,
+    n: usize,
+) -> Vec<pool_runtime::pool::Pooled<MemoryManager>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.get().await.unwrap() })
+        })
+        .collect();
+    let mut conns = Vec::new();
+    for task in tasks {
+        conns.push(task.await.unwrap());
+    }
+    conns
+}
+
+#[tokio::test]
+async fn returns_beyond_max_idle_are_closed() {
+    let (pool, manager) = pool(options(10, 2));
+    let held = futures_join(&pool, 5).await;
+    assert_eq!(manager.live(), 5);
+    drop(held);
+    let stats = pool.stats();
+    assert_eq!((stats.idle, stats.open, stats.max_idle_closed), (2, 2, 3), "{stats:?}");
+    // Surplus connections are closed politely in background tasks.
+    until_live(&manager, 2).await;
+}
+
+#[tokio::test]
+async fn a_broken_connection_is_dropped_on_return_and_a_dirty_one_reset() {
+    let (pool, manager) = pool(options(2, 2));
+    let mut conn = pool.get().await.unwrap();
+    conn.break_it();
+    drop(conn);
+    assert_eq!((manager.live(), pool.stats().broken_closed), (0, 1));
+
+    let mut conn = pool.get().await.unwrap();
+    let id = conn.id();
+    conn.make_dirty();
+    drop(conn);
+    // The reset runs off the caller's path, then the connection comes back.
+    while pool.stats().idle < 1 {
+        tokio::task::yield_now().await;
+    }
+    let conn = pool.get().await.unwrap();
+    assert_eq!(conn.id(), id, "a reset connection is reused, not replaced");
+    assert_eq!(manager.resets(), 1);
+    assert_eq!(pool.stats().resets, 1);
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_times_out_with_a_useful_error() {
+    let mut o = options(1, 1);
+    o.acquire_timeout = Duration::from_millis(50);
+    let (pool, _) = pool(o);
+    let _held = pool.get().await.unwrap();
+    let err = pool.get().await.unwrap_err();
+    assert!(matches!(err, PoolError::Timeout { in_use: 1, max_open: 1, .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("acquire_timeout") && text.contains("max_open"), "{text}");
+    let stats = pool.stats();
+    assert_eq!((stats.timeouts, stats.waiting), (1, 0), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_failed_connect_frees_its_slot_for_the_next_in_line() {
+    let (pool, manager) = pool(options(1, 1));
+    manager.fail_next_connects(1);
+    manager.set_connect_delay(Duration::from_millis(20));
+    let first = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(drop) }
+    });
+    until_waiting_or_connecting(&manager, 1).await;
+    let second = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(drop) }
+    });
+    let first = first.await.unwrap();
+    assert!(matches!(first, Err(PoolError::Connect(_))), "{first:?}");
+    second.await.unwrap().expect("the freed slot went to the waiter");
+    assert_eq!(pool.stats().connect_errors, 1);
+    assert_eq!(pool.stats().open, 1);
+}
+
+async fn until_live(manager: &MemoryManager, n: u64) {
+    while manager.live() != n {
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn until_waiting_or_connecting(manager: &MemoryManager, connects: u64) {
+    while manager.connects() < connects {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn close_fails_waiters_closes_idle_and_waits_for_the_rest() {
+    let (pool, manager) = pool(options(2, 2));
+    let idle = pool.get().await.unwrap();
+    let held = pool.get().await.unwrap();
+    drop(idle);
+    // Both slots taken: one idle would serve a waiter, so take it back first.
+    let idle_again = pool.get().await.unwrap();
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(drop) }
+    });
+    until_waiting(&pool, 1).await;
+    drop(idle_again);
+    // The waiter got that one; hold the pool busy again and queue another.
+    waiter.await.unwrap().unwrap();
+    let busy = pool.get().await.unwrap();
+    let blocked = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(drop) }
+    });
+    until_waiting(&pool, 1).await;
+
+    let closing = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.close().await }
+    });
+    let blocked = blocked.await.unwrap();
+    assert!(matches!(blocked, Err(PoolError::Closed)), "{blocked:?}");
+    assert!(matches!(pool.get().await, Err(PoolError::Closed)));
+    assert!(!closing.is_finished(), "close must wait for connections in use");
+    drop(held);
+    drop(busy);
+    closing.await.unwrap();
+    assert_eq!(pool.stats().open, 0);
+    assert_eq!(manager.live(), 0);
+}
+
+#[tokio::test]
+async fn expired_connections_are_never_handed_out() {
+    let mut o = options(1, 1);
+    o.max_lifetime = Some(Duration::from_millis(40));
+    let (pool, _) = pool(o);
+    let first = pool.get().await.unwrap().id();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    // No maintenance ran: the acquire itself refuses the expired one.
+    let second = pool.get().await.unwrap().id();
+    assert_ne!(first, second);
+    assert_eq!(pool.stats().max_lifetime_closed, 1);
+}
+
+#[tokio::test]
+async fn maintenance_retires_idle_connections_and_keeps_min_idle() {
+    let mut o = options(5, 5);
+    o.max_idle_time = Some(Duration::from_millis(30));
+    o.min_idle = 2;
+    let (pool, manager) = pool(o);
+    pool.run_maintenance().await;
+    assert_eq!((pool.stats().idle, manager.live()), (2, 2));
+
+    drop(futures_join(&pool, 4).await);
+    assert_eq!(pool.stats().idle, 4);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    pool.run_maintenance().await;
+    let stats = pool.stats();
+    // All four idled out; two fresh ones replace them for min_idle.
+    assert_eq!(stats.max_idle_time_closed, 4, "{stats:?}");
+    assert_eq!((stats.idle, stats.open), (2, 2), "{stats:?}");
+}
+
+#[tokio::test]
+async fn maintenance_does_not_hammer_a_server_that_refuses() {
+    let mut o = options(5, 5);
+    o.min_idle = 3;
+    let (pool, manager) = pool(o);
+    manager.refuse_all(true);
+    pool.run_maintenance().await;
+    assert_eq!(manager.connects(), 1, "one failed connect stops the refill");
+    assert_eq!(pool.stats().open, 0);
+    manager.refuse_all(false);
+    pool.run_maintenance().await;
+    assert_eq!(pool.stats().idle, 3);
+}
+
+#[tokio::test]
+async fn keepalive_pings_idle_connections_without_resetting_idle_time() {
+    let mut o = options(2, 2);
+    o.keepalive_interval = Some(Duration::from_millis(20));
+    o.max_idle_time = Some(Duration::from_millis(200));
+    let (pool, manager) = pool(o);
+    drop(pool.get().await.unwrap());
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    pool.run_maintenance().await;
+    assert_eq!(pool.stats().keepalives, 1);
+    assert_eq!(manager.validations(), 1);
+    assert_eq!(pool.stats().idle, 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    pool.run_maintenance().await;
+    assert_eq!(pool.stats().max_idle_time_closed, 1, "keepalives must not keep a connection forever");
+}
+
+#[tokio::test]
+async fn a_connection_held_past_the_leak_threshold_is_reported_once() {
+    let mut o = options(2, 2);
+    o.leak_threshold = Some(Duration::from_millis(20));
+    let (pool, _) = pool(o);
+    let held = pool.get().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    pool.run_maintenance().await;
+    pool.run_maintenance().await;
+    assert_eq!(pool.stats().leaks_reported, 1);
+    drop(held);
+}
+
+#[tokio::test]
+async fn detach_frees_the_slot_and_unlimited_means_unlimited() {
+    let (pool, manager) = pool(options(0, 0));
+    let held = futures_join(&pool, 100).await;
+    assert_eq!(manager.live(), 100);
+    let raw: Vec<_> = held.into_iter().map(|c| c.detach()).collect();
+    assert_eq!(pool.stats().open, 0);
+    assert_eq!(manager.live(), 100, "detached connections belong to the caller");
+    drop(raw);
+    assert_eq!(manager.live(), 0);
+}
+
+#[test]
+fn creating_a_pool_outside_a_runtime_is_an_error_not_a_panic() {
+    let err = GenericPool::new(MemoryManager::new(), PoolOptions::default()).unwrap_err();
+    assert!(matches!(err, PoolError::NoRuntime), "{err:?}");
+}

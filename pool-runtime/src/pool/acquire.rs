@@ -36,6 +36,16 @@ impl<M: Manager> Shared<M> {
             Take::Closed => return Err(PoolError::Closed),
             other => other,
         };
+        // Boxed: the slow path's state (timer included) is large, and keeping
+        // it out of line keeps every `get()` future small for the fast case.
+        Box::pin(self.acquire_timed(first, caller)).await
+    }
+
+    async fn acquire_timed(
+        self: &Arc<Self>,
+        first: Take<M::Connection>,
+        caller: &'static Location<'static>,
+    ) -> Acquired<M> {
         let limit = self.options.acquire_timeout;
         match tokio::time::timeout(limit, self.acquire_slow(first, caller)).await {
             Ok(result) => result,

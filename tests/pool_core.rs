@@ -488,3 +488,33 @@ fn creating_a_pool_outside_a_runtime_is_an_error_not_a_panic() {
     let err = GenericPool::new(MemoryManager::new(), PoolOptions::default()).unwrap_err();
     assert!(matches!(err, PoolError::NoRuntime), "{err:?}");
 }
+
+#[tokio::test]
+async fn get_new_always_opens_a_new_connection() {
+    let (pool, manager) = pool(options(2, 2));
+    let idle = pool.get().await.unwrap().id();
+    // Room in the pool: a new one is opened beside the idle one.
+    let new = pool.get_new().await.unwrap();
+    assert_ne!(new.id(), idle);
+    assert_eq!(manager.connects(), 2);
+
+    // Full, with one idle: the idle one is closed to make room.
+    let newer = pool.get_new().await.unwrap();
+    assert_ne!(newer.id(), idle);
+    until_live(&manager, 2).await;
+    assert_eq!(pool.stats().open, 2);
+
+    // Full, all in use: the next one returned is replaced, not handed over.
+    let waiting = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get_new().await.map(|c| c.id()) }
+    });
+    until_waiting(&pool, 1).await;
+    let returned = new.id();
+    drop(new);
+    let got = waiting.await.unwrap().unwrap();
+    assert_ne!(got, returned);
+    assert_eq!(manager.connects(), 4);
+    drop(newer);
+    assert!(pool.stats().open <= 2);
+}

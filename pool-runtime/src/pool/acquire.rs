@@ -23,12 +23,15 @@ use super::tracked::Tracked;
 type Acquired<M> = Result<Pooled<M>, PoolError<<M as Manager>::Error>>;
 
 impl<M: Manager> Shared<M> {
+    /// An idle connection, a new one, or the next one returned; with
+    /// `fresh`, always a newly opened one.
     pub(crate) async fn acquire(
         self: &Arc<Self>,
+        fresh: bool,
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let now = Instant::now();
-        let first = self.take_retiring(now);
+        let first = self.take_retiring(now, fresh);
         let first = match first {
             Take::Idle(conn) if !self.needs_validation(&conn, now) => {
                 return Ok(self.hand_out(conn, caller));
@@ -38,16 +41,17 @@ impl<M: Manager> Shared<M> {
         };
         // Boxed: the slow path's state (timer included) is large, and keeping
         // it out of line keeps every `get()` future small for the fast case.
-        Box::pin(self.acquire_timed(first, caller)).await
+        Box::pin(self.acquire_timed(first, fresh, caller)).await
     }
 
     async fn acquire_timed(
         self: &Arc<Self>,
         first: Take<M::Connection>,
+        fresh: bool,
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let limit = self.options.acquire_timeout;
-        match tokio::time::timeout(limit, self.acquire_slow(first, caller)).await {
+        match tokio::time::timeout(limit, self.acquire_slow(first, fresh, caller)).await {
             Ok(result) => result,
             Err(_elapsed) => {
                 Counters::bump(&self.counters.timeouts);
@@ -65,6 +69,7 @@ impl<M: Manager> Shared<M> {
     async fn acquire_slow(
         self: &Arc<Self>,
         first: Take<M::Connection>,
+        fresh: bool,
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let mut take = first;
@@ -85,14 +90,14 @@ impl<M: Manager> Shared<M> {
             match self.validate(conn).await {
                 Some(conn) => return Ok(self.hand_out(conn, caller)),
                 // The dead connection is gone and its slot freed; look again.
-                None => take = self.take_retiring(Instant::now()),
+                None => take = self.take_retiring(Instant::now(), fresh),
             }
         }
     }
 
-    fn take_retiring(self: &Arc<Self>, now: Instant) -> Take<M::Connection> {
+    fn take_retiring(self: &Arc<Self>, now: Instant, fresh: bool) -> Take<M::Connection> {
         let mut retired = Vec::new();
-        let take = self.take(now, &mut retired);
+        let take = self.take(now, fresh, &mut retired);
         for (conn, why) in retired {
             self.retire(conn, why);
         }

@@ -109,7 +109,19 @@ impl<M: Manager> GenericPool<M> {
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
         let caller = Location::caller();
-        self.shared.acquire(caller)
+        self.shared.acquire(false, caller)
+    }
+
+    /// Like [`get`](Self::get), but always a newly opened connection: never
+    /// an idle or returned one. When the pool is full, the oldest idle
+    /// connection is closed to make room, or the next one returned is.
+    /// The exec path's last attempt uses it, as Go's `database/sql` does.
+    #[track_caller]
+    pub fn get_new(
+        &self,
+    ) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
+        let caller = Location::caller();
+        self.shared.acquire(true, caller)
     }
 
     /// Counters and gauges, as Go's `DBStats` and more.

@@ -52,6 +52,9 @@ struct State<C> {
 
 struct Waiter<C> {
     id: u64,
+    /// Wants a new connection (the exec path's last attempt): it is always
+    /// granted a slot, never a used connection.
+    fresh: bool,
     tx: oneshot::Sender<Grant<C>>,
 }
 
@@ -124,36 +127,50 @@ impl<M: Manager> Shared<M> {
     /// Takes an idle connection, a slot to open one, or a place in line.
     /// Idle connections found past their lifetime or idle time are taken out
     /// and returned for closing, and their slots reused.
+    ///
+    /// With `fresh`, only a slot will do: the oldest idle connection is
+    /// retired to make room when the pool is full.
     pub(crate) fn take(
         &self,
         now: Instant,
+        fresh: bool,
         retired: &mut Vec<(Tracked<M::Connection>, Retire)>,
     ) -> Take<M::Connection> {
         let mut st = self.lock();
         if st.closed {
             return Take::Closed;
         }
-        while let Some(conn) = st.idle.pop_back() {
-            if conn.is_expired(now) {
-                st.open -= 1;
-                retired.push((conn, Retire::Lifetime));
-            } else if conn.idle_too_long(now, self.options.max_idle_time) {
-                st.open -= 1;
-                retired.push((conn, Retire::IdleTime));
-            } else {
-                st.in_use += 1;
-                return Take::Idle(conn);
+        if !fresh {
+            while let Some(conn) = st.idle.pop_back() {
+                if conn.is_expired(now) {
+                    st.open -= 1;
+                    retired.push((conn, Retire::Lifetime));
+                } else if conn.idle_too_long(now, self.options.max_idle_time) {
+                    st.open -= 1;
+                    retired.push((conn, Retire::IdleTime));
+                } else {
+                    st.in_use += 1;
+                    return Take::Idle(conn);
+                }
             }
         }
-        if st.open < self.open_limit && st.waiters.is_empty() {
-            st.open += 1;
-            st.in_use += 1;
-            return Take::Slot;
+        if st.waiters.is_empty() {
+            if st.open < self.open_limit {
+                st.open += 1;
+                st.in_use += 1;
+                return Take::Slot;
+            }
+            if let Some(oldest) = st.idle.pop_front() {
+                // Only reached when `fresh`: its slot is handed straight on.
+                st.in_use += 1;
+                retired.push((oldest, Retire::Replaced));
+                return Take::Slot;
+            }
         }
         let id = st.next_waiter_id;
         st.next_waiter_id += 1;
         let (tx, rx) = oneshot::channel();
-        st.waiters.push_back(Waiter { id, tx });
+        st.waiters.push_back(Waiter { id, fresh, tx });
         Take::Wait(id, rx)
     }
 
@@ -196,6 +213,16 @@ impl<M: Manager> Shared<M> {
         let mut conn = conn;
         while let Some(waiter) = st.waiters.pop_front() {
             st.in_use += 1;
+            if waiter.fresh {
+                // It wants a new connection: this one makes room for it.
+                if waiter.tx.send(Grant::Slot).is_ok() {
+                    drop(st);
+                    self.retire(conn, Retire::Replaced);
+                    return;
+                }
+                st.in_use -= 1;
+                continue;
+            }
             match waiter.tx.send(Grant::Conn(conn)) {
                 Ok(()) => return,
                 // The waiter gave up; its acquire will not take this back.
@@ -283,7 +310,11 @@ impl<M: Manager> Shared<M> {
         );
         let polite = matches!(
             why,
-            Retire::MaxIdle | Retire::IdleTime | Retire::Lifetime | Retire::Closed
+            Retire::MaxIdle
+                | Retire::IdleTime
+                | Retire::Lifetime
+                | Retire::Replaced
+                | Retire::Closed
         );
         if !polite {
             // Broken or state unknown: a goodbye would only wait on a dead peer.

@@ -61,6 +61,8 @@ pub(crate) enum Retire {
     KeepaliveFailed,
     Broken,
     ResetFailed,
+    /// Closed to make room for a guaranteed new connection.
+    Replaced,
     Closed,
 }
 
@@ -74,6 +76,7 @@ impl Retire {
             Retire::KeepaliveFailed => "keepalive ping failed or timed out",
             Retire::Broken => "returned broken",
             Retire::ResetFailed => "reset on return failed",
+            Retire::Replaced => "replaced by a new connection for a retry",
             Retire::Closed => "pool closed",
         }
     }
@@ -108,7 +111,7 @@ impl Counters {
             Retire::Lifetime => &self.max_lifetime_closed,
             Retire::ValidationFailed | Retire::KeepaliveFailed => &self.validation_failed,
             Retire::Broken | Retire::ResetFailed => &self.broken_closed,
-            Retire::Closed => return,
+            Retire::Replaced | Retire::Closed => return,
         };
         Self::bump(counter);
     }

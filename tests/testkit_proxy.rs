@@ -210,13 +210,48 @@ async fn dropping_the_proxy_closes_client_connections() {
     let (server, proxy) = server_and_proxy().await;
     let mut conn = connect(&server, &proxy).await.unwrap();
     select_one(&mut conn).await.unwrap();
-    let addr = proxy.addr();
 
     drop(proxy);
     let error = io_error(select_one(&mut conn).await);
     assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error:?}");
-    let refused = Conn::from_url(server.url_at(addr).unwrap())
+}
+
+#[tokio::test]
+async fn new_connection_rule_fails_the_handshake() {
+    let (server, proxy) = server_and_proxy().await;
+
+    proxy.on_new_connections(Some(Fault::Fin));
+    let error = io_error(connect(&server, &proxy).await.map(|_| None));
+    assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error:?}");
+
+    // Read as the server's greeting, the ERR packet is a server error.
+    proxy.on_new_connections(Some(Fault::MySql8IdleKill));
+    match connect(&server, &proxy).await {
+        Err(mysql_async::Error::Server(error)) => assert_eq!(error.code, 4031, "{error:?}"),
+        other => panic!("expected server error 4031, got {other:?}"),
+    }
+    assert_eq!((proxy.opened(), proxy.faulted()), (2, 2));
+    assert!(proxy.connections().is_empty());
+}
+
+#[tokio::test]
+async fn reset_before_reply_runs_the_statement_once_and_hides_the_answer() {
+    let (server, proxy) = server_and_proxy().await;
+    let mut admin = server.conn().await.unwrap();
+    admin.query_drop("CREATE TABLE t (v INT)").await.unwrap();
+    let mut conn = connect(&server, &proxy).await.unwrap();
+
+    proxy.inject(Fault::ResetBeforeReply);
+    let result = tokio::time::timeout(ANSWER, conn.query_drop("INSERT INTO t VALUES (1)"))
         .await
-        .map(|_| None);
-    assert_eq!(io_error(refused).kind(), io::ErrorKind::ConnectionRefused);
+        .expect("the insert neither answered nor failed");
+    match result {
+        Err(mysql_async::Error::Io(mysql_async::IoError::Io(e))) => {
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}");
+        }
+        other => panic!("expected a reset, got {other:?}"),
+    }
+    let rows: Option<i64> = admin.query_first("SELECT COUNT(*) FROM t").await.unwrap();
+    assert_eq!(rows, Some(1), "the statement must have run exactly once");
+    assert_eq!(proxy.faulted(), 1);
 }

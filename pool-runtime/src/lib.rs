@@ -13,12 +13,16 @@ pub use mysql_async;
 pub use pool_macros;
 
 mod boot;
+mod error;
+mod exec;
 mod mysql;
 mod options;
 pub mod pool;
 mod url;
 
 pub use boot::BootError;
+pub use error::Error;
+pub use exec::{ExecOutcome, Tx};
 pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PooledConn};
 pub use options::{PoolOptions, ResetPolicy};
 pub use pool::PoolStats;

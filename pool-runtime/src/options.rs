@@ -74,6 +74,18 @@ pub struct PoolOptions {
     pub maintenance_interval: Duration,
     /// When a returned connection is reset. Default [`ResetPolicy::WhenDirty`].
     pub reset_on_return: ResetPolicy,
+    /// Whether the exec path may re-send a read-only statement (`SELECT`,
+    /// `SHOW`, ...) outside a transaction after its connection was lost,
+    /// when it cannot tell whether the statement ran. Default on: running a
+    /// read twice is harmless, except for reads with side effects
+    /// (`GET_LOCK()`, `NEXTVAL()`, functions that write): switch it off if
+    /// you issue those through `query*`.
+    pub retry_reads: bool,
+    /// Client-side bound on each statement of the exec path. On expiry the
+    /// connection is closed (its state is unknown) and the caller is told
+    /// the statement may have run. Default off: without it, a statement on
+    /// a silently dropped connection waits until TCP gives up.
+    pub statement_timeout: Option<Duration>,
 }
 
 /// When the pool resets a connection that comes back from a user.
@@ -110,6 +122,8 @@ impl Default for PoolOptions {
             leak_threshold: None,
             maintenance_interval: Duration::from_secs(1),
             reset_on_return: ResetPolicy::WhenDirty,
+            retry_reads: true,
+            statement_timeout: None,
         }
     }
 }

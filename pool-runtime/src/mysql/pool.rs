@@ -1,10 +1,11 @@
 //! `Pool`: the generic core over MySQL connections.
 
 use std::future::Future;
+use std::time::Duration;
 
 use crate::boot::BootError;
 use crate::options::PoolOptions;
-use crate::pool::{GenericPool, PoolError, PoolStats, Pooled};
+use crate::pool::{Counters, GenericPool, PoolError, PoolStats, Pooled};
 
 use super::MySqlManager;
 
@@ -37,6 +38,8 @@ pub type AcquireError = PoolError<mysql_async::Error>;
 #[derive(Clone, Debug)]
 pub struct Pool {
     inner: GenericPool<MySqlManager>,
+    /// This handle's statement timeout (see `with_statement_timeout`).
+    statement_timeout: Option<Duration>,
 }
 
 /// Builds a [`Pool`]; see [`Pool::builder`].
@@ -83,6 +86,21 @@ impl Pool {
     pub fn generic(&self) -> &GenericPool<MySqlManager> {
         &self.inner
     }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        self.inner.counters()
+    }
+
+    pub(crate) fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
+
+    pub(crate) fn with_timeout(&self, statement_timeout: Option<Duration>) -> Pool {
+        Pool {
+            inner: self.inner.clone(),
+            statement_timeout,
+        }
+    }
 }
 
 impl PoolBuilder {
@@ -99,6 +117,10 @@ impl PoolBuilder {
             .await
             .map_err(|e| BootError::from_acquire(&url, e))?;
         drop(first);
-        Ok(Pool { inner })
+        let statement_timeout = inner.options().statement_timeout;
+        Ok(Pool {
+            inner,
+            statement_timeout,
+        })
     }
 }

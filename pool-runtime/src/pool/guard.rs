@@ -33,6 +33,23 @@ impl<M: Manager> Pooled<M> {
         self.conn.id
     }
 
+    /// Closes the connection instead of returning it: for code that knows
+    /// it is unusable. Its slot is freed for a new one.
+    pub fn discard(self) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: as in `detach`: `this` is never dropped, each field is
+        // taken exactly once.
+        let conn = unsafe { ManuallyDrop::take(&mut this.conn) };
+        let shared = unsafe { std::ptr::read(&this.shared) };
+        shared.forget(conn.id);
+        shared.counters.retired(super::stats::Retire::Broken);
+        tracing::debug!(
+            conn = conn.id,
+            "closing a pooled connection its user discarded"
+        );
+        drop(conn);
+    }
+
     /// Takes the connection out of the pool for good. The pool forgets it and
     /// may open another in its place.
     pub fn detach(self) -> M::Connection {

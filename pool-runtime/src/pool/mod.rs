@@ -41,6 +41,7 @@ use std::sync::Arc;
 pub use error::PoolError;
 pub use guard::Pooled;
 pub use manager::Manager;
+pub(crate) use stats::Counters;
 pub use stats::PoolStats;
 
 use crate::options::PoolOptions;
@@ -132,6 +133,10 @@ impl<M: Manager> GenericPool<M> {
     /// The options the pool runs with.
     pub fn options(&self) -> &PoolOptions {
         &self.shared.options
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.shared.counters
     }
 
     /// The connection manager.

@@ -49,6 +49,18 @@ pub struct PoolStats {
     pub timeouts: u64,
     /// Connections reported held past `leak_threshold`.
     pub leaks_reported: u64,
+    /// Statements re-sent after a connection error that proved they had not
+    /// run (exec path).
+    pub bad_conn_retries: u64,
+    /// Read-only statements re-sent after a connection loss (`retry_reads`).
+    pub read_retries: u64,
+    /// Last attempts made on a guaranteed new connection.
+    pub new_conn_attempts: u64,
+    /// Statements that lost their connection after they may have run, and
+    /// so were reported to the caller instead of re-sent.
+    pub maybe_executed: u64,
+    /// Statements that ran past their statement timeout.
+    pub statement_timeouts: u64,
 }
 
 /// Why a connection left the pool for good; each has its counter and log.
@@ -97,6 +109,11 @@ pub(crate) struct Counters {
     pub(crate) connect_errors: AtomicU64,
     pub(crate) timeouts: AtomicU64,
     pub(crate) leaks_reported: AtomicU64,
+    pub(crate) bad_conn_retries: AtomicU64,
+    pub(crate) read_retries: AtomicU64,
+    pub(crate) new_conn_attempts: AtomicU64,
+    pub(crate) maybe_executed: AtomicU64,
+    pub(crate) statement_timeouts: AtomicU64,
 }
 
 impl Counters {
@@ -137,5 +154,10 @@ impl Counters {
         stats.connect_errors = self.connect_errors.load(Relaxed);
         stats.timeouts = self.timeouts.load(Relaxed);
         stats.leaks_reported = self.leaks_reported.load(Relaxed);
+        stats.bad_conn_retries = self.bad_conn_retries.load(Relaxed);
+        stats.read_retries = self.read_retries.load(Relaxed);
+        stats.new_conn_attempts = self.new_conn_attempts.load(Relaxed);
+        stats.maybe_executed = self.maybe_executed.load(Relaxed);
+        stats.statement_timeouts = self.statement_timeouts.load(Relaxed);
     }
 }

@@ -13,7 +13,8 @@ use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, sleep, sleep_until};
 
-use super::{ConnectionId, Fault, IdleRule, Shared};
+use super::shared::{IdleRule, Shared};
+use super::{ConnectionId, Fault};
 
 /// The error MySQL 8.0.24+ sends before closing a connection idle longer than
 /// `wait_timeout` (`ER_CLIENT_INTERACTION_TIMEOUT`), with its real message.
@@ -32,6 +33,18 @@ const CLOSE_FIN: u8 = 2;
 const CLOSE_RESET: u8 = 3;
 const CLOSE_IDLE_KILL: u8 = 4;
 
+// The stages of `Fault::ResetBeforeReply`.
+const CUT_NONE: u8 = 0;
+const CUT_ARMED: u8 = 1;
+const CUT_SENT: u8 = 2;
+
+/// Which way a pump copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    ToUpstream,
+    ToClient,
+}
+
 /// How a fault ends a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Close {
@@ -45,6 +58,9 @@ enum Close {
 /// a fault holds for every byte that arrives after it was injected.
 pub(super) struct Control {
     phase: AtomicU8,
+    /// [`Fault::ResetBeforeReply`]: `CUT_ARMED`, then `CUT_SENT` once the
+    /// client's next chunk went upstream.
+    cut: AtomicU8,
     latency_nanos: AtomicU64,
     wake: Notify,
 }
@@ -53,6 +69,7 @@ impl Control {
     pub(super) fn new() -> Self {
         Control {
             phase: AtomicU8::new(FORWARDING),
+            cut: AtomicU8::new(CUT_NONE),
             latency_nanos: AtomicU64::new(0),
             wake: Notify::new(),
         }
@@ -71,6 +88,13 @@ impl Control {
                 return true;
             }
             Fault::RefuseNew => return false,
+            Fault::ResetBeforeReply => {
+                if self.is_closing() {
+                    return false;
+                }
+                self.cut.store(CUT_ARMED, Ordering::Release);
+                return true;
+            }
             Fault::Blackhole => BLACKHOLED,
             Fault::Fin => CLOSE_FIN,
             Fault::Reset => CLOSE_RESET,
@@ -155,7 +179,7 @@ pub(super) async fn serve(shared: Arc<Shared>, id: ConnectionId, mut client: Tcp
         }
     }
     let control = Arc::new(Control::new());
-    let Some(_registration) = shared.register(id, &control, &client, &upstream) else {
+    let Some(registration) = shared.register(id, &control, &client, &upstream) else {
         return; // refused (reset armed) or the proxy is gone: dropping closes
     };
     let idle_rules = shared.idle_rule.subscribe();
@@ -185,7 +209,12 @@ pub(super) async fn serve(shared: Arc<Shared>, id: ConnectionId, mut client: Tcp
         }
         None => {}
     }
-    // Dropping both streams closes them; the upstream server sees EOF.
+    // Unlisting drops the registry's duplicates of both sockets, so that
+    // dropping the streams really closes them (with RST if so armed); the
+    // upstream server sees EOF.
+    drop(registration);
+    drop(upstream);
+    drop(client);
 }
 
 /// Forwards both ways until both sides are done, one fails, or a fault says
@@ -201,8 +230,20 @@ async fn relay(
     let activity = Activity::new();
     let (mut client_read, mut client_write) = client.split();
     let (mut upstream_read, mut upstream_write) = upstream.split();
-    let to_upstream = pump(&mut client_read, &mut upstream_write, control, &activity);
-    let to_client = pump(&mut upstream_read, &mut client_write, control, &activity);
+    let to_upstream = pump(
+        &mut client_read,
+        &mut upstream_write,
+        Direction::ToUpstream,
+        control,
+        &activity,
+    );
+    let to_client = pump(
+        &mut upstream_read,
+        &mut client_write,
+        Direction::ToClient,
+        control,
+        &activity,
+    );
     tokio::pin!(to_upstream, to_client);
     let (mut to_upstream_done, mut to_client_done, mut rules_open) = (false, false, true);
 
@@ -273,6 +314,7 @@ async fn relay(
 async fn pump(
     from: &mut ReadHalf<'_>,
     to: &mut WriteHalf<'_>,
+    direction: Direction,
     control: &Control,
     activity: &Activity,
 ) -> io::Result<()> {
@@ -295,7 +337,23 @@ async fn pump(
         if read == 0 {
             return to.shutdown().await;
         }
+        if direction == Direction::ToClient
+            && read > 0
+            && control.cut.load(Ordering::Acquire) == CUT_SENT
+        {
+            // The server answered the statement: the client must not see it.
+            control.apply(Fault::Reset);
+            return pending().await;
+        }
         to.write_all(&buf[..read]).await?;
+        if direction == Direction::ToUpstream {
+            let _ = control.cut.compare_exchange(
+                CUT_ARMED,
+                CUT_SENT,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
     }
 }
 

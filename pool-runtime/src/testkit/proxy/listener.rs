@@ -66,6 +66,18 @@ impl Listener {
         self.addr
     }
 
+    /// Whether a guard socket keeps the port while not listening.
+    #[cfg(test)]
+    pub(super) fn is_reserved(&self) -> bool {
+        self.guard.is_some()
+    }
+
+    /// Whether the listener was closed for good.
+    #[cfg(test)]
+    pub(super) fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed) && self.guard.is_none()
+    }
+
     /// Stops listening, now: from this call on, connection attempts are
     /// refused by the kernel. Connections not yet accepted are reset.
     pub(super) fn pause(&mut self) {

@@ -2,24 +2,22 @@
 
 mod connection;
 mod listener;
+mod shared;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
-use tokio::sync::watch;
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use self::connection::Control;
 use self::listener::Listener;
+use self::shared::{IdleRule, Shared, accept_loop};
 use crate::testkit::TestkitError;
 
 /// Identifies one connection accepted by a [`FaultProxy`].
@@ -45,7 +43,8 @@ pub enum Fault {
     /// Closes the client side gracefully (FIN), like a proxy or load balancer
     /// timing a flow out; the upstream connection is closed too. The client
     /// reads end-of-stream: `mysql_async` reports an I/O error of kind
-    /// [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof).
+    /// [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof) ("connection
+    /// closed"), as for every later query on that connection.
     Fin,
     /// Resets the client side (RST, by closing with a zero linger time); the
     /// upstream connection is closed too. The client gets an I/O error of kind
@@ -71,7 +70,7 @@ pub enum Fault {
     /// `PacketsOutOfSync`, not the server error.
     MySql8IdleKill,
     /// Holds every chunk forwarded, in either direction, for this long before
-    /// writing it, so a request-reply exchange takes at least twice as long.
+    /// writing it, so a query and its reply take at least twice the delay.
     /// Chunks stay in order, so a burst of several chunks accumulates delay.
     /// `Latency(Duration::ZERO)` removes the latency.
     Latency(Duration),
@@ -82,6 +81,13 @@ pub enum Fault {
     /// resumes on the same address when the rule is cleared or replaced.
     /// Only a standing rule: see [`FaultProxy::on_new_connections`].
     RefuseNew,
+    /// Forwards the next chunk the client sends (its next statement), lets
+    /// the server run it and answer, then resets the client (RST) before the
+    /// answer reaches it. The statement ran exactly once, but the client
+    /// cannot know: `mysql_async` reports
+    /// [`ConnectionReset`](std::io::ErrorKind::ConnectionReset). This is the
+    /// case a retrying client must never answer by sending a write again.
+    ResetBeforeReply,
 }
 
 /// A TCP proxy on a free loopback port, in front of one upstream server, that
@@ -97,8 +103,8 @@ pub enum Fault {
 /// what actually happened.
 ///
 /// Dropping the proxy stops listening and closes every proxied connection.
-/// It must be started, and dropped, inside a Tokio runtime with the time and
-/// I/O drivers enabled.
+/// The proxy runs on the Tokio runtime it was started in, which needs its
+/// time and I/O drivers (as `#[tokio::test]` runtimes have).
 ///
 /// A MySQL client must connect to it over TCP: `mysql_async` otherwise
 /// switches a loopback connection to the server's Unix socket
@@ -148,20 +154,7 @@ impl FaultProxy {
             TestkitError::io("binding the fault proxy to a loopback port", error)
         })?;
         let addr = listener.addr();
-        let shared = Arc::new(Shared {
-            upstream,
-            idle_rule: watch::Sender::new(None),
-            registry: Mutex::new(Registry {
-                listener,
-                on_new: None,
-                connections: BTreeMap::new(),
-                closed: false,
-            }),
-            next_id: AtomicU64::new(1),
-            opened: AtomicU64::new(0),
-            faulted: AtomicU64::new(0),
-            refused: AtomicU64::new(0),
-        });
+        let shared = Shared::new(upstream, listener);
         let accept = runtime
             .spawn(accept_loop(Arc::clone(&shared)))
             .abort_handle();
@@ -210,8 +203,12 @@ impl FaultProxy {
     /// [`Fault::RefuseNew`] stops listening at once; any other rule, or none,
     /// listens again on the same address. [`Fault::Latency`] gives each new
     /// connection that latency; the other faults hit each new connection right
-    /// after it is accepted and connected upstream (a MySQL client then fails
-    /// during its handshake).
+    /// after it is accepted and connected upstream, so a MySQL client fails
+    /// its handshake: with the same I/O errors as described on [`Fault`] for
+    /// [`Fin`](Fault::Fin) and [`Reset`](Fault::Reset), and for
+    /// [`MySql8IdleKill`](Fault::MySql8IdleKill) with server error 4031
+    /// (`mysql_async` reads it as the handshake, before the protocol flags
+    /// that would strip `#HY000` from the message are agreed).
     pub fn on_new_connections(&self, fault: Option<Fault>) {
         let mut registry = self.shared.lock();
         registry.on_new = fault;
@@ -309,147 +306,5 @@ impl Drop for FaultProxy {
         drop(registry);
         self.accept.abort();
         tracing::debug!(addr = %self.addr, "fault proxy stopped");
-    }
-}
-
-/// What the proxy, its accept loop and its connection tasks share.
-struct Shared {
-    upstream: SocketAddr,
-    idle_rule: watch::Sender<Option<IdleRule>>,
-    registry: Mutex<Registry>,
-    next_id: AtomicU64,
-    opened: AtomicU64,
-    faulted: AtomicU64,
-    refused: AtomicU64,
-}
-
-struct Registry {
-    listener: Listener,
-    on_new: Option<Fault>,
-    connections: BTreeMap<ConnectionId, Entry>,
-    /// The proxy was dropped: connections still connecting upstream close.
-    closed: bool,
-}
-
-/// A live connection, as the rest of the proxy sees it.
-struct Entry {
-    control: Arc<Control>,
-    /// Duplicates of the client and upstream sockets, to shut them down
-    /// without waiting for the connection's task (empty if duplicating failed).
-    sockets: Vec<std::net::TcpStream>,
-}
-
-/// The standing idle rule, and when it was set.
-#[derive(Debug, Clone, Copy)]
-struct IdleRule {
-    idle: Duration,
-    fault: Fault,
-    since: Instant,
-}
-
-impl Shared {
-    /// The registry; never held across an await, so a poisoned lock only
-    /// means a panic elsewhere, and its data is still consistent.
-    fn lock(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Applies `fault` to one connection and counts it.
-    fn apply(
-        &self,
-        id: ConnectionId,
-        control: &Control,
-        fault: Fault,
-        cause: &'static str,
-    ) -> bool {
-        let applied = control.apply(fault);
-        if applied {
-            self.faulted.fetch_add(1, Ordering::SeqCst);
-            tracing::debug!(connection = %id, ?fault, cause, "fault proxy applied a fault");
-        }
-        applied
-    }
-
-    /// Lists a connection that is connected upstream, applying the rule for
-    /// new connections; `None` if that rule refuses it (its reset is armed).
-    fn register(
-        self: &Arc<Self>,
-        id: ConnectionId,
-        control: &Arc<Control>,
-        client: &TcpStream,
-        upstream: &TcpStream,
-    ) -> Option<Registration> {
-        let mut registry = self.lock();
-        if registry.closed {
-            return None;
-        }
-        if registry.on_new == Some(Fault::RefuseNew) {
-            self.refused.fetch_add(1, Ordering::SeqCst);
-            if let Err(error) = client.set_zero_linger() {
-                tracing::debug!(connection = %id, %error, "could not arm the reset");
-            }
-            tracing::debug!(connection = %id, "fault proxy refused a connection");
-            return None;
-        }
-        self.opened.fetch_add(1, Ordering::SeqCst);
-        if let Some(fault) = registry.on_new {
-            self.apply(id, control, fault, "new-connection rule");
-        }
-        let sockets = [client, upstream]
-            .into_iter()
-            .map(duplicate)
-            .collect::<io::Result<Vec<_>>>()
-            .unwrap_or_else(|error| {
-                tracing::debug!(connection = %id, %error, "could not duplicate the sockets");
-                Vec::new()
-            });
-        let control = Arc::clone(control);
-        registry.connections.insert(id, Entry { control, sockets });
-        Some(Registration {
-            shared: Arc::clone(self),
-            id,
-        })
-    }
-}
-
-/// Another handle on the same socket, which can shut it down.
-fn duplicate(stream: &TcpStream) -> io::Result<std::net::TcpStream> {
-    #[cfg(unix)]
-    let owned = std::os::fd::AsFd::as_fd(stream).try_clone_to_owned()?;
-    #[cfg(windows)]
-    let owned = std::os::windows::io::AsSocket::as_socket(stream).try_clone_to_owned()?;
-    Ok(owned.into())
-}
-
-/// Unlists its connection when the connection's task ends or is aborted.
-struct Registration {
-    shared: Arc<Shared>,
-    id: ConnectionId,
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        self.shared.lock().connections.remove(&self.id);
-    }
-}
-
-/// Accepts clients and runs one task per connection. The task set lives in
-/// this future, so aborting it aborts every connection.
-async fn accept_loop(shared: Arc<Shared>) {
-    let mut connections = JoinSet::new();
-    loop {
-        let accepted = std::future::poll_fn(|cx| shared.lock().listener.poll_accept(cx)).await;
-        while connections.try_join_next().is_some() {}
-        match accepted {
-            Ok((client, _peer)) => {
-                let id = ConnectionId(shared.next_id.fetch_add(1, Ordering::SeqCst));
-                connections.spawn(connection::serve(Arc::clone(&shared), id, client));
-            }
-            Err(error) => {
-                // Such as running out of file descriptors: back off a little.
-                tracing::warn!(%error, "fault proxy could not accept a connection");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
     }
 }

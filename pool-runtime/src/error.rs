@@ -1,0 +1,116 @@
+//! The error of the exec path: what happened, and whether it may have run.
+
+use std::time::Duration;
+
+use crate::mysql::AcquireError;
+
+/// Why a statement run through [`Pool`](crate::Pool) or [`Tx`](crate::Tx)
+/// failed. Each variant says whether the statement may have taken effect,
+/// because that decides what the caller may safely do next.
+///
+/// Never contains a password: driver errors carry user and host at most.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No connection could be had: pool exhausted past `acquire_timeout`,
+    /// pool closed, or opening a connection failed (server down, wrong
+    /// password, too many connections). Nothing was sent.
+    #[error(transparent)]
+    Acquire(#[from] AcquireError),
+
+    /// The server ran or refused the statement and said why (duplicate key,
+    /// syntax error, lock wait timeout...). Returned as is, never retried.
+    #[error("the server refused the statement: {0}")]
+    Server(#[source] mysql_async::ServerError),
+
+    /// The connection was lost after the statement may have reached the
+    /// server. It may or may not have run, so it was not sent again.
+    #[error(
+        "the connection was lost after the statement may have reached the server ({source}); \
+         it may or may not have run and was not re-sent: check its effect before retrying"
+    )]
+    MaybeExecuted {
+        /// The connection error.
+        #[source]
+        source: mysql_async::Error,
+    },
+
+    /// Every attempt found a dead connection before the statement was sent:
+    /// it did not run. The server is probably restarting or unreachable.
+    #[error(
+        "the statement was not run: {attempts} connections in a row were dead before it \
+         could be sent (last: {source}); is the server restarting or unreachable?"
+    )]
+    BadConnection {
+        /// Attempts made, the last on a new connection.
+        attempts: u32,
+        /// The last connection error.
+        #[source]
+        source: mysql_async::Error,
+    },
+
+    /// No answer within the statement timeout. The connection was closed,
+    /// since its state is unknown; the statement may or may not have run.
+    #[error(
+        "no answer within {timeout:?} (statement_timeout): the connection was closed and \
+         the statement may or may not have run"
+    )]
+    StatementTimeout {
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+
+    /// The connection was lost inside a transaction, before `COMMIT`. The
+    /// server rolls back uncommitted work: none of it was applied.
+    #[error(
+        "the connection was lost inside the transaction ({source}); the server rolls back \
+         uncommitted work, so none of it was applied: retry the whole transaction"
+    )]
+    TransactionLost {
+        /// The connection error.
+        #[source]
+        source: mysql_async::Error,
+    },
+
+    /// The connection was lost during `COMMIT`: the transaction may or may
+    /// not have been committed.
+    #[error(
+        "the connection was lost during COMMIT ({source}): the transaction may or may not \
+         have been committed; check before retrying it"
+    )]
+    CommitOutcomeUnknown {
+        /// The connection error.
+        #[source]
+        source: mysql_async::Error,
+    },
+
+    /// The transaction already ended: its connection was lost or timed out.
+    #[error("the transaction already ended (its connection was lost); start a new one")]
+    TransactionClosed,
+
+    /// A client-side error unrelated to the connection: a row that does not
+    /// convert to the requested type, parameters that do not match.
+    #[error("{0}")]
+    Client(#[source] mysql_async::Error),
+}
+
+impl Error {
+    /// Whether the statement (or transaction) may have taken effect.
+    /// `false` means it certainly did not: safe to retry.
+    pub fn may_have_run(&self) -> bool {
+        matches!(
+            self,
+            Error::MaybeExecuted { .. }
+                | Error::StatementTimeout { .. }
+                | Error::CommitOutcomeUnknown { .. }
+        )
+    }
+
+    /// The server's error code, for [`Error::Server`].
+    pub fn server_code(&self) -> Option<u16> {
+        match self {
+            Error::Server(e) => Some(e.code),
+            _ => None,
+        }
+    }
+}

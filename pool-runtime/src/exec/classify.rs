@@ -1,0 +1,141 @@
+//! Sorting driver errors by what they prove about the statement.
+
+use std::io::ErrorKind;
+
+use mysql_async::{DriverError, IoError};
+
+/// What an error from running a statement proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// The statement certainly did not run: the connection was dead before
+    /// it could be delivered. Safe to send again on another connection.
+    NotExecuted(&'static str),
+    /// The connection broke after the statement may have been delivered.
+    Lost(&'static str),
+    /// The server answered with an error: it ran or refused the statement.
+    Server,
+    /// A client-side problem (row conversion, parameters); the connection
+    /// is fine.
+    Client,
+}
+
+/// ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8.0.24+): sent unprompted before the
+/// server closes an idle session, so before it read our statement.
+const ER_CLIENT_INTERACTION_TIMEOUT: u16 = 4031;
+/// ER_SERVER_SHUTDOWN: the server is going down, maybe mid-statement.
+const ER_SERVER_SHUTDOWN: u16 = 1053;
+/// ER_CONNECTION_KILLED (MariaDB): killed, maybe mid-statement.
+const ER_CONNECTION_KILLED: u16 = 1927;
+/// ER_QUERY_INTERRUPTED: the statement was interrupted (KILL QUERY).
+const ER_QUERY_INTERRUPTED: u16 = 1317;
+
+/// The codec's "packets out of sync": a reply whose sequence id is not the
+/// next one. The server only speaks out of turn to say goodbye (error 4031
+/// on idle timeout, shutdown notices), and it does so before it reads the
+/// next command, so the command was not run.
+fn is_out_of_sync(e: &std::io::Error) -> bool {
+    use mysql_common::proto::codec::error::PacketCodecError;
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<PacketCodecError>())
+        .is_some_and(|codec| matches!(codec, PacketCodecError::PacketsOutOfSync))
+}
+
+/// See the table in the [module docs](super).
+pub(crate) fn classify(error: &mysql_async::Error) -> Class {
+    use mysql_async::Error as E;
+    match error {
+        E::Server(e) => match e.code {
+            ER_CLIENT_INTERACTION_TIMEOUT => {
+                Class::NotExecuted("the server had closed the idle connection (error 4031)")
+            }
+            ER_SERVER_SHUTDOWN | ER_CONNECTION_KILLED | ER_QUERY_INTERRUPTED => {
+                Class::Lost("the server shut down or killed the session during the statement")
+            }
+            _ => Class::Server,
+        },
+        E::Io(IoError::Io(e)) => match e.kind() {
+            // EPIPE comes only from a write to a socket whose peer had
+            // already reset it: nothing of this statement was delivered.
+            ErrorKind::BrokenPipe => {
+                Class::NotExecuted("the connection was closed before the statement was written")
+            }
+            ErrorKind::UnexpectedEof => Class::Lost("the server closed the connection"),
+            ErrorKind::Other if is_out_of_sync(e) => Class::NotExecuted(
+                "the server had said goodbye before the statement arrived (MySQL 8 idle timeout)",
+            ),
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+                Class::Lost("the connection was reset")
+            }
+            _ => Class::Lost("an I/O error broke the connection"),
+        },
+        // `IoError::Tls` exists when a TLS feature of mysql_async is on
+        // (possibly enabled by another crate in the build).
+        #[allow(unreachable_patterns)]
+        E::Io(_) => Class::Lost("a TLS error broke the connection"),
+        E::Driver(DriverError::ConnectionClosed) => {
+            Class::NotExecuted("the connection was already closed")
+        }
+        // A packet with the wrong sequence id in reply to a command is the
+        // server speaking unprompted: it does that only to say goodbye
+        // (4031 idle timeout, shutdown) before it reads the next command.
+        E::Driver(DriverError::PacketOutOfOrder) => {
+            Class::NotExecuted("the server had sent a goodbye before the statement arrived")
+        }
+        E::Driver(_) | E::Url(_) | E::Other(_) => Class::Client,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    fn io_error(kind: ErrorKind) -> mysql_async::Error {
+        mysql_async::Error::Io(IoError::Io(io::Error::from(kind)))
+    }
+
+    fn server(code: u16) -> mysql_async::Error {
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: String::new(),
+            state: "HY000".into(),
+        })
+    }
+
+    #[test]
+    fn only_errors_that_prove_nothing_was_delivered_allow_a_resend() {
+        let not_executed = [
+            io_error(ErrorKind::BrokenPipe),
+            server(4031),
+            mysql_async::Error::Driver(DriverError::ConnectionClosed),
+            mysql_async::Error::Driver(DriverError::PacketOutOfOrder),
+            mysql_async::Error::from(
+                mysql_common::proto::codec::error::PacketCodecError::PacketsOutOfSync,
+            ),
+        ];
+        for e in &not_executed {
+            assert!(matches!(classify(e), Class::NotExecuted(_)), "{e:?}");
+        }
+        let lost = [
+            io_error(ErrorKind::UnexpectedEof),
+            io_error(ErrorKind::ConnectionReset),
+            io_error(ErrorKind::TimedOut),
+            io_error(ErrorKind::Other),
+            server(1053),
+            server(1927),
+        ];
+        for e in &lost {
+            assert!(matches!(classify(e), Class::Lost(_)), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn server_answers_are_returned_as_they_are() {
+        // Duplicate key, deadlock, syntax, too many connections.
+        for code in [1062, 1213, 1064, 1040] {
+            assert_eq!(classify(&server(code)), Class::Server, "code {code}");
+        }
+        let conversion = mysql_async::Error::Driver(DriverError::MixedParams);
+        assert_eq!(classify(&conversion), Class::Client);
+    }
+}

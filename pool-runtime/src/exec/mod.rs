@@ -1,0 +1,158 @@
+//! The exec path: statements that survive dead connections and never run
+//! twice.
+//!
+//! [`Pool::exec`](crate::Pool::exec) and the `query*` methods run a statement
+//! the way Go's `database/sql` does, with one rule added: **a statement that
+//! may have reached the server is never sent again** (reads excepted, see
+//! below). The steps:
+//!
+//! 1. Up to two attempts on a connection from the pool (idle or new). An
+//!    idle connection was already pinged by the pool if it sat idle past
+//!    `validate_after_idle`, so most dead connections never get this far.
+//! 2. One last attempt on a guaranteed new connection ([`GenericPool::get_new`](crate::pool::GenericPool::get_new)).
+//!
+//! A further attempt is made only when the error proves the statement did
+//! not run. Every retry is counted in [`PoolStats`](crate::PoolStats) and
+//! logged with its reason and attempt number.
+//!
+//! # What each error proves
+//!
+//! | Error from the driver | Proves | Writes | Reads (`retry_reads`) |
+//! |---|---|---|---|
+//! | I/O `BrokenPipe` | peer had reset the socket before the write: nothing delivered | retried | retried |
+//! | server error 4031 (MySQL 8 idle timeout) | the server closed the session before reading the statement | retried | retried |
+//! | codec "packets out of sync" (how `mysql_async` reports MySQL 8's unprompted 4031), driver `PacketOutOfOrder` | the server spoke out of turn: a goodbye sent before it read the statement | retried | retried |
+//! | driver `ConnectionClosed` | the connection was closed before the statement | retried | retried |
+//! | I/O `UnexpectedEof`, `ConnectionReset`, other I/O, TLS | the connection broke after the write: the statement **may have run** | [`Error::MaybeExecuted`](crate::Error::MaybeExecuted) | retried |
+//! | server errors 1053, 1927, 1317 (shutdown, killed, interrupted) | the session ended during the statement: **may have run** | [`Error::MaybeExecuted`](crate::Error::MaybeExecuted) | retried |
+//! | any other server error (duplicate key, deadlock, syntax, ...) | the server answered | [`Error::Server`](crate::Error::Server) | same |
+//! | row conversion, parameter errors | a client-side mistake | [`Error::Client`](crate::Error::Client) | same |
+//! | acquire errors (timeout, closed, connect failed) | nothing was sent | [`Error::Acquire`](crate::Error::Acquire) | same |
+//!
+//! Why `ConnectionReset` is not proof: the server may have executed the
+//! statement and then crashed, or been killed, before answering. Why
+//! `BrokenPipe` is: the kernel raises it only on a write to a socket already
+//! reset by the peer, so the statement's bytes never left.
+//!
+//! # Why re-sending a read is safe, and when it is not
+//!
+//! A read-only statement outside a transaction changes nothing, so running
+//! it a second time cannot corrupt data; the caller gets the second answer.
+//! "Read-only" is judged from the text: it starts with `SELECT`, `SHOW`,
+//! `DESCRIBE`, `EXPLAIN`, ... and has no `INTO`. A `SELECT` that calls a
+//! function with side effects (`GET_LOCK()`, `NEXTVAL()`, a stored function
+//! that writes) looks like a read and is not one: switch `retry_reads` off if
+//! you send those through `query*`. Statements sent with `exec` are always
+//! treated as writes. Nothing inside a [`Tx`](crate::Tx) is ever retried.
+//!
+//! # Statement timeout
+//!
+//! With `statement_timeout` set (per pool, or per handle with
+//! [`Pool::with_statement_timeout`](crate::Pool::with_statement_timeout)),
+//! each attempt is bounded. On expiry the connection is closed, because its
+//! state is unknown, and [`Error::StatementTimeout`](crate::Error::StatementTimeout)
+//! says the statement may have run; it is not retried. Without it, a
+//! statement on a connection whose flow was silently dropped waits until TCP
+//! gives up (minutes).
+
+mod classify;
+mod pool_api;
+mod statement;
+mod tx;
+
+pub use statement::ExecOutcome;
+pub use tx::Tx;
+
+use crate::error::Error;
+use crate::mysql::{Pool, PooledConn};
+use crate::pool::Counters;
+use classify::{Class, classify};
+use statement::Op;
+
+/// Attempts on pooled-or-new connections before the last, new one.
+const CACHED_ATTEMPTS: u32 = 2;
+const ATTEMPTS: u32 = CACHED_ATTEMPTS + 1;
+
+impl Pool {
+    /// Runs `op` with retries; returns its output and the connection it ran
+    /// on (the transaction start keeps it).
+    pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<(O::Output, PooledConn), Error> {
+        let read = op.is_read() && self.options().retry_reads;
+        let counters = self.counters();
+        let mut attempt = 1;
+        loop {
+            let mut conn = if attempt <= CACHED_ATTEMPTS {
+                self.get().await?
+            } else {
+                Counters::bump(&counters.new_conn_attempts);
+                self.generic().get_new().await?
+            };
+            let outcome = match self.statement_timeout() {
+                Some(limit) => match tokio::time::timeout(limit, op.run(&mut conn)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        // The connection is mid-statement: dropping the guard
+                        // discards it (the driver marked it broken).
+                        Counters::bump(&counters.statement_timeouts);
+                        conn.discard();
+                        return Err(Error::StatementTimeout { timeout: limit });
+                    }
+                },
+                None => op.run(&mut conn).await,
+            };
+            let error = match outcome {
+                Ok(output) => return Ok((output, conn)),
+                Err(error) => error,
+            };
+            let class = classify(&error);
+            let retry_reason = match class {
+                Class::Server => {
+                    return Err(match error {
+                        mysql_async::Error::Server(e) => Error::Server(e),
+                        other => Error::Client(other),
+                    });
+                }
+                Class::Client => return Err(Error::Client(error)),
+                Class::NotExecuted(reason) => {
+                    conn.discard();
+                    Counters::bump(&counters.bad_conn_retries);
+                    reason
+                }
+                Class::Lost(reason) if read => {
+                    conn.discard();
+                    Counters::bump(&counters.read_retries);
+                    reason
+                }
+                Class::Lost(reason) => {
+                    conn.discard();
+                    Counters::bump(&counters.maybe_executed);
+                    tracing::warn!(
+                        statement = op.verb(),
+                        attempt,
+                        reason,
+                        "connection lost after the statement may have run; not re-sending it"
+                    );
+                    return Err(Error::MaybeExecuted { source: error });
+                }
+            };
+            if attempt == ATTEMPTS {
+                return Err(Error::BadConnection {
+                    attempts: attempt,
+                    source: error,
+                });
+            }
+            tracing::info!(
+                statement = op.verb(),
+                attempt,
+                reason = retry_reason,
+                next = if attempt + 1 > CACHED_ATTEMPTS {
+                    "new connection"
+                } else {
+                    "pooled connection"
+                },
+                "retrying statement on another connection"
+            );
+            attempt += 1;
+        }
+    }
+}

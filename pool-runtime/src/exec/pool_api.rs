@@ -1,0 +1,146 @@
+//! The statement methods of [`Pool`].
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use mysql_async::Params;
+use mysql_async::prelude::FromRow;
+
+use super::statement::{
+    Batch, Begin, Exec, ExecOutcome, FirstRow, QueryAll, QueryFirst, Rows, Sql,
+};
+use super::tx::Tx;
+use crate::error::Error;
+use crate::mysql::Pool;
+
+impl Pool {
+    /// Runs a statement that changes data and reports what it changed.
+    /// Retried only when the error proves it did not run; otherwise
+    /// [`Error::MaybeExecuted`] tells the caller to check.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
+    /// let done = pool.exec("INSERT INTO t (v) VALUES (?)", (42,)).await?;
+    /// println!("new id {:?}", done.last_insert_id);
+    /// # Ok(()) }
+    /// ```
+    pub async fn exec(&self, sql: &str, params: impl Into<Params>) -> Result<ExecOutcome, Error> {
+        let op = Exec(Sql {
+            text: sql,
+            params: params.into(),
+        });
+        Ok(self.run(&op).await?.0)
+    }
+
+    /// Runs a query and collects its rows. Read-only statements are retried
+    /// after a connection loss when `retry_reads` is on.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
+    /// let names: Vec<(u64, String)> = pool.query("SELECT id, name FROM users WHERE team = ?", (7,)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn query<T>(&self, sql: &str, params: impl Into<Params>) -> Result<Vec<T>, Error>
+    where
+        T: FromRow + Send + 'static,
+    {
+        let op = Rows(
+            QueryAll(Sql {
+                text: sql,
+                params: params.into(),
+            }),
+            PhantomData,
+        );
+        Ok(self.run(&op).await?.0)
+    }
+
+    /// Runs a query and returns its first row, if any.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
+    /// let n: Option<i64> = pool.query_first("SELECT COUNT(*) FROM users", ()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_first<T>(
+        &self,
+        sql: &str,
+        params: impl Into<Params>,
+    ) -> Result<Option<T>, Error>
+    where
+        T: FromRow + Send + 'static,
+    {
+        let op = FirstRow(
+            QueryFirst(Sql {
+                text: sql,
+                params: params.into(),
+            }),
+            PhantomData,
+        );
+        Ok(self.run(&op).await?.0)
+    }
+
+    /// Runs a query and maps each row with `f`. The rows are collected first,
+    /// so a retried read never calls `f` twice for the same row.
+    pub async fn query_map<T, U, F>(
+        &self,
+        sql: &str,
+        params: impl Into<Params>,
+        f: F,
+    ) -> Result<Vec<U>, Error>
+    where
+        T: FromRow + Send + 'static,
+        F: FnMut(T) -> U,
+    {
+        let rows: Vec<T> = self.query(sql, params).await?;
+        Ok(rows.into_iter().map(f).collect())
+    }
+
+    /// Runs one prepared statement once per parameter set, on one
+    /// connection. Retried only if it failed before the first execution
+    /// could have reached the server.
+    pub async fn exec_batch<P, I>(&self, sql: &str, params: I) -> Result<(), Error>
+    where
+        P: Into<Params>,
+        I: IntoIterator<Item = P>,
+    {
+        let op = Batch {
+            text: sql,
+            params: params.into_iter().map(Into::into).collect(),
+        };
+        self.run(&op).await?;
+        Ok(())
+    }
+
+    /// Starts a transaction on one connection. Starting is retried like a
+    /// read (it changes no data); nothing inside the transaction ever is.
+    /// Dropping the [`Tx`] without `commit` rolls it back.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
+    /// let mut tx = pool.begin().await?;
+    /// tx.exec("UPDATE accounts SET balance = balance - 10 WHERE id = ?", (1,)).await?;
+    /// tx.exec("UPDATE accounts SET balance = balance + 10 WHERE id = ?", (2,)).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin(&self) -> Result<Tx, Error> {
+        let ((), conn) = self.run(&Begin).await?;
+        Ok(Tx::new(conn, self.statement_timeout()))
+    }
+
+    /// A handle on the same pool whose statements use this timeout (`None`:
+    /// no timeout) instead of the pool's `statement_timeout`.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
+    /// use std::time::Duration;
+    /// let report: Vec<(String, u64)> = pool
+    ///     .with_statement_timeout(Some(Duration::from_secs(30)))
+    ///     .query("SELECT region, SUM(total) FROM orders GROUP BY region", ())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_statement_timeout(&self, timeout: Option<Duration>) -> Pool {
+        self.with_timeout(timeout)
+    }
+}

@@ -88,6 +88,18 @@ pub enum Error {
     #[error("the transaction already ended (its connection was lost); start a new one")]
     TransactionClosed,
 
+    /// A row did not convert to the requested type: the statement ran.
+    #[error(
+        "a row of {columns} column(s) does not convert to `{target}`: check the SELECT list \
+         against the type (count, order, NULLs, value ranges)"
+    )]
+    Conversion {
+        /// The Rust type asked for.
+        target: &'static str,
+        /// The columns the row had.
+        columns: usize,
+    },
+
     /// A client-side error unrelated to the connection: a row that does not
     /// convert to the requested type, parameters that do not match.
     #[error("{0}")]

@@ -1,13 +1,12 @@
 //! The statement methods of [`Pool`].
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use mysql_async::Params;
 use mysql_async::prelude::FromRow;
 
 use super::statement::{
-    Batch, Begin, Exec, ExecOutcome, FirstRow, QueryAll, QueryFirst, Rows, Sql,
+    Batch, Begin, Exec, ExecOutcome, QueryAll, QueryFirst, Sql, convert, convert_all,
 };
 use super::tx::Tx;
 use crate::error::Error;
@@ -44,14 +43,11 @@ impl Pool {
     where
         T: FromRow + Send + 'static,
     {
-        let op = Rows(
-            QueryAll(Sql {
-                text: sql,
-                params: params.into(),
-            }),
-            PhantomData,
-        );
-        Ok(self.run(&op).await?.0)
+        let op = QueryAll(Sql {
+            text: sql,
+            params: params.into(),
+        });
+        convert_all(self.run(&op).await?.0)
     }
 
     /// Runs a query and returns its first row, if any.
@@ -69,14 +65,11 @@ impl Pool {
     where
         T: FromRow + Send + 'static,
     {
-        let op = FirstRow(
-            QueryFirst(Sql {
-                text: sql,
-                params: params.into(),
-            }),
-            PhantomData,
-        );
-        Ok(self.run(&op).await?.0)
+        let op = QueryFirst(Sql {
+            text: sql,
+            params: params.into(),
+        });
+        self.run(&op).await?.0.map(convert).transpose()
     }
 
     /// Runs a query and maps each row with `f`. The rows are collected first,

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Params};
+use mysql_async::{Conn, Params, Row};
 
 /// What `exec` reports about a statement that ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,22 +81,11 @@ impl Op for Exec<'_> {
     }
 }
 
-/// Rows of type `T`; `PhantomData` keeps the op `Sync` for any `T`.
-pub(crate) struct Rows<'a, T>(
-    pub(crate) QueryAll<'a>,
-    pub(crate) std::marker::PhantomData<fn() -> T>,
-);
-/// The first row of type `T`.
-pub(crate) struct FirstRow<'a, T>(
-    pub(crate) QueryFirst<'a>,
-    pub(crate) std::marker::PhantomData<fn() -> T>,
-);
+impl Op for QueryAll<'_> {
+    type Output = Vec<Row>;
 
-impl<T: FromRow + Send + 'static> Op for Rows<'_, T> {
-    type Output = Vec<T>;
-
-    async fn run(&self, conn: &mut Conn) -> Result<Vec<T>, mysql_async::Error> {
-        let sql = &self.0.0;
+    async fn run(&self, conn: &mut Conn) -> Result<Vec<Row>, mysql_async::Error> {
+        let sql = &self.0;
         if sql.is_plain() {
             conn.query(sql.text).await
         } else {
@@ -105,19 +94,19 @@ impl<T: FromRow + Send + 'static> Op for Rows<'_, T> {
     }
 
     fn is_read(&self) -> bool {
-        is_read_only(self.0.0.text)
+        is_read_only(self.0.text)
     }
 
     fn verb(&self) -> &str {
-        first_keyword(self.0.0.text)
+        first_keyword(self.0.text)
     }
 }
 
-impl<T: FromRow + Send + 'static> Op for FirstRow<'_, T> {
-    type Output = Option<T>;
+impl Op for QueryFirst<'_> {
+    type Output = Option<Row>;
 
-    async fn run(&self, conn: &mut Conn) -> Result<Option<T>, mysql_async::Error> {
-        let sql = &self.0.0;
+    async fn run(&self, conn: &mut Conn) -> Result<Option<Row>, mysql_async::Error> {
+        let sql = &self.0;
         if sql.is_plain() {
             conn.query_first(sql.text).await
         } else {
@@ -126,12 +115,26 @@ impl<T: FromRow + Send + 'static> Op for FirstRow<'_, T> {
     }
 
     fn is_read(&self) -> bool {
-        is_read_only(self.0.0.text)
+        is_read_only(self.0.text)
     }
 
     fn verb(&self) -> &str {
-        first_keyword(self.0.0.text)
+        first_keyword(self.0.text)
     }
+}
+
+/// Converts rows to `T` without the driver's panicking conversion: a row
+/// that does not fit is an error naming the type, never a panic.
+pub(crate) fn convert<T: FromRow>(row: Row) -> Result<T, crate::Error> {
+    let columns = row.len();
+    T::from_row_opt(row).map_err(|_| crate::Error::Conversion {
+        target: std::any::type_name::<T>(),
+        columns,
+    })
+}
+
+pub(crate) fn convert_all<T: FromRow>(rows: Vec<Row>) -> Result<Vec<T>, crate::Error> {
+    rows.into_iter().map(convert).collect()
 }
 
 impl Op for Batch<'_> {

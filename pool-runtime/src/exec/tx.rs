@@ -1,13 +1,12 @@
 //! Transactions: one connection, never retried.
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Params};
 
 use super::classify::{Class, classify};
-use super::statement::{Exec, ExecOutcome, FirstRow, Op, QueryAll, QueryFirst, Rows, Sql};
+use super::statement::{Exec, ExecOutcome, Op, QueryAll, QueryFirst, Sql, convert, convert_all};
 use crate::error::Error;
 use crate::mysql::PooledConn;
 
@@ -51,14 +50,11 @@ impl Tx {
     where
         T: FromRow + Send + 'static,
     {
-        let op = Rows(
-            QueryAll(Sql {
-                text: sql,
-                params: params.into(),
-            }),
-            PhantomData,
-        );
-        self.run(&op).await
+        let op = QueryAll(Sql {
+            text: sql,
+            params: params.into(),
+        });
+        convert_all(self.run(&op).await?)
     }
 
     /// Runs a query and returns its first row, if any.
@@ -70,14 +66,11 @@ impl Tx {
     where
         T: FromRow + Send + 'static,
     {
-        let op = FirstRow(
-            QueryFirst(Sql {
-                text: sql,
-                params: params.into(),
-            }),
-            PhantomData,
-        );
-        self.run(&op).await
+        let op = QueryFirst(Sql {
+            text: sql,
+            params: params.into(),
+        });
+        self.run(&op).await?.map(convert).transpose()
     }
 
     /// Commits. If the connection is lost while the `COMMIT` may have

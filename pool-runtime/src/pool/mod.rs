@@ -152,7 +152,8 @@ impl<M: Manager> GenericPool<M> {
     /// Closes the pool: new acquires fail with [`PoolError::Closed`], waiting
     /// ones are woken with it, idle connections are closed politely now, and
     /// connections in use are closed as they come back. Returns once every
-    /// connection is closed, so it waits for users to return theirs.
+    /// connection is closed (its goodbye sent), so it waits for users to
+    /// return theirs.
     pub async fn close(&self) {
         let idle = self.shared.shut();
         self.shared.closing.send_replace(true);

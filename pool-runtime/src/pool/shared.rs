@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -32,8 +32,11 @@ pub(crate) struct Shared<M: Manager> {
     next_conn_id: AtomicU64,
     /// Flips to `true` once, on close; the maintenance task watches it.
     pub(crate) closing: watch::Sender<bool>,
-    /// Signalled whenever `open` drops to zero after close.
+    /// Signalled whenever `open` drops to zero after close, and whenever the
+    /// last background close finishes.
     drained: Notify,
+    /// Polite closes (`COM_QUIT`) running in background tasks.
+    closes_in_flight: AtomicUsize,
 }
 
 struct State<C> {
@@ -115,6 +118,7 @@ impl<M: Manager> Shared<M> {
             next_conn_id: AtomicU64::new(1),
             closing: watch::Sender::new(false),
             drained: Notify::new(),
+            closes_in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -324,7 +328,15 @@ impl<M: Manager> Shared<M> {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 let shared = Arc::clone(self);
-                handle.spawn(async move { shared.manager.close(conn.raw).await });
+                self.closes_in_flight.fetch_add(1, SeqCst);
+                handle.spawn(async move {
+                    let bound = shared.options.connect_timeout;
+                    // A goodbye to a peer that vanished must not hang forever.
+                    let _ = tokio::time::timeout(bound, shared.manager.close(conn.raw)).await;
+                    if shared.closes_in_flight.fetch_sub(1, SeqCst) == 1 {
+                        shared.drained.notify_waiters();
+                    }
+                });
             }
             Err(_) => drop(conn),
         }
@@ -492,7 +504,7 @@ impl<M: Manager> Shared<M> {
             let notified = self.drained.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.lock().open == 0 {
+            if self.lock().open == 0 && self.closes_in_flight.load(SeqCst) == 0 {
                 return;
             }
             notified.await;

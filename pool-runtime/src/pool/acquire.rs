@@ -39,19 +39,8 @@ impl<M: Manager> Shared<M> {
             Take::Closed => return Err(PoolError::Closed),
             other => other,
         };
-        // Boxed: the slow path's state (timer included) is large, and keeping
-        // it out of line keeps every `get()` future small for the fast case.
-        Box::pin(self.acquire_timed(first, fresh, caller)).await
-    }
-
-    async fn acquire_timed(
-        self: &Arc<Self>,
-        first: Take<M::Connection>,
-        fresh: bool,
-        caller: &'static Location<'static>,
-    ) -> Acquired<M> {
         let limit = self.options.acquire_timeout;
-        match tokio::time::timeout(limit, self.acquire_slow(first, fresh, caller)).await {
+        match tokio::time::timeout(limit, self.acquire_slow(first, now, fresh, caller)).await {
             Ok(result) => result,
             Err(_elapsed) => {
                 Counters::bump(&self.counters.timeouts);
@@ -66,28 +55,34 @@ impl<M: Manager> Shared<M> {
         }
     }
 
+    /// Everything but the fast path. The rare, large steps (opening and
+    /// pinging a connection) are boxed, so that the common wait for a
+    /// returned connection keeps the `get()` future small without an
+    /// allocation of its own.
     async fn acquire_slow(
         self: &Arc<Self>,
         first: Take<M::Connection>,
+        since: Instant,
         fresh: bool,
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let mut take = first;
         loop {
-            let grant = match take {
+            let conn = match take {
                 Take::Closed => return Err(PoolError::Closed),
-                Take::Idle(conn) => Grant::Conn(conn),
-                Take::Slot => Grant::Slot,
-                Take::Wait(id, rx) => Waiting::new(self, id, rx).served().await?,
-            };
-            let conn = match grant {
-                Grant::Slot => return self.open_new(caller).await,
-                Grant::Conn(conn) => conn,
+                Take::Slot => return Box::pin(self.open_new(caller)).await,
+                Take::Idle(conn) => conn,
+                Take::Wait(id, rx) => match Waiting::new(self, id, rx, since).served().await? {
+                    Grant::Slot => return Box::pin(self.open_new(caller)).await,
+                    // Handed over straight from a return, a keepalive or a
+                    // fresh connect: it has just spoken to the server.
+                    Grant::Conn(conn) => return Ok(self.hand_out(conn, caller)),
+                },
             };
             if !self.needs_validation(&conn, Instant::now()) {
                 return Ok(self.hand_out(conn, caller));
             }
-            match self.validate(conn).await {
+            match Box::pin(self.validate(conn)).await {
                 Some(conn) => return Ok(self.hand_out(conn, caller)),
                 // The dead connection is gone and its slot freed; look again.
                 None => take = self.take_retiring(Instant::now(), fresh),
@@ -204,12 +199,13 @@ impl<'a, M: Manager> Waiting<'a, M> {
         shared: &'a Arc<Shared<M>>,
         id: u64,
         rx: oneshot::Receiver<Grant<M::Connection>>,
+        since: Instant,
     ) -> Self {
         Waiting {
             shared,
             id,
             rx: Some(rx),
-            since: Instant::now(),
+            since,
         }
     }
 

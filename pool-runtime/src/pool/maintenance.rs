@@ -16,6 +16,11 @@ use super::flight::{ConnInFlight, SlotInFlight};
 use super::manager::Manager;
 use super::shared::Shared;
 use super::stats::{Counters, Retire};
+use super::tracked::Tracked;
+
+/// The least time a keepalive ping is given before its connection is
+/// called dead.
+const KEEPALIVE_FLOOR: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run<M: Manager>(
     pool: Weak<Shared<M>>,
@@ -43,6 +48,7 @@ pub(crate) async fn run<M: Manager>(
 impl<M: Manager> Shared<M> {
     /// One pass. Public to the crate so tests can drive it without waiting.
     pub(crate) async fn maintain(self: &Arc<Self>) {
+        let _one_at_a_time = self.maintaining.lock().await;
         let chores = self.chores(Instant::now());
         for (conn, why) in chores.retire {
             self.retire(conn, why);
@@ -56,9 +62,12 @@ impl<M: Manager> Shared<M> {
                 "a pooled connection is held past leak_threshold; is it leaked?"
             );
         }
+        // Concurrently: one silent connection must not hold up the others.
+        let mut pings = tokio::task::JoinSet::new();
         for conn in chores.keepalive {
-            self.keep_alive(conn).await;
+            pings.spawn(Arc::clone(self).keep_alive(conn));
         }
+        while pings.join_next().await.is_some() {}
         for filled in 0..chores.open_new {
             let slot = SlotInFlight::new(self, false);
             match self.connect().await {
@@ -79,21 +88,29 @@ impl<M: Manager> Shared<M> {
         }
     }
 
-    async fn keep_alive(self: &Arc<Self>, conn: super::tracked::Tracked<M::Connection>) {
-        let bound = self.validation_timeout();
-        let mut flight = ConnInFlight::new(self, conn, false);
+    async fn keep_alive(self: Arc<Self>, conn: Tracked<M::Connection>) {
+        // Nobody waits on a keepalive, so a busy host gets the benefit of the
+        // doubt: never less than KEEPALIVE_FLOOR.
+        let bound = self.validation_timeout().max(KEEPALIVE_FLOOR);
+        let mut flight = ConnInFlight::new(&self, conn, false);
         let started = Instant::now();
         let outcome = match flight.raw_mut() {
             Some(raw) => tokio::time::timeout(bound, self.manager.validate(raw)).await,
             None => return,
         };
-        let healthy = matches!(outcome, Ok(Ok(())))
-            && !flight
-                .raw_mut()
-                .is_some_and(|raw| self.manager.is_broken(raw));
-        if !healthy {
+        let broken = flight
+            .raw_mut()
+            .is_some_and(|raw| self.manager.is_broken(raw));
+        let failure = match &outcome {
+            Ok(Ok(())) if !broken => None,
+            Ok(Ok(())) => Some("connection broken after the ping".to_owned()),
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {bound:?}")),
+        };
+        if let Some(error) = failure {
             tracing::info!(
                 conn = flight.id(),
+                %error,
                 "discarding an idle connection that failed its keepalive"
             );
             flight.discard(Retire::KeepaliveFailed);

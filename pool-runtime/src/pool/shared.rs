@@ -37,6 +37,9 @@ pub(crate) struct Shared<M: Manager> {
     drained: Notify,
     /// Polite closes (`COM_QUIT`) running in background tasks.
     closes_in_flight: AtomicUsize,
+    /// One maintenance pass at a time: a pass run by hand waits for the
+    /// timer's, so neither counts on connections the other is opening.
+    pub(crate) maintaining: tokio::sync::Mutex<()>,
 }
 
 struct State<C> {
@@ -119,6 +122,7 @@ impl<M: Manager> Shared<M> {
             closing: watch::Sender::new(false),
             drained: Notify::new(),
             closes_in_flight: AtomicUsize::new(0),
+            maintaining: tokio::sync::Mutex::new(()),
         }
     }
 

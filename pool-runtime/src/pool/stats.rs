@@ -34,6 +34,8 @@ pub struct PoolStats {
     /// Idle connections that failed or timed out their validation ping and
     /// were discarded before anyone saw them.
     pub validation_failed: u64,
+    /// Idle connections that failed a keepalive ping and were discarded.
+    pub keepalive_failed: u64,
     /// Connections dropped because they came back broken (fatal error,
     /// operation cancelled half-way) or failed their reset.
     pub broken_closed: u64,
@@ -102,6 +104,7 @@ pub(crate) struct Counters {
     pub(crate) max_idle_time_closed: AtomicU64,
     pub(crate) max_lifetime_closed: AtomicU64,
     pub(crate) validation_failed: AtomicU64,
+    pub(crate) keepalive_failed: AtomicU64,
     pub(crate) broken_closed: AtomicU64,
     pub(crate) resets: AtomicU64,
     pub(crate) keepalives: AtomicU64,
@@ -126,7 +129,8 @@ impl Counters {
             Retire::MaxIdle => &self.max_idle_closed,
             Retire::IdleTime => &self.max_idle_time_closed,
             Retire::Lifetime => &self.max_lifetime_closed,
-            Retire::ValidationFailed | Retire::KeepaliveFailed => &self.validation_failed,
+            Retire::ValidationFailed => &self.validation_failed,
+            Retire::KeepaliveFailed => &self.keepalive_failed,
             Retire::Broken | Retire::ResetFailed => &self.broken_closed,
             Retire::Replaced | Retire::Closed => return,
         };
@@ -147,6 +151,7 @@ impl Counters {
         stats.max_idle_time_closed = self.max_idle_time_closed.load(Relaxed);
         stats.max_lifetime_closed = self.max_lifetime_closed.load(Relaxed);
         stats.validation_failed = self.validation_failed.load(Relaxed);
+        stats.keepalive_failed = self.keepalive_failed.load(Relaxed);
         stats.broken_closed = self.broken_closed.load(Relaxed);
         stats.resets = self.resets.load(Relaxed);
         stats.keepalives = self.keepalives.load(Relaxed);

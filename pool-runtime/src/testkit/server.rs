@@ -90,7 +90,7 @@ impl TestServer {
             let mut owned = Owned {
                 programs: programs.clone(),
                 port,
-                url: format!("mysql://root@127.0.0.1:{port}/test"),
+                url: format!("mysql://root@127.0.0.1:{port}/test?prefer_socket=false"),
                 started_in: Duration::ZERO,
                 child: None,
                 dir,
@@ -155,10 +155,12 @@ impl TestServer {
         })
     }
 
-    /// The server's URL, e.g. `mysql://root@127.0.0.1:40123/test`.
+    /// The server's URL, e.g.
+    /// `mysql://root@127.0.0.1:40123/test?prefer_socket=false`.
     ///
-    /// mysql_async moves a loopback TCP connection to the server's Unix socket
-    /// when it can; use [`url_at`](Self::url_at) to force TCP.
+    /// TCP only, like production traffic: by default mysql_async moves a
+    /// loopback TCP connection to the server's Unix socket, and for a moment
+    /// holds two sessions for it, which skews connection counts.
     pub fn url(&self) -> &str {
         match &self.kind {
             Kind::Owned(o) => &o.url,

@@ -1,0 +1,875 @@
+//! The MySQL pool's "done when" tests, against real throwaway servers.
+//!
+//! Each test starts its own MariaDB (`TestServer::start`), so tests may change
+//! globals and kill connections without disturbing each other. Pools connect
+//! over TCP (`url_at`): mysql_async would otherwise move each new loopback
+//! connection to the Unix socket by opening a second session and closing the
+//! first, which makes the server briefly see two sessions for one pool slot.
+//!
+//! Where a test is about what maintenance does, it runs a pass by hand
+//! (`run_maintenance`) and sets the timer far out of the way; the keepalive
+//! test alone lets the real timer run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pool_runtime::mysql_async::prelude::*;
+use pool_runtime::testkit::{Fault, FaultProxy, TestServer};
+use pool_runtime::{AcquireError, Pool, PoolOptions, PooledConn};
+use tokio::sync::Barrier;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+/// Longest the server may take to notice closed or killed sessions.
+const SETTLE: Duration = Duration::from_secs(10);
+/// Longest any single step that should finish may take before the test fails
+/// instead of hanging.
+const STEP: Duration = Duration::from_secs(20);
+/// A maintenance interval that keeps the timer out of a test: the task's
+/// first pass runs at start-up, the next one never comes within the test.
+const NEVER: Duration = Duration::from_secs(3600);
+
+/// The server's client sessions other than the asking one (as the test
+/// kit counts them).
+const CLIENT_SESSIONS: &str = "SELECT ID FROM information_schema.PROCESSLIST \
+     WHERE ID <> CONNECTION_ID() AND COMMAND NOT IN ('Daemon', 'Binlog Dump') \
+     AND USER NOT IN ('system user', 'event_scheduler')";
+
+async fn start_server() -> TestServer {
+    TestServer::start()
+        .await
+        .expect("start a throwaway MariaDB")
+}
+
+/// The server's URL over TCP only.
+fn tcp_url(server: &TestServer) -> String {
+    server.url_at(server.addr()).expect("TCP URL")
+}
+
+fn options(url: &str, max_open: u32, max_idle: u32) -> PoolOptions {
+    let mut o = PoolOptions::from_url(url).expect("pool URL");
+    o.max_open = max_open;
+    o.max_idle = max_idle;
+    o
+}
+
+/// An admin connection over TCP only. `server.conn()` uses the socket-
+/// preferring URL, whose first (TCP) session may still be listed for a
+/// moment after the driver moved to the socket: a count taken through a
+/// fresh one can be one too high.
+async fn admin(server: &TestServer) -> pool_runtime::mysql_async::Conn {
+    within(pool_runtime::mysql_async::Conn::from_url(tcp_url(server)))
+        .await
+        .expect("admin connection")
+}
+
+/// The ids of the server's client sessions, other than `admin`'s own.
+async fn client_sessions(admin: &mut pool_runtime::mysql_async::Conn) -> BTreeSet<u32> {
+    let ids: Vec<u32> = within(admin.query(CLIENT_SESSIONS))
+        .await
+        .expect("processlist");
+    ids.into_iter().collect()
+}
+
+async fn open_pool(o: PoolOptions) -> Pool {
+    within(Pool::builder(o).connect())
+        .await
+        .expect("pool connects")
+}
+
+/// Fails the test instead of hanging.
+async fn within<F: std::future::Future>(fut: F) -> F::Output {
+    tokio::time::timeout(STEP, fut)
+        .await
+        .expect("a step that should finish took too long")
+}
+
+/// Checks out `n` connections at once (holding them all) and returns them.
+async fn check_out(pool: &Pool, n: usize) -> Vec<PooledConn> {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        held.push(within(pool.get()).await.expect("acquire"));
+    }
+    held
+}
+
+/// The server's connection ids of these connections.
+fn server_ids(conns: &[PooledConn]) -> BTreeSet<u32> {
+    conns.iter().map(|c| c.id()).collect()
+}
+
+async fn select_one(conn: &mut PooledConn) -> i64 {
+    within(conn.query_first::<i64, _>("SELECT 1"))
+        .await
+        .expect("SELECT 1")
+        .expect("a row")
+}
+
+/// Polls the server (there is no event for "the server forgot a session")
+/// until `done(count)` holds or `SETTLE` passes; returns the last count.
+async fn server_connections_until(server: &TestServer, done: impl Fn(usize) -> bool) -> usize {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let n = server
+            .client_connections()
+            .await
+            .expect("count client connections");
+        if done(n) || Instant::now() >= deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A small deterministic generator, so a failing run can be replayed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> Self {
+        XorShift(seed.max(1))
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. Limits under load
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_open_holds_on_the_server_under_load_and_everything_comes_back() {
+    const TASKS: usize = 64;
+    const ROUNDS: usize = 25;
+    let server = start_server().await;
+    let pool = open_pool(options(&tcp_url(&server), 8, 8)).await;
+    // Start from a quiet server: only the pool's boot connection.
+    assert_eq!(server_connections_until(&server, |n| n <= 1).await, 1);
+
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let done = Arc::clone(&done);
+        let pool = pool.clone();
+        let mut admin = admin(&server).await;
+        tokio::spawn(async move {
+            let (mut max_server, mut max_open, mut samples) = (0usize, 0u64, 0usize);
+            while !done.load(Ordering::Acquire) {
+                let n = client_sessions(&mut admin).await.len();
+                max_server = max_server.max(n);
+                max_open = max_open.max(pool.stats().open);
+                samples += 1;
+            }
+            let _ = admin.disconnect().await;
+            (max_server, max_open, samples)
+        })
+    };
+
+    let max_in_use = Arc::new(AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..TASKS {
+        let pool = pool.clone();
+        let max_in_use = Arc::clone(&max_in_use);
+        tasks.spawn(async move {
+            for _ in 0..ROUNDS {
+                let mut conn = pool.get().await.expect("acquire under load");
+                let in_use = pool.stats().in_use as usize;
+                max_in_use.fetch_max(in_use, Ordering::Relaxed);
+                conn.query_drop("SELECT SLEEP(0.001)")
+                    .await
+                    .expect("query under load");
+            }
+        });
+    }
+    let started = Instant::now();
+    while let Some(joined) = within(tasks.join_next()).await {
+        joined.expect("load task");
+    }
+    let took = started.elapsed();
+    done.store(true, Ordering::Release);
+    let (max_server, max_open, samples) = within(sampler).await.expect("sampler");
+    eprintln!(
+        "{} acquires in {took:?}; server saw at most {max_server} client connections over \
+         {samples} samples, pool open at most {max_open}, in use at most {}",
+        TASKS * ROUNDS,
+        max_in_use.load(Ordering::Relaxed)
+    );
+
+    assert!(samples > 0, "the sampler never sampled");
+    assert!(max_server <= 8, "server saw {max_server} > 8 connections");
+    assert!(max_open <= 8, "pool reported {max_open} > 8 open");
+    assert!(max_in_use.load(Ordering::Relaxed) <= 8);
+    let stats = pool.stats();
+    assert_eq!(stats.in_use, 0, "{stats:?}");
+    assert!(stats.idle <= 8, "{stats:?}");
+    assert!(stats.open <= 8, "{stats:?}");
+    assert_eq!(stats.open, stats.idle, "{stats:?}");
+    assert!(stats.wait_count > 0, "64 tasks on 8 connections must wait");
+    // The sampler's own session may linger a moment after it quit.
+    assert!(server_connections_until(&server, |n| n <= 8).await <= 8);
+    pool.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// 2 and 3. Dead idle connections are absorbed invisibly
+// ---------------------------------------------------------------------------
+
+/// `n` tasks each get a connection and run `SELECT 1`, then hold it until all
+/// `n` are done, so no connection comes back to the pool mid-burst (which
+/// would let a fresh one be reused ahead of a dead one still idle). Returns
+/// how long until the last `SELECT 1` answered, and each task's outcome: the
+/// server id of its connection, or the error.
+async fn burst(pool: &Pool, n: usize) -> (Duration, Vec<Result<u32, String>>) {
+    let barrier = Arc::new(Barrier::new(n));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let pool = pool.clone();
+        let barrier = Arc::clone(&barrier);
+        tasks.push(tokio::spawn(async move {
+            let outcome = async {
+                let mut conn = pool.get().await.map_err(|e| format!("get: {e}"))?;
+                let one: Option<i64> = conn
+                    .query_first("SELECT 1")
+                    .await
+                    .map_err(|e| format!("SELECT 1: {e}"))?;
+                if one != Some(1) {
+                    return Err(format!("SELECT 1 gave {one:?}"));
+                }
+                Ok(conn)
+            }
+            .await;
+            let finished = Instant::now();
+            barrier.wait().await;
+            (finished, outcome.map(|conn| conn.id()))
+        }));
+    }
+    let mut last = started;
+    let mut outcomes = Vec::with_capacity(n);
+    for task in tasks {
+        let (finished, outcome) = within(task).await.expect("burst task");
+        last = last.max(finished);
+        outcomes.push(outcome);
+    }
+    (last - started, outcomes)
+}
+
+/// Asserts that every outcome succeeded on a connection not in `dead`.
+fn all_succeeded_on_new_connections(outcomes: &[Result<u32, String>], dead: &BTreeSet<u32>) {
+    let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert!(failures.is_empty(), "failed acquires: {failures:?}");
+    let ids: BTreeSet<u32> = outcomes.iter().map(|o| *o.as_ref().unwrap()).collect();
+    assert_eq!(ids.len(), outcomes.len(), "two tasks shared a connection");
+    assert!(
+        ids.is_disjoint(dead),
+        "a dead connection was handed out: {ids:?} vs {dead:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_killed_by_wait_timeout_are_replaced_invisibly() {
+    let server = start_server().await;
+    // Before the pool connects: sessions take their wait_timeout at start.
+    server.set_global("wait_timeout", 2).await.unwrap();
+    let pool = open_pool(options(&tcp_url(&server), 10, 10)).await;
+
+    let held = check_out(&pool, 10).await;
+    let dead = server_ids(&held);
+    assert_eq!(dead.len(), 10);
+    drop(held);
+    assert_eq!(pool.stats().idle, 10);
+
+    // The scenario: the pool's connections sit idle past wait_timeout and
+    // the server kills them. Waiting for the server to show none is the
+    // event that this has happened (about 2 s).
+    let left = server_connections_until(&server, |n| n == 0).await;
+    assert_eq!(left, 0, "the server did not kill its idle sessions");
+    assert_eq!(pool.stats().idle, 10, "the pool cannot have noticed yet");
+
+    let (took, outcomes) = burst(&pool, 10).await;
+    eprintln!("burst after server idle kill: {took:?}");
+    all_succeeded_on_new_connections(&outcomes, &dead);
+    let stats = pool.stats();
+    // Exact: all 10 dead connections were idle, no connection came back
+    // during the burst (held until all 10 succeeded), and 10 live ones in
+    // use with max_open = 10 means all 10 dead ones were taken out of the
+    // idle list, each by one acquire that pinged it and discarded it.
+    assert_eq!(stats.validation_failed, 10, "{stats:?}");
+    assert_eq!(stats.broken_closed, 0, "{stats:?}");
+    assert_eq!(stats.open, 10, "{stats:?}");
+    assert_eq!(stats.in_use, 0, "{stats:?}");
+    assert_eq!(stats.connections_created, 20, "{stats:?}");
+    pool.close().await;
+}
+
+/// The burst of case 2, with the connections broken by a proxy in `fault`'s
+/// way instead of by the server. Returns the burst's duration.
+async fn burst_after_proxy_fault(fault: Fault) -> Duration {
+    let server = start_server().await;
+    let proxy = FaultProxy::start(server.addr()).await.expect("fault proxy");
+    let url = server.url_at(proxy.addr()).expect("proxy URL");
+    let pool = open_pool(options(&url, 10, 10)).await;
+
+    let held = check_out(&pool, 10).await;
+    let dead = server_ids(&held);
+    drop(held);
+    assert_eq!(proxy.opened(), 10);
+    proxy.inject(fault);
+    assert_eq!(proxy.faulted(), 10);
+    // The scenario: idle past the validation bypass window (default 500 ms),
+    // so that the pool pings before handing a connection out.
+    tokio::time::sleep(pool.options().validate_after_idle + Duration::from_millis(100)).await;
+
+    let (took, outcomes) = burst(&pool, 10).await;
+    eprintln!("burst of 10 after {fault:?} through the proxy: {took:?}");
+    all_succeeded_on_new_connections(&outcomes, &dead);
+    let stats = pool.stats();
+    assert_eq!(stats.validation_failed, 10, "{fault:?}: {stats:?}");
+    assert_eq!(stats.open, 10, "{fault:?}: {stats:?}");
+    assert_eq!(proxy.opened(), 20, "{fault:?}: one new connection each");
+    within(pool.close()).await;
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_closed_by_a_proxy_with_fin_are_replaced_invisibly() {
+    burst_after_proxy_fault(Fault::Fin).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_killed_the_mysql8_way_are_replaced_invisibly() {
+    burst_after_proxy_fault(Fault::MySql8IdleKill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blackholed_connections_are_replaced_within_100ms_on_loopback() {
+    let took = burst_after_proxy_fault(Fault::Blackhole).await;
+    eprintln!("BLACKHOLE burst of 10 (default validation settings, loopback): {took:?}");
+    // The adaptive validation timeout's promise: a silently dropped flow
+    // costs milliseconds on loopback, not a fixed multi-second timeout.
+    assert!(
+        took < Duration::from_millis(100),
+        "burst through blackholed connections took {took:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 4 and 5. max_idle_time and max_lifetime
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_closes_connections_idle_past_max_idle_time() {
+    let server = start_server().await;
+    let mut o = options(&tcp_url(&server), 5, 5);
+    o.max_idle_time = Some(Duration::from_secs(1));
+    o.maintenance_interval = NEVER;
+    let pool = open_pool(o).await;
+
+    let held = check_out(&pool, 3).await;
+    let old = server_ids(&held);
+    drop(held);
+    assert_eq!(server_connections_until(&server, |n| n == 3).await, 3);
+
+    // The scenario: idle past max_idle_time. Nothing happens on its own
+    // (the timer is out of the way) ...
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.idle, stats.max_idle_time_closed),
+        (3, 0),
+        "{stats:?}"
+    );
+
+    // ... until maintenance runs.
+    within(pool.generic().run_maintenance()).await;
+    let stats = pool.stats();
+    assert_eq!(stats.max_idle_time_closed, 3, "{stats:?}");
+    assert_eq!((stats.idle, stats.open), (0, 0), "{stats:?}");
+    assert_eq!(server_connections_until(&server, |n| n == 0).await, 0);
+
+    // The pool still works, on a new connection.
+    let mut conn = within(pool.get()).await.unwrap();
+    assert!(!old.contains(&conn.id()));
+    assert_eq!(select_one(&mut conn).await, 1);
+    drop(conn);
+    pool.close().await;
+}
+
+/// One acquire seen from outside: when it ran and what it got.
+#[derive(Debug, Clone, Copy)]
+struct Handout {
+    start: Instant,
+    end: Instant,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_max_lifetime_are_never_handed_out_and_retire_spread_out() {
+    const N: usize = 8;
+    let lifetime = Duration::from_secs(2);
+    let server = start_server().await;
+    let mut o = options(&tcp_url(&server), N as u32, N as u32);
+    o.max_lifetime = Some(lifetime);
+    let pool = open_pool(o).await;
+    // The boot connection was opened before this test's clock starts: put
+    // it out of the picture, so every connection's creation is observed.
+    let boot = within(pool.get()).await.unwrap();
+    let boot_id = boot.id();
+    boot.detach();
+
+    // Per server connection id: the acquire that created it, and every
+    // acquire that handed it out.
+    let mut created: BTreeMap<u32, Handout> = BTreeMap::new();
+    let mut handouts: BTreeMap<u32, Vec<Handout>> = BTreeMap::new();
+    // Per round: when it ended and which ids it saw.
+    let mut rounds: Vec<(Instant, BTreeSet<u32>)> = Vec::new();
+
+    let began = Instant::now();
+    loop {
+        // Each round takes every connection (max_open = N), so each one in
+        // the pool is looked at, then gives them back.
+        let mut held = Vec::with_capacity(N);
+        let mut seen = BTreeSet::new();
+        for _ in 0..N {
+            let start = Instant::now();
+            let conn = within(pool.get()).await.expect("acquire");
+            let handout = Handout {
+                start,
+                end: Instant::now(),
+            };
+            created.entry(conn.id()).or_insert(handout);
+            handouts.entry(conn.id()).or_default().push(handout);
+            seen.insert(conn.id());
+            held.push(conn);
+        }
+        drop(held);
+        rounds.push((Instant::now(), seen));
+        if began.elapsed() > lifetime + Duration::from_millis(200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+
+    let originals = rounds[0].1.clone();
+    assert_eq!(originals.len(), N);
+    assert!(!originals.contains(&boot_id));
+    let mut retire_ages = Vec::new();
+    let mut retired_in_round = BTreeSet::new();
+    for id in &originals {
+        let born = created[id];
+        // Never handed out after expiry: even the smallest possible age at
+        // the pool's check (check began after creation ended) is below the
+        // lifetime.
+        for h in &handouts[id] {
+            let least_age = h.start.saturating_duration_since(born.end);
+            assert!(
+                least_age < lifetime,
+                "connection {id} handed out at age >= {least_age:?}"
+            );
+        }
+        // Retired, and not before 97.5% of the lifetime: the largest
+        // possible age when the round that no longer saw it ended.
+        let gone = rounds
+            .iter()
+            .position(|(_, seen)| !seen.contains(id))
+            .unwrap_or_else(|| panic!("connection {id} was never retired"));
+        let most_age = rounds[gone].0 - born.start;
+        assert!(
+            most_age >= lifetime.mul_f64(0.975),
+            "connection {id} retired at age <= {most_age:?}, before 97.5% of {lifetime:?}"
+        );
+        retire_ages.push(most_age);
+        retired_in_round.insert(gone);
+    }
+    retire_ages.sort();
+    eprintln!(
+        "lifetime {lifetime:?}: originals retired at ages (upper bounds) {retire_ages:?} over \
+         {} rounds",
+        rounds.len()
+    );
+    // The jitter: connections opened together do not all retire together.
+    assert!(
+        retired_in_round.len() > 1,
+        "all {N} connections retired in the same round: no jitter"
+    );
+    // Their replacements are new server sessions.
+    let last = &rounds.last().unwrap().1;
+    assert!(last.is_disjoint(&originals), "{last:?} vs {originals:?}");
+    let stats = pool.stats();
+    assert_eq!(stats.max_lifetime_closed, N as u64, "{stats:?}");
+    assert_eq!(stats.in_use, 0, "{stats:?}");
+    pool.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// 6. min_idle
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_keeps_min_idle_connections_open_and_refills_after_a_kill() {
+    let server = start_server().await;
+    let mut o = options(&tcp_url(&server), 10, 3);
+    o.min_idle = 3;
+    o.maintenance_interval = NEVER;
+    // Ping every connection before handing it out, so that the killed ones
+    // are found without waiting out the default bypass window.
+    o.validate_after_idle = Duration::ZERO;
+    let pool = open_pool(o).await;
+
+    within(pool.generic().run_maintenance()).await;
+    let stats = pool.stats();
+    // `open` may still count a connection the start-up pass is opening (it
+    // runs at once, alongside the boot acquire); `idle` is exact.
+    assert_eq!(stats.idle, 3, "{stats:?}");
+    assert!(server_connections_until(&server, |n| n >= 3).await >= 3);
+
+    let killed = server.kill_all_client_connections().await.unwrap();
+    assert!(killed >= 3, "killed {killed}");
+    assert_eq!(server_connections_until(&server, |n| n == 0).await, 0);
+
+    // The pool finds out at the next acquire (each dead one fails its ping
+    // and is discarded) and the next maintenance pass refills.
+    let mut conn = within(pool.get()).await.expect("acquire after the kill");
+    assert_eq!(select_one(&mut conn).await, 1);
+    drop(conn);
+    within(pool.generic().run_maintenance()).await;
+
+    let stats = pool.stats();
+    assert_eq!(stats.validation_failed, 3, "{stats:?}");
+    assert_eq!(stats.idle, 3, "{stats:?}");
+    assert_eq!(stats.open, 3, "{stats:?}");
+    assert_eq!(server_connections_until(&server, |n| n == 3).await, 3);
+    pool.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// 7. keepalive
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalives_keep_idle_connections_alive_past_wait_timeout() {
+    let server = start_server().await;
+    server.set_global("wait_timeout", 2).await.unwrap();
+    // max_open = 3: an acquire that finds a connection out for its keepalive
+    // ping waits for it rather than opening another.
+    let mut o = options(&tcp_url(&server), 3, 3);
+    o.keepalive_interval = Some(Duration::from_millis(500));
+    o.max_idle_time = Some(Duration::from_secs(3600));
+    o.maintenance_interval = Duration::from_millis(200);
+    let pool = open_pool(o).await;
+
+    let held = check_out(&pool, 3).await;
+    let before = server_ids(&held);
+    drop(held);
+
+    // The scenario: idle 3 s against wait_timeout = 2, with the real
+    // maintenance timer sending keepalives.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let alive = client_sessions(&mut admin(&server).await).await;
+    assert!(
+        alive.is_superset(&before),
+        "pool sessions {before:?} gone from the server ({alive:?}): {:?}",
+        pool.stats()
+    );
+
+    let mut held = check_out(&pool, 3).await;
+    let after = server_ids(&held);
+    assert_eq!(after, before, "not the same sessions: {:?}", pool.stats());
+    for conn in &mut held {
+        assert_eq!(select_one(conn).await, 1);
+    }
+    drop(held);
+    let stats = pool.stats();
+    assert!(stats.keepalives > 0, "{stats:?}");
+    assert_eq!(stats.validation_failed, 0, "{stats:?}");
+    assert_eq!(stats.connections_created, 3, "{stats:?}");
+    pool.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// 8. Leak warning
+// ---------------------------------------------------------------------------
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+// Current-thread runtime: the subscriber is set for this thread, and every
+// task of the test runs on it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_connection_held_past_leak_threshold_is_reported_with_its_call_site() {
+    let captured = Captured::default();
+    let _subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .finish()
+        .set_default();
+
+    let server = start_server().await;
+    let mut o = options(&tcp_url(&server), 2, 2);
+    o.leak_threshold = Some(Duration::from_millis(200));
+    o.maintenance_interval = NEVER;
+    let pool = open_pool(o).await;
+
+    #[rustfmt::skip]
+    let (conn, line) = (within(pool.get()).await.unwrap(), line!());
+    // A connection returned in time is not reported.
+    let quick = within(pool.get()).await.unwrap();
+    drop(quick);
+    // The scenario: held past the threshold.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    within(pool.generic().run_maintenance()).await;
+
+    let log = captured.text();
+    eprintln!("captured log:\n{log}");
+    let site = format!("{}:{line}:", file!());
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(
+        warnings[0].contains(&site),
+        "the warning does not name {site}: {log}"
+    );
+    assert!(warnings[0].contains("leak_threshold"), "{log}");
+    assert_eq!(pool.stats().leaks_reported, 1);
+
+    // Reported once, not at every pass.
+    within(pool.generic().run_maintenance()).await;
+    assert_eq!(pool.stats().leaks_reported, 1);
+    drop(conn);
+    pool.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// 9. Dirty return
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_returned_mid_transaction_is_rolled_back_before_reuse() {
+    let server = start_server().await;
+    let mut admin = server.conn().await.unwrap();
+    admin
+        .query_drop("CREATE TABLE dirty (id INT PRIMARY KEY) ENGINE=InnoDB")
+        .await
+        .unwrap();
+    let pool = open_pool(options(&tcp_url(&server), 1, 1)).await;
+
+    let mut conn = within(pool.get()).await.unwrap();
+    let first_id = conn.id();
+    conn.query_drop("START TRANSACTION").await.unwrap();
+    conn.query_drop("INSERT INTO dirty VALUES (1)")
+        .await
+        .unwrap();
+    drop(conn); // no COMMIT, no ROLLBACK
+
+    let mut conn = within(pool.get()).await.unwrap();
+    assert_eq!(conn.id(), first_id, "max_open = 1: the same session");
+    let in_tx: Option<i64> = conn.query_first("SELECT @@in_transaction").await.unwrap();
+    assert_eq!(in_tx, Some(0), "handed out inside the previous transaction");
+    let autocommit: Option<i64> = conn.query_first("SELECT @@autocommit").await.unwrap();
+    assert_eq!(autocommit, Some(1));
+    let rows: Option<i64> = conn
+        .query_first("SELECT COUNT(*) FROM dirty")
+        .await
+        .unwrap();
+    assert_eq!(rows, Some(0), "the uncommitted insert is visible");
+    drop(conn);
+    let rows: Option<i64> = admin
+        .query_first("SELECT COUNT(*) FROM dirty")
+        .await
+        .unwrap();
+    assert_eq!(rows, Some(0), "the uncommitted insert was committed");
+
+    let stats = pool.stats();
+    assert_eq!(stats.resets, 1, "{stats:?}");
+    assert_eq!(stats.broken_closed, 0, "{stats:?}");
+    let _ = admin.disconnect().await;
+    pool.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// 10. Close
+// ---------------------------------------------------------------------------
+
+fn is_closed_error(result: &Result<PooledConn, AcquireError>) -> bool {
+    matches!(result, Err(AcquireError::Closed))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_refuses_new_acquires_and_quits_every_session() {
+    let server = start_server().await;
+    let pool = open_pool(options(&tcp_url(&server), 4, 4)).await;
+    drop(check_out(&pool, 4).await);
+    assert_eq!(server_connections_until(&server, |n| n == 4).await, 4);
+
+    within(pool.close()).await;
+    assert!(pool.is_closed());
+    let after = within(pool.get()).await;
+    assert!(is_closed_error(&after), "{after:?}");
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.open, stats.idle, stats.in_use),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(server_connections_until(&server, |n| n == 0).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_wakes_a_waiter_on_an_exhausted_pool_with_closed() {
+    let server = start_server().await;
+    let pool = open_pool(options(&tcp_url(&server), 1, 1)).await;
+    let held = within(pool.get()).await.unwrap();
+
+    let waiter = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.get().await.map(|c| c.id()) })
+    };
+    // No event says "queued"; the pool's gauge does.
+    within(async {
+        while pool.stats().waiting == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+
+    // close() waits for the held connection; the waiter must not.
+    let closing = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.close().await })
+    };
+    let woken = within(waiter).await.expect("waiter task");
+    assert!(
+        matches!(woken, Err(AcquireError::Closed)),
+        "waiter got {woken:?}"
+    );
+    assert!(
+        !closing.is_finished(),
+        "close returned with a connection out"
+    );
+
+    drop(held);
+    within(closing).await.expect("close task");
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.open, stats.in_use, stats.waiting),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(server_connections_until(&server, |n| n == 0).await, 0);
+}
+
+// ---------------------------------------------------------------------------
+// 11. Cancel safety
+// ---------------------------------------------------------------------------
+
+/// 500 acquires from 16 tasks on `max_open = 4`, each given a random
+/// 0-200 µs before it is cancelled (its future dropped); those served run a
+/// query, which fails if a half-used connection was handed out. Afterwards
+/// nothing may be leaked: no slot, no connection, no server session.
+async fn cancel_storm(server: &TestServer, pool: &Pool) {
+    const TASKS: u64 = 16;
+    const ACQUIRES: u64 = 500;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("cancel storm seed: {seed}");
+    let served = Arc::new(AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..TASKS {
+        let pool = pool.clone();
+        let served = Arc::clone(&served);
+        let count = ACQUIRES / TASKS + u64::from(t < ACQUIRES % TASKS);
+        let mut rng = XorShift::new(seed ^ (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        tasks.spawn(async move {
+            for _ in 0..count {
+                let limit = Duration::from_micros(rng.below(201));
+                match tokio::time::timeout(limit, pool.get()).await {
+                    Err(_cancelled) => {}
+                    Ok(Err(e)) => panic!("acquire failed: {e}"),
+                    Ok(Ok(mut conn)) => {
+                        let one: Option<i64> = conn
+                            .query_first("SELECT 1")
+                            .await
+                            .expect("a connection handed out works");
+                        assert_eq!(one, Some(1));
+                        served.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+    while let Some(joined) = within(tasks.join_next()).await {
+        joined.expect("acquire task");
+    }
+
+    let stats = pool.stats();
+    eprintln!(
+        "cancel storm: {} of {ACQUIRES} acquires served, the rest cancelled; \
+         {stats:?}",
+        served.load(Ordering::Relaxed)
+    );
+    assert_eq!(stats.in_use, 0, "{stats:?}");
+    assert_eq!(stats.waiting, 0, "{stats:?}");
+    assert!(stats.open <= 4, "{stats:?}");
+    assert_eq!(stats.open, stats.idle, "{stats:?}");
+
+    let mut conn = within(pool.get()).await.expect("acquire after the storm");
+    assert_eq!(select_one(&mut conn).await, 1);
+    drop(conn);
+    let n = server_connections_until(server, |n| n <= 4).await;
+    assert!(n <= 4, "the server still sees {n} connections");
+}
+
+/// A warm pool: acquires mostly take idle connections at once or wait in
+/// line, so cancellations race with connections being granted to waiters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acquires_cancelled_while_waiting_leak_nothing() {
+    let server = start_server().await;
+    let pool = open_pool(options(&tcp_url(&server), 4, 4)).await;
+    drop(check_out(&pool, 4).await);
+    cancel_storm(&server, &pool).await;
+    pool.close().await;
+}
+
+/// A cold pool that pings every connection before handing it out, so that
+/// cancellations land in the middle of validation pings and connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acquires_cancelled_mid_ping_or_connect_leak_nothing() {
+    let server = start_server().await;
+    let mut o = options(&tcp_url(&server), 4, 4);
+    o.validate_after_idle = Duration::ZERO;
+    let pool = open_pool(o).await;
+    cancel_storm(&server, &pool).await;
+    pool.close().await;
+}

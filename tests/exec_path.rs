@@ -541,3 +541,59 @@ async fn a_server_restart_under_load_heals_within_a_second() {
     }
     assert_eq!(left, 0, "leaked connections");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_validation_every_write_after_every_death_runs_exactly_once() {
+    for death in DEATHS {
+        let setup = setup(death).await;
+        let pool = Pool::builder(incident_options(&setup.url))
+            .connect()
+            .await
+            .unwrap();
+        ten_reads(&pool).await;
+        setup.kill(death).await;
+
+        let tasks: Vec<_> = (0..10)
+            .map(|k| {
+                let pool = pool.clone();
+                tokio::spawn(
+                    async move { (k, pool.exec("INSERT INTO t VALUES (?, 1)", (k,)).await) },
+                )
+            })
+            .collect();
+        for task in tasks {
+            let (k, result) = task.await.unwrap();
+            assert!(result.is_ok(), "{death:?}: key {k}: {result:?}");
+            assert_eq!(setup.rows(k).await, 1, "{death:?}: key {k}");
+        }
+        let stats = pool.stats();
+        assert_eq!(stats.maybe_executed, 0, "{death:?}: {stats:?}");
+        pool.close().await;
+    }
+}
+
+#[tokio::test]
+async fn init_sql_runs_in_order_on_every_connection_and_after_a_full_reset() {
+    let server = TestServer::start().await.unwrap();
+    let mut options = PoolOptions::from_url(server.url()).unwrap();
+    options.max_open = 1;
+    options.init_sql = vec![
+        "SET @greeting = 'hello'".to_owned(),
+        "SET @greeting = CONCAT(@greeting, ', world')".to_owned(),
+    ];
+    options.reset_on_return = pool_runtime::ResetPolicy::Always;
+    let pool = Pool::builder(options).connect().await.unwrap();
+
+    let greeting: Option<String> = pool.query_first("SELECT @greeting", ()).await.unwrap();
+    assert_eq!(greeting.as_deref(), Some("hello, world"));
+    // Session state set by a user is gone after the reset on return, but
+    // the init statements ran again.
+    pool.exec("SET @greeting = 'changed'", ()).await.unwrap();
+    let mut stats = pool.stats();
+    while stats.resets < 2 {
+        tokio::task::yield_now().await;
+        stats = pool.stats();
+    }
+    let greeting: Option<String> = pool.query_first("SELECT @greeting", ()).await.unwrap();
+    assert_eq!(greeting.as_deref(), Some("hello, world"));
+}

@@ -8,11 +8,25 @@
 
 pub use mysql_async;
 
+/// `#[derive(PoolConfig)]`: see [`config`].
 #[cfg(feature = "derive")]
+pub use pool_macros::PoolConfig;
+
+/// What the derive's generated code refers to. Not a public API: it changes
+/// with the derive, which is pinned to this crate's exact version.
 #[doc(hidden)]
-pub use pool_macros;
+pub mod __private {
+    pub use crate::config::{
+        Assign, ConfigValue, DefaultLit, Extractor, KeySpec, PoolConfig, Redacted, Schema, Setting,
+    };
+    pub use crate::options::PoolOptions;
+    pub use core::fmt;
+    pub use core::option::Option::{self, None, Some};
+    pub use serde;
+}
 
 mod boot;
+pub mod config;
 mod error;
 mod exec;
 mod mysql;
@@ -21,8 +35,10 @@ pub mod pool;
 mod url;
 
 pub use boot::BootError;
+pub use config::{ConfigError, Loaded, PoolConfig};
 pub use error::Error;
 pub use exec::{ExecOutcome, Tx};
+pub use figment;
 pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PooledConn};
 pub use options::{PoolOptions, ResetPolicy};
 pub use pool::PoolStats;

@@ -86,6 +86,10 @@ pub struct PoolOptions {
     /// the statement may have run. Default off: without it, a statement on
     /// a silently dropped connection waits until TCP gives up.
     pub statement_timeout: Option<Duration>,
+    /// How many instances of the service run this pool at once: the boot
+    /// checks multiply `max_open` by it against the server's limits.
+    /// Default 1.
+    pub replicas: u32,
 }
 
 /// When the pool resets a connection that comes back from a user.
@@ -124,6 +128,7 @@ impl Default for PoolOptions {
             reset_on_return: ResetPolicy::WhenDirty,
             retry_reads: true,
             statement_timeout: None,
+            replicas: 1,
         }
     }
 }

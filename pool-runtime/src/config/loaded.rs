@@ -1,0 +1,263 @@
+//! Loading: defaults, then the YAML file, then the environment.
+
+use std::ops::Deref;
+use std::path::Path;
+
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider, providers::Env, providers::Format};
+
+use super::PoolConfig;
+use super::error::{ConfigError, ConfigIssue};
+use super::extract::{Extractor, Hints};
+use super::schema::{DefaultLit, Schema};
+use super::source::{DEFAULTS, Source, Sources};
+use super::yaml::Yaml;
+use crate::boot::BootError;
+use crate::mysql::Pool;
+use crate::options::PoolOptions;
+
+/// A loaded config, with where each value came from.
+///
+/// Derefs to the config itself; [`connect`](Self::connect) hands the sources
+/// to the boot checks, so their report can name the file, key or variable
+/// behind each value.
+#[derive(Clone)]
+pub struct Loaded<T> {
+    value: T,
+    sources: Sources,
+    figment: Figment,
+}
+
+/// Shows the config (through its own `Debug`, which hides secrets) and the
+/// sources; never the raw layers, which hold secrets in the clear.
+impl<T: std::fmt::Debug> std::fmt::Debug for Loaded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("value", &self.value)
+            .field("sources", &self.sources)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Deref for Loaded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: PoolConfig> Loaded<T> {
+    /// The config, without its sources.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+
+    /// Where each key's value came from.
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    /// The layered config it was read from. Its values are raw: secrets in
+    /// it are in the clear, so do not print it.
+    pub fn figment(&self) -> &Figment {
+        &self.figment
+    }
+
+    /// The pool options this config stands for.
+    pub fn options(&self) -> PoolOptions {
+        self.value.options()
+    }
+
+    /// Opens the pool, checked at boot.
+    pub async fn connect(&self) -> Result<Pool, BootError> {
+        Pool::builder(self.value.options()).connect().await
+    }
+
+    /// The nested config under `key` (a `#[pool(nested)]` field), read again
+    /// from the same layers so that its sources are its own.
+    pub fn section<U: PoolConfig>(&self, key: &str) -> Result<Loaded<U>, ConfigError> {
+        let hints = Hints::default();
+        let mut cx = Extractor::new(&self.figment, vec![key.to_owned()], hints);
+        let value = U::__extract(&mut cx);
+        let issues = std::mem::take(&mut cx.issues);
+        match value {
+            Some(value) if issues.is_empty() => Ok(Loaded {
+                value,
+                sources: cx.sources.section(key),
+                figment: self.figment.clone(),
+            }),
+            _ => Err(ConfigError {
+                config: U::__schema().type_name,
+                issues,
+            }),
+        }
+    }
+}
+
+/// The `#[pool(default = ...)]` values as a figment provider, so that they
+/// are named as defaults in errors and reports.
+struct Defaults(Dict);
+
+impl Provider for Defaults {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(DEFAULTS)
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
+fn defaults(schema: &Schema) -> Dict {
+    let mut dict = Dict::new();
+    for key in schema.keys {
+        let value = match (key.nested, key.default) {
+            (Some(nested), _) => Value::from(defaults(nested())),
+            (None, Some(DefaultLit::Int(n))) => Value::from(n),
+            (None, Some(DefaultLit::Str(s))) => Value::from(s.to_owned()),
+            (None, Some(DefaultLit::Bool(b))) => Value::from(b),
+            (None, None) => continue,
+        };
+        dict.insert(key.name.to_owned(), value);
+    }
+    dict
+}
+
+/// The file to read: `<PREFIX>_CONFIG_FILE` when set, else the attribute's.
+fn config_file(schema: &Schema) -> Option<(String, Source)> {
+    if let Some(lead) = schema.env_lead() {
+        let var = format!("{lead}CONFIG_FILE");
+        if let Ok(path) = std::env::var(&var) {
+            if !path.trim().is_empty() {
+                return Some((path, Source::Env { var }));
+            }
+        }
+    }
+    schema.file.map(|f| (f.to_owned(), Source::Default))
+}
+
+/// Defaults < YAML file < environment, as `T::load()` reads them.
+pub(crate) fn layered(schema: &'static Schema) -> Result<(Figment, Hints), ConfigError> {
+    let mut figment = Figment::from(Defaults(defaults(schema)));
+    let mut hints = Hints {
+        file: None,
+        env_lead: schema.env_lead(),
+    };
+    if let Some((path, named_by)) = config_file(schema) {
+        let optional = schema.file_optional && named_by == Source::Default;
+        match std::fs::metadata(Path::new(&path)) {
+            Ok(meta) if meta.is_file() => {
+                // Read once here so an unreadable file is named plainly.
+                if let Err(e) = std::fs::read(&path) {
+                    return Err(file_error(
+                        schema,
+                        &path,
+                        named_by,
+                        format!("cannot read it: {e}"),
+                    ));
+                }
+                figment = figment.merge(Yaml::file_exact(&path));
+                hints.file = Some(path);
+            }
+            Ok(_) => {
+                return Err(file_error(
+                    schema,
+                    &path,
+                    named_by,
+                    "it is not a file".into(),
+                ));
+            }
+            Err(_) if optional => {}
+            Err(e) => {
+                let cwd = std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|_| "?".into());
+                let fix = match schema.env_lead() {
+                    Some(lead) => format!(", or point {lead}CONFIG_FILE at the right file"),
+                    None => String::new(),
+                };
+                return Err(file_error(
+                    schema,
+                    &path,
+                    named_by,
+                    format!("cannot open it ({e}; relative to {cwd}): create it{fix}"),
+                ));
+            }
+        }
+    }
+    if let Some(lead) = schema.env_lead() {
+        figment = figment.merge(Env::prefixed(&lead).ignore(&["config_file"]).split("__"));
+    }
+    Ok((figment, hints))
+}
+
+fn file_error(schema: &Schema, path: &str, named_by: Source, problem: String) -> ConfigError {
+    ConfigError {
+        config: schema.type_name,
+        issues: vec![ConfigIssue {
+            key: format!("config file {path}"),
+            source: named_by,
+            value: None,
+            problem,
+        }],
+    }
+}
+
+/// Extracts `T`, reporting every problem at once.
+pub(crate) fn extract<T: PoolConfig>(
+    figment: Figment,
+    hints: Hints,
+) -> Result<Loaded<T>, ConfigError> {
+    let schema = T::__schema();
+    // A provider that failed (bad YAML, unreadable file) fails every lookup:
+    // report it once, as it is.
+    if let Err(error) = figment.extract::<Dict>() {
+        return Err(ConfigError {
+            config: schema.type_name,
+            issues: error
+                .into_iter()
+                .map(|e| provider_issue(&figment, e))
+                .collect(),
+        });
+    }
+    let mut cx = Extractor::new(&figment, Vec::new(), hints);
+    let value = T::__extract(&mut cx);
+    let issues = std::mem::take(&mut cx.issues);
+    let sources = std::mem::take(&mut cx.sources);
+    match value {
+        Some(value) if issues.is_empty() => Ok(Loaded {
+            value,
+            sources,
+            figment,
+        }),
+        _ => Err(ConfigError {
+            config: schema.type_name,
+            issues,
+        }),
+    }
+}
+
+fn provider_issue(figment: &Figment, error: figment::Error) -> ConfigIssue {
+    let source = match error.metadata.as_ref() {
+        Some(md) => match md.source.as_ref().and_then(|s| s.file_path()) {
+            Some(path) => Source::File {
+                path: path.to_path_buf(),
+                key: error.path.join("."),
+            },
+            None => Source::Provider(md.name.to_string()),
+        },
+        None => Source::Provider("configuration".into()),
+    };
+    let _ = figment;
+    ConfigIssue {
+        key: if error.path.is_empty() {
+            "(whole file)".into()
+        } else {
+            error.path.join(".")
+        },
+        source,
+        value: None,
+        problem: error.kind.to_string(),
+    }
+}

@@ -70,9 +70,45 @@ pub use schema::{DefaultLit, KeySpec, Schema};
 
 use std::future::Future;
 
+use figment::value::{Dict, Map, Value};
+use figment::{Metadata, Profile, Provider};
+
 use crate::boot::BootError;
 use crate::mysql::Pool;
 use crate::options::PoolOptions;
+
+/// A value set in code, as a figment layer: its source reads `code` in
+/// errors and reports.
+///
+/// ```
+/// use pool_runtime::config::in_code;
+/// use pool_runtime::figment::Figment;
+///
+/// let figment = Figment::new().merge(in_code("max_open", 8));
+/// assert_eq!(figment.extract_inner::<u32>("max_open").unwrap(), 8);
+/// ```
+pub fn in_code(key: &str, value: impl serde::Serialize) -> impl Provider {
+    InCode {
+        key: key.to_owned(),
+        value: Value::serialize(value),
+    }
+}
+
+struct InCode {
+    key: String,
+    value: Result<Value, figment::Error>,
+}
+
+impl Provider for InCode {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(source::IN_CODE)
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let value = self.value.clone()?;
+        figment::providers::Serialized::default(&self.key, value).data()
+    }
+}
 
 /// A config struct that describes a pool. Implement it with
 /// `#[derive(PoolConfig)]`; see the [module docs](self).

@@ -8,6 +8,8 @@ use figment::{Figment, Metadata, value::Value};
 
 /// The name of the provider holding `#[pool(default = ...)]` values.
 pub(crate) const DEFAULTS: &str = "pool-runtime attribute defaults";
+/// The name of providers made with [`in_code`](super::in_code).
+pub(crate) const IN_CODE: &str = "pool-runtime value set in code";
 
 /// Where a config value came from, as named in errors and boot reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +96,9 @@ pub(crate) fn source_of(figment: &Figment, value: &Value, path: &[String]) -> So
 fn from_metadata(metadata: &Metadata, path: &[String]) -> Source {
     if metadata.name == DEFAULTS {
         return Source::Default;
+    }
+    if metadata.name == IN_CODE {
+        return Source::Code;
     }
     if let Some(file) = metadata.source.as_ref().and_then(|s| s.file_path()) {
         return Source::File {

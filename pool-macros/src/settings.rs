@@ -13,6 +13,7 @@ pub(crate) enum Kind {
     Bool,
     Strings,
     ResetPolicy,
+    Policy,
 }
 
 pub(crate) struct SettingDef {
@@ -61,6 +62,7 @@ pub(crate) const SETTINGS: &[SettingDef] = &[
     def("retry_reads", "RetryReads", Kind::Bool),
     def("statement_timeout", "StatementTimeout", OFF),
     def("replicas", "Replicas", Kind::Count),
+    def("on_violation", "OnViolation", Kind::Policy),
 ];
 
 pub(crate) fn find(key: &str) -> Option<&'static SettingDef> {
@@ -82,6 +84,7 @@ impl Kind {
             Kind::Bool => "bool",
             Kind::Strings => "Vec<String>",
             Kind::ResetPolicy => "pool_runtime::ResetPolicy",
+            Kind::Policy => "pool_runtime::boot::BootPolicy",
         }
     }
 
@@ -96,6 +99,7 @@ impl Kind {
             Kind::Bool => shape == "bool",
             Kind::Strings => shape == "Vec<String>",
             Kind::ResetPolicy => shape == "ResetPolicy",
+            Kind::Policy => shape == "BootPolicy",
         }
     }
 }

@@ -222,6 +222,13 @@ fn check_default(cx: &mut Ctxt, key: &str, kind: Kind, lit: &Lit) {
             lit,
             format!("`{key}` takes no default literal: list its statements in the config file"),
         ),
+        (Kind::Policy, Lit::Str(s)) if valid_policy(&s.value()) => {}
+        (Kind::Policy, _) => cx.error(
+            lit,
+            format!(
+                "default for `{key}` must be a policy string: \"deny\", \"warn\" or \"fix\", with optional overrides like \"warn, idle_bound=fix\""
+            ),
+        ),
     }
 }
 
@@ -289,4 +296,16 @@ fn check_has_url(cx: &mut Ctxt, c: &Container<'_>) {
             "this PoolConfig has no pool settings: add at least `url`, or #[pool(nested)] configs",
         );
     }
+}
+
+/// The policy grammar, checked loosely here (codes are checked at run time).
+fn valid_policy(text: &str) -> bool {
+    let word = |w: &str| matches!(w.trim(), "deny" | "fail" | "warn" | "fix" | "clamp");
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .all(|part| match part.split_once('=') {
+            Some((code, policy)) => !code.trim().is_empty() && word(policy),
+            None => word(part),
+        })
 }

@@ -25,7 +25,7 @@ pub mod __private {
     pub use serde;
 }
 
-mod boot;
+pub mod boot;
 pub mod config;
 mod error;
 mod exec;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::boot::BootPolicy;
 use crate::url::{DatabaseUrl, UrlError};
 
 /// Everything a pool needs to know, with defaults chosen for a production
@@ -90,6 +91,9 @@ pub struct PoolOptions {
     /// checks multiply `max_open` by it against the server's limits.
     /// Default 1.
     pub replicas: u32,
+    /// What the boot checks do about each finding. Default: errors stop the
+    /// pool, warnings are logged. See [`BootPolicy`].
+    pub on_violation: BootPolicy,
 }
 
 /// When the pool resets a connection that comes back from a user.
@@ -129,6 +133,7 @@ impl Default for PoolOptions {
             retry_reads: true,
             statement_timeout: None,
             replicas: 1,
+            on_violation: BootPolicy::default(),
         }
     }
 }

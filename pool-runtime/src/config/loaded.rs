@@ -69,9 +69,13 @@ impl<T: PoolConfig> Loaded<T> {
         self.value.options()
     }
 
-    /// Opens the pool, checked at boot.
+    /// Opens the pool, checked at boot; the boot report names the file,
+    /// key or environment variable behind each value it judges.
     pub async fn connect(&self) -> Result<Pool, BootError> {
-        Pool::builder(self.value.options()).connect().await
+        Pool::builder(self.value.options())
+            .sources(self.sources.clone())
+            .connect()
+            .await
     }
 
     /// The nested config under `key` (a `#[pool(nested)]` field), read again

@@ -27,7 +27,8 @@ same!(
     Duration,
     Option<Duration>,
     Vec<String>,
-    ResetPolicy
+    ResetPolicy,
+    crate::boot::BootPolicy
 );
 
 impl Assign<Option<Duration>> for Duration {

@@ -28,6 +28,7 @@ pub enum Setting {
     RetryReads,
     StatementTimeout,
     Replicas,
+    OnViolation,
 }
 
 /// MySQL's own ceiling for `max_connections`: no pool needs more.
@@ -56,6 +57,7 @@ impl Setting {
             Setting::RetryReads => "retry_reads",
             Setting::StatementTimeout => "statement_timeout",
             Setting::Replicas => "replicas",
+            Setting::OnViolation => "on_violation",
         }
     }
 

@@ -165,6 +165,17 @@ impl ConfigValue for ResetPolicy {
     }
 }
 
+impl ConfigValue for crate::boot::BootPolicy {
+    const EXPECTED: &'static str =
+        "deny, warn or fix, then optional per-code overrides: \"warn, idle_bound=fix\"";
+
+    fn from_config(value: &Value) -> Result<Self, String> {
+        let text = text_of(value).ok_or("not a policy")?;
+        text.parse()
+            .map_err(|e: crate::boot::PolicyError| e.to_string())
+    }
+}
+
 impl ConfigValue for Duration {
     const EXPECTED: &'static str =
         "a duration: seconds as a number (600), or with units (600s, 10m, 1h30m, 250ms)";

@@ -7,6 +7,9 @@ use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts, OptsBuilder};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::boot::{self, ServerFacts};
 use crate::options::{PoolOptions, ResetPolicy};
 use crate::pool::Manager;
 use crate::url::DatabaseUrl;
@@ -16,6 +19,16 @@ pub struct MySqlManager {
     opts: Opts,
     url: DatabaseUrl,
     reset_policy: ResetPolicy,
+    watch: Option<Watch>,
+}
+
+/// What a manager needs to re-judge the server after it was unreachable.
+struct Watch {
+    options: PoolOptions,
+    target: String,
+    /// Set when a connect or a ping failed: the next successful connect
+    /// reads the server's limits again (a restart may have changed them).
+    suspect: AtomicBool,
 }
 
 impl MySqlManager {
@@ -31,6 +44,42 @@ impl MySqlManager {
             opts: opts.into(),
             url: url.clone(),
             reset_policy: options.reset_on_return,
+            watch: None,
+        }
+    }
+
+    /// Re-checks the server's limits against `options` on the first
+    /// connect after a failed connect or ping, logging what no longer fits.
+    pub(crate) fn watching(mut self, options: PoolOptions, target: String) -> Self {
+        self.watch = Some(Watch {
+            options,
+            target,
+            suspect: AtomicBool::new(false),
+        });
+        self
+    }
+
+    /// A connection opened as pool connections are, outside any pool.
+    pub(crate) async fn connect_raw(&self) -> Result<Conn, mysql_async::Error> {
+        Conn::new(self.opts.clone()).await
+    }
+
+    fn suspect(&self) {
+        if let Some(watch) = &self.watch {
+            watch.suspect.store(true, Ordering::Relaxed);
+        }
+    }
+
+    async fn recheck(&self, conn: &mut Conn) {
+        let Some(watch) = &self.watch else { return };
+        if !watch.suspect.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        match ServerFacts::read(conn).await {
+            Ok(facts) => {
+                boot::recheck(&watch.target, &watch.options, &facts);
+            }
+            Err(e) => tracing::debug!(error = %e, "re-reading the server's limits failed"),
         }
     }
 
@@ -65,11 +114,24 @@ impl Manager for MySqlManager {
     type Error = mysql_async::Error;
 
     async fn connect(&self) -> Result<Conn, mysql_async::Error> {
-        Conn::new(self.opts.clone()).await
+        match Conn::new(self.opts.clone()).await {
+            Ok(mut conn) => {
+                self.recheck(&mut conn).await;
+                Ok(conn)
+            }
+            Err(e) => {
+                self.suspect();
+                Err(e)
+            }
+        }
     }
 
     async fn validate(&self, conn: &mut Conn) -> Result<(), mysql_async::Error> {
-        conn.ping().await
+        let outcome = conn.ping().await;
+        if outcome.is_err() {
+            self.suspect();
+        }
+        outcome
     }
 
     fn is_broken(&self, conn: &Conn) -> bool {

@@ -3,7 +3,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::boot::BootError;
+use std::sync::Arc;
+
+use crate::boot::{self, BootError, BootPolicy, Report, ServerFacts};
+use crate::config::Sources;
 use crate::options::PoolOptions;
 use crate::pool::{Counters, GenericPool, PoolError, PoolStats, Pooled};
 
@@ -40,18 +43,24 @@ pub struct Pool {
     inner: GenericPool<MySqlManager>,
     /// This handle's statement timeout (see `with_statement_timeout`).
     statement_timeout: Option<Duration>,
+    /// What the boot checks found.
+    report: Arc<Report>,
 }
 
 /// Builds a [`Pool`]; see [`Pool::builder`].
 #[derive(Debug, Clone)]
 pub struct PoolBuilder {
     options: PoolOptions,
+    sources: Option<Sources>,
 }
 
 impl Pool {
     /// Starts building a pool with these options.
     pub fn builder(options: PoolOptions) -> PoolBuilder {
-        PoolBuilder { options }
+        PoolBuilder {
+            options,
+            sources: None,
+        }
     }
 
     /// A connection: idle and checked, new, or the next one returned.
@@ -99,28 +108,103 @@ impl Pool {
         Pool {
             inner: self.inner.clone(),
             statement_timeout,
+            report: Arc::clone(&self.report),
         }
+    }
+
+    /// What the boot checks found when the pool started (warnings, fixes),
+    /// with the server's limits.
+    pub fn boot_report(&self) -> &Report {
+        &self.report
     }
 }
 
 impl PoolBuilder {
-    /// Opens the pool: checks the options, opens a first connection exactly
-    /// as pool connections are opened (so an unreachable server or a wrong
-    /// password fails here, at boot, not at the first query), and keeps it.
+    /// Where the options' values came from, for the boot report (set by
+    /// [`Loaded::connect`](crate::Loaded::connect)).
+    pub fn sources(mut self, sources: Sources) -> Self {
+        self.sources = Some(sources);
+        self
+    }
+
+    /// The boot policy, instead of the options' `on_violation`.
+    pub fn on_violation(mut self, policy: BootPolicy) -> Self {
+        self.options.on_violation = policy;
+        self
+    }
+
+    /// Opens the pool. Its first connection is opened exactly as pool
+    /// connections are, within `connect_timeout`, so an unreachable server,
+    /// wrong credentials or a missing database fail here, at boot. On it the
+    /// server's limits are read and the boot checks run
+    /// ([`crate::boot`]); a config that cannot work against this server is
+    /// refused with [`BootError::Rejected`] and a report, unless the policy
+    /// says to warn or fix. The connection then joins the pool.
     pub async fn connect(self) -> Result<Pool, BootError> {
         let url = self.options.url.clone().ok_or(BootError::MissingUrl)?;
+        let target = boot::error::target(&url);
         let manager = MySqlManager::new(&url, &self.options);
-        let inner = GenericPool::new(manager, self.options)
-            .map_err(|e| BootError::from_acquire(&url, e))?;
-        let first = inner
-            .get()
-            .await
-            .map_err(|e| BootError::from_acquire(&url, e))?;
-        drop(first);
+        let limit = self.options.connect_timeout;
+        let mut first = match tokio::time::timeout(limit, manager.connect_raw()).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(boot::error::from_connect(&url, e)),
+            Err(_) => {
+                return Err(BootError::ConnectTimeout {
+                    target,
+                    after: limit,
+                });
+            }
+        };
+        let facts = match tokio::time::timeout(limit, ServerFacts::read(&mut first)).await {
+            Ok(Ok(facts)) => facts,
+            Ok(Err(e)) => {
+                return Err(BootError::Other {
+                    target,
+                    message: format!("reading the server's limits failed: {e}"),
+                });
+            }
+            Err(_) => {
+                return Err(BootError::ConnectTimeout {
+                    target,
+                    after: limit,
+                });
+            }
+        };
+        let (report, options) = boot::assess(
+            url.to_string(),
+            &self.options,
+            self.sources.as_ref(),
+            &self.options.on_violation,
+            facts,
+        );
+        if report.is_rejected() {
+            let _ = first.disconnect().await;
+            return Err(BootError::Rejected(Box::new(report)));
+        }
+        for finding in &report.findings {
+            tracing::warn!(
+                code = %finding.code,
+                key = finding.key,
+                value = %finding.value,
+                source = %finding.source,
+                fact = finding.fact.as_deref().unwrap_or("-"),
+                action = ?finding.action,
+                "pool boot check: {} Fix: {}",
+                finding.why,
+                finding.fix
+            );
+        }
+        let manager = manager.watching(options.clone(), target.clone());
+        let inner = GenericPool::new(manager, options).map_err(|e| BootError::Other {
+            target,
+            message: e.to_string(),
+        })?;
+        inner.adopt(first);
         let statement_timeout = inner.options().statement_timeout;
         Ok(Pool {
             inner,
             statement_timeout,
+            report: Arc::new(report),
         })
     }
 }

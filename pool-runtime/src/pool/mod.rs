@@ -166,6 +166,12 @@ impl<M: Manager> GenericPool<M> {
         self.shared.drained().await;
     }
 
+    /// Puts an already open connection in the pool as idle, if there is
+    /// room (the boot connection); otherwise it is dropped.
+    pub(crate) fn adopt(&self, raw: M::Connection) {
+        self.shared.adopt(raw);
+    }
+
     /// Runs one maintenance pass now (tests use it to avoid waiting for the
     /// timer).
     #[doc(hidden)]

@@ -269,6 +269,19 @@ impl<M: Manager> Shared<M> {
         self.retire(conn, why);
     }
 
+    /// An open connection from outside joins the idle list, room allowing.
+    pub(crate) fn adopt(self: &Arc<Self>, raw: M::Connection) {
+        let conn = self.new_tracked(raw, Instant::now());
+        let mut st = self.lock();
+        if st.closed || st.open >= self.open_limit {
+            drop(st);
+            return self.retire(conn, Retire::MaxIdle);
+        }
+        st.open += 1;
+        drop(st);
+        self.release(conn, false);
+    }
+
     /// A user took a connection out of the pool for good (`detach`).
     pub(crate) fn forget(&self, conn_id: u64) {
         let mut st = self.lock();

@@ -1,0 +1,514 @@
+//! The rules: each judges some settings against the facts, says why, and
+//! where it can, names a safe value.
+
+use std::time::Duration;
+
+use super::facts::ServerFacts;
+use super::report::{Code, Severity};
+use crate::config::{Source, Sources};
+use crate::options::PoolOptions;
+
+/// A finding before the policy decides what to do about it.
+#[derive(Debug, Clone)]
+pub(crate) struct Draft {
+    pub(crate) code: Code,
+    pub(crate) severity: Severity,
+    pub(crate) key: &'static str,
+    pub(crate) value: String,
+    pub(crate) fact: Option<String>,
+    pub(crate) why: String,
+    pub(crate) fix: String,
+    pub(crate) remedy: Option<Remedy>,
+}
+
+/// A safe value the `fix` policy may apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Remedy {
+    MaxIdleTime(Duration),
+    MaxIdle(u32),
+    MinIdle(u32),
+    MaxOpen(u32),
+    KeepaliveInterval(Duration),
+}
+
+impl Remedy {
+    /// Applies the value; returns it as shown in the report.
+    pub(crate) fn apply(self, options: &mut PoolOptions) -> String {
+        match self {
+            Remedy::MaxIdleTime(d) => {
+                options.max_idle_time = Some(d);
+                format!("max_idle_time = {}", secs(d))
+            }
+            Remedy::MaxIdle(n) => {
+                options.max_idle = n;
+                format!("max_idle = {n}")
+            }
+            Remedy::MinIdle(n) => {
+                options.min_idle = n;
+                format!("min_idle = {n}")
+            }
+            Remedy::MaxOpen(n) => {
+                options.max_open = n;
+                options.max_idle = options.max_idle.min(n);
+                options.min_idle = options.min_idle.min(options.max_idle);
+                format!("max_open = {n}")
+            }
+            Remedy::KeepaliveInterval(d) => {
+                options.keepalive_interval = Some(d);
+                format!("keepalive_interval = {}", secs(d))
+            }
+        }
+    }
+}
+
+/// Durations as people write them in configs: whole seconds when whole.
+pub(crate) fn secs(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// Where a key's value came from: the loaded config's record, or for
+/// options built in code, `default` when it still has its default value.
+pub(crate) struct Origins<'a> {
+    pub(crate) sources: Option<&'a Sources>,
+    pub(crate) options: &'a PoolOptions,
+}
+
+impl Origins<'_> {
+    fn of(&self, key: &str) -> Source {
+        if let Some(sources) = self.sources {
+            return sources.of(key);
+        }
+        let d = PoolOptions::default();
+        let o = self.options;
+        let unchanged = match key {
+            "max_open" => o.max_open == d.max_open,
+            "max_idle" => o.max_idle == d.max_idle,
+            "min_idle" => o.min_idle == d.min_idle,
+            "max_lifetime" => o.max_lifetime == d.max_lifetime,
+            "max_idle_time" => o.max_idle_time == d.max_idle_time,
+            "keepalive_interval" => o.keepalive_interval == d.keepalive_interval,
+            "acquire_timeout" => o.acquire_timeout == d.acquire_timeout,
+            "connect_timeout" => o.connect_timeout == d.connect_timeout,
+            "maintenance_interval" => o.maintenance_interval == d.maintenance_interval,
+            "replicas" => o.replicas == d.replicas,
+            _ => false,
+        };
+        if unchanged {
+            Source::Default
+        } else {
+            Source::Code
+        }
+    }
+}
+
+/// Every rule, in report order.
+pub(crate) fn judge(options: &PoolOptions, facts: &ServerFacts) -> Vec<Draft> {
+    let mut out = Vec::new();
+    durations(options, &mut out);
+    idle_bound(options, facts, &mut out);
+    counts(options, &mut out);
+    timeouts(options, &mut out);
+    keepalive(options, &mut out);
+    fleet(options, facts, &mut out);
+    open_files(options, facts, &mut out);
+    out.sort_by_key(|d| d.severity);
+    out
+}
+
+/// The longest a pooled connection can sit untouched, and the key that sets
+/// it: the least of max_idle_time, max_lifetime and keepalive_interval,
+/// plus the maintenance tick. `None`: no bound at all.
+pub(crate) fn idle_limit(options: &PoolOptions) -> Option<(&'static str, Duration, Duration)> {
+    [
+        ("max_idle_time", options.max_idle_time),
+        ("max_lifetime", options.max_lifetime),
+        ("keepalive_interval", options.keepalive_interval),
+    ]
+    .into_iter()
+    .filter_map(|(key, d)| d.map(|d| (key, d)))
+    .min_by_key(|(_, d)| *d)
+    .map(|(key, d)| (key, d, d + options.maintenance_interval))
+}
+
+pub(crate) fn idle_bound(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
+    let wait = facts.session_wait_timeout;
+    if wait == 0 {
+        return; // the server never closes idle sessions
+    }
+    let wait_d = Duration::from_secs(wait);
+    let margin = Duration::from_secs((wait / 10).max(1));
+    let tick = options.maintenance_interval;
+    let safe_total = wait_d.saturating_sub(margin);
+    let limit = idle_limit(options);
+    if limit.is_some_and(|(_, _, bound)| bound <= safe_total) {
+        return;
+    }
+    // Rounded down to what a person would write: whole seconds, or whole
+    // milliseconds for the short timeouts of tests and special setups.
+    let room = safe_total.saturating_sub(tick);
+    let safe = if room >= Duration::from_secs(10) {
+        Duration::from_secs(room.as_secs())
+    } else {
+        Duration::from_millis(room.as_millis() as u64)
+    };
+    let (key, value, bound_text) = match limit {
+        Some((key, d, bound)) => (
+            key,
+            secs(d),
+            format!(
+                "{} ({key} {} + {} maintenance tick)",
+                secs(bound),
+                secs(d),
+                secs(tick)
+            ),
+        ),
+        None => (
+            "max_idle_time",
+            "off".to_owned(),
+            "forever (max_idle_time, max_lifetime and keepalive_interval are all off)".to_owned(),
+        ),
+    };
+    let (fix, remedy) = if safe.is_zero() {
+        (
+            format!(
+                "wait_timeout {wait} s leaves no room for the {} maintenance tick: lower maintenance_interval, \
+                 or raise the server's wait_timeout",
+                secs(tick)
+            ),
+            None,
+        )
+    } else {
+        (
+            format!(
+                "set max_idle_time to at most {} (wait_timeout {wait} s, minus a {} margin and the {} tick), \
+                 or raise the server's wait_timeout",
+                secs(safe),
+                secs(margin),
+                secs(tick)
+            ),
+            Some(Remedy::MaxIdleTime(safe)),
+        )
+    };
+    out.push(Draft {
+        code: Code::IdleBound,
+        severity: Severity::Error,
+        key,
+        value,
+        fact: Some(format!("wait_timeout = {wait} s (session)")),
+        why: format!(
+            "a pooled connection can sit idle up to {bound_text}, but the server closes sessions idle \
+             for {wait} s: the next query on such a connection meets a dead socket (`invalid connection`)"
+        ),
+        fix,
+        remedy,
+    });
+}
+
+fn durations(options: &PoolOptions, out: &mut Vec<Draft>) {
+    let required = [
+        ("acquire_timeout", Some(options.acquire_timeout)),
+        ("connect_timeout", Some(options.connect_timeout)),
+        ("maintenance_interval", Some(options.maintenance_interval)),
+        ("max_lifetime", options.max_lifetime),
+        ("max_idle_time", options.max_idle_time),
+        ("keepalive_interval", options.keepalive_interval),
+        ("validation_timeout", options.validation_timeout),
+        ("statement_timeout", options.statement_timeout),
+        ("leak_threshold", options.leak_threshold),
+    ];
+    for (key, value) in required {
+        if value == Some(Duration::ZERO) {
+            out.push(Draft {
+                code: Code::DurationNotPositive,
+                severity: Severity::Error,
+                key,
+                value: "0s".into(),
+                fact: None,
+                why: format!("a zero {key} makes every operation it bounds fail or spin"),
+                fix: format!(
+                    "give {key} a positive duration, or switch it off where that is allowed"
+                ),
+                remedy: None,
+            });
+        }
+    }
+}
+
+fn counts(options: &PoolOptions, out: &mut Vec<Draft>) {
+    if options.max_open != 0 && options.max_idle > options.max_open {
+        out.push(Draft {
+            code: Code::MaxIdleAboveMaxOpen,
+            severity: Severity::Warning,
+            key: "max_idle",
+            value: options.max_idle.to_string(),
+            fact: None,
+            why: format!(
+                "at most max_open = {} connections exist, idle ones included: max_idle acts as {}",
+                options.max_open, options.max_open
+            ),
+            fix: format!("set max_idle to at most {}", options.max_open),
+            remedy: Some(Remedy::MaxIdle(options.max_open)),
+        });
+    }
+    let idle_cap = if options.max_open == 0 {
+        options.max_idle
+    } else {
+        options.max_idle.min(options.max_open)
+    };
+    if options.min_idle > idle_cap {
+        out.push(Draft {
+            code: Code::MinIdleAboveMaxIdle,
+            severity: Severity::Error,
+            key: "min_idle",
+            value: options.min_idle.to_string(),
+            fact: None,
+            why: format!(
+                "maintenance would open idle connections beyond max_idle = {idle_cap} only for them to be closed again, tick after tick"
+            ),
+            fix: format!("set min_idle to at most {idle_cap}"),
+            remedy: Some(Remedy::MinIdle(idle_cap)),
+        });
+    }
+    if options.max_open == 0 {
+        out.push(Draft {
+            code: Code::MaxOpenUnlimited,
+            severity: Severity::Warning,
+            key: "max_open",
+            value: "0 (unlimited)".into(),
+            fact: None,
+            why: "a burst of load opens as many connections as it has requests, until the server refuses them".into(),
+            fix: "set max_open to the most connections this service should hold".into(),
+            remedy: None,
+        });
+    }
+}
+
+fn timeouts(options: &PoolOptions, out: &mut Vec<Draft>) {
+    if options.connect_timeout > options.acquire_timeout {
+        out.push(Draft {
+            code: Code::TimeoutInsane,
+            severity: Severity::Warning,
+            key: "connect_timeout",
+            value: secs(options.connect_timeout),
+            fact: None,
+            why: format!(
+                "an acquire gives up after acquire_timeout = {} while a connect may still run: the connect's own error is never seen",
+                secs(options.acquire_timeout)
+            ),
+            fix: format!("set connect_timeout below {}", secs(options.acquire_timeout)),
+            remedy: None,
+        });
+    }
+    if options.acquire_timeout > Duration::from_secs(600) {
+        out.push(Draft {
+            code: Code::TimeoutInsane,
+            severity: Severity::Warning,
+            key: "acquire_timeout",
+            value: secs(options.acquire_timeout),
+            fact: None,
+            why:
+                "callers wait more than 10 minutes for a connection: long after any client gave up"
+                    .into(),
+            fix: "set acquire_timeout to seconds, not minutes (e.g. 30s)".into(),
+            remedy: None,
+        });
+    }
+}
+
+fn keepalive(options: &PoolOptions, out: &mut Vec<Draft>) {
+    if let (Some(keep), Some(life)) = (options.keepalive_interval, options.max_lifetime) {
+        if keep >= life {
+            let half = Duration::from_secs((life / 2).as_secs().max(1));
+            out.push(Draft {
+                code: Code::KeepaliveNotBelowLifetime,
+                severity: Severity::Warning,
+                key: "keepalive_interval",
+                value: secs(keep),
+                fact: None,
+                why: format!(
+                    "connections retire at max_lifetime = {} before any keepalive is due",
+                    secs(life)
+                ),
+                fix: format!(
+                    "set keepalive_interval below max_lifetime, e.g. {}",
+                    secs(half)
+                ),
+                remedy: Some(Remedy::KeepaliveInterval(half)),
+            });
+        }
+    }
+}
+
+fn fleet(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
+    if options.max_open == 0 {
+        return;
+    }
+    let replicas = u64::from(options.replicas.max(1));
+    let need = u64::from(options.max_open) * replicas;
+    let fleet_text = if replicas > 1 {
+        format!("{} × {replicas} replicas = {need}", options.max_open)
+    } else {
+        need.to_string()
+    };
+    let per_replica = |limit: u64| u32::try_from(limit / replicas).unwrap_or(u32::MAX);
+    let user_limit = facts.max_user_connections;
+    if user_limit > 0 && need > user_limit {
+        let whose = if facts.account_has_own_limit {
+            "the account's own MAX_USER_CONNECTIONS"
+        } else {
+            "the server's max_user_connections"
+        };
+        let safe = per_replica(user_limit);
+        out.push(Draft {
+            code: Code::FleetAboveAccountLimit,
+            severity: Severity::Error,
+            key: "max_open",
+            value: options.max_open.to_string(),
+            fact: Some(format!("max_user_connections = {user_limit} ({whose})")),
+            why: format!("the fleet may open {fleet_text} connections as this account, but the server refuses it beyond {user_limit}"),
+            fix: format!("set max_open to at most {safe}, or raise the account's limit"),
+            remedy: (safe > 0).then_some(Remedy::MaxOpen(safe)),
+        });
+    }
+    let max_conn = facts.max_connections;
+    if max_conn > 0 && need > max_conn {
+        let safe = per_replica(max_conn);
+        out.push(Draft {
+            code: Code::FleetAboveMaxConnections,
+            severity: Severity::Error,
+            key: "max_open",
+            value: options.max_open.to_string(),
+            fact: Some(format!("max_connections = {max_conn}")),
+            why: format!("the fleet may open {fleet_text} connections, more than the server accepts from everyone together"),
+            fix: format!("set max_open to at most {safe} (and leave room for other clients), or raise max_connections"),
+            remedy: (safe > 0).then_some(Remedy::MaxOpen(safe)),
+        });
+    } else if max_conn > 0 {
+        let others = facts
+            .threads_connected
+            .saturating_sub(facts.account_connections);
+        let free = max_conn.saturating_sub(others);
+        if need > free {
+            out.push(Draft {
+                code: Code::FleetAboveFreeConnections,
+                severity: Severity::Warning,
+                key: "max_open",
+                value: options.max_open.to_string(),
+                fact: Some(format!(
+                    "max_connections = {max_conn}, {others} in use by other clients"
+                )),
+                why: format!(
+                    "the fleet may open {fleet_text} connections, but only {free} are free now"
+                ),
+                fix: format!(
+                    "set max_open to at most {}, or make room on the server",
+                    per_replica(free)
+                ),
+                remedy: None,
+            });
+        }
+    }
+}
+
+/// File descriptors kept for everything but pool sockets.
+const FD_RESERVE: u64 = 64;
+
+fn open_files(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
+    let Some(limit) = facts.open_files_limit else {
+        return;
+    };
+    let usable = limit.saturating_sub(FD_RESERVE);
+    if options.max_open == 0 || u64::from(options.max_open) <= usable {
+        return;
+    }
+    let safe = u32::try_from(usable).unwrap_or(u32::MAX);
+    out.push(Draft {
+        code: Code::MaxOpenAboveOpenFiles,
+        severity: Severity::Error,
+        key: "max_open",
+        value: options.max_open.to_string(),
+        fact: Some(format!("open-file limit (RLIMIT_NOFILE) = {limit}")),
+        why: format!(
+            "each connection is a socket: past {usable} the process runs out of file descriptors ({FD_RESERVE} kept for everything else), and connects fail with `too many open files`"
+        ),
+        fix: format!("set max_open to at most {safe}, or raise the limit (ulimit -n, LimitNOFILE=)"),
+        remedy: (safe > 0).then_some(Remedy::MaxOpen(safe)),
+    });
+}
+
+impl Draft {
+    pub(crate) fn source(&self, origins: &Origins<'_>) -> Source {
+        origins.of(self.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(wait: u64) -> ServerFacts {
+        ServerFacts {
+            version: "test".into(),
+            session_wait_timeout: wait,
+            global_wait_timeout: wait,
+            interactive_timeout: wait,
+            max_connections: 151,
+            max_user_connections: 0,
+            account_has_own_limit: false,
+            threads_connected: 1,
+            account_connections: 1,
+            open_files_limit: Some(65536),
+        }
+    }
+
+    #[test]
+    fn the_incident_is_an_idle_bound_error_with_a_safe_value() {
+        let o = PoolOptions {
+            max_lifetime: Some(Duration::from_secs(600)),
+            max_idle_time: None,
+            max_idle: 10,
+            max_open: 10,
+            ..PoolOptions::default()
+        };
+        let drafts = judge(&o, &facts(500));
+        let d = drafts.iter().find(|d| d.code == Code::IdleBound).unwrap();
+        assert_eq!((d.key, d.value.as_str()), ("max_lifetime", "600s"));
+        // 500 s minus a 50 s margin minus the 1 s tick.
+        assert_eq!(
+            d.remedy,
+            Some(Remedy::MaxIdleTime(Duration::from_secs(449)))
+        );
+        let mut fixed = o.clone();
+        Remedy::MaxIdleTime(Duration::from_secs(449)).apply(&mut fixed);
+        assert!(
+            judge(&fixed, &facts(500))
+                .iter()
+                .all(|d| d.code != Code::IdleBound)
+        );
+    }
+
+    #[test]
+    fn a_config_that_fits_has_no_findings() {
+        let o = PoolOptions::default();
+        assert!(judge(&o, &facts(28800)).is_empty());
+    }
+
+    #[test]
+    fn fleet_limits_divide_by_replicas() {
+        let o = PoolOptions {
+            max_open: 50,
+            replicas: 4,
+            ..PoolOptions::default()
+        };
+        let drafts = judge(&o, &facts(28800));
+        let d = drafts
+            .iter()
+            .find(|d| d.code == Code::FleetAboveMaxConnections)
+            .unwrap();
+        assert_eq!(d.remedy, Some(Remedy::MaxOpen(37)));
+    }
+}

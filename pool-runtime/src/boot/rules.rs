@@ -388,9 +388,9 @@ fn fleet(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
             remedy: (safe > 0).then_some(Remedy::MaxOpen(safe)),
         });
     } else if max_conn > 0 {
-        let others = facts
-            .threads_connected
-            .saturating_sub(facts.account_connections);
+        // Every connection but the boot check's own: other services, and
+        // other instances of this one (so a rolling deploy warns early).
+        let others = facts.threads_connected.saturating_sub(1);
         let free = max_conn.saturating_sub(others);
         if need > free {
             out.push(Draft {

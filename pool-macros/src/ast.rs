@@ -10,6 +10,7 @@ pub(crate) struct Container<'a> {
     pub(crate) env_prefix: Option<LitStr>,
     pub(crate) file: Option<LitStr>,
     pub(crate) file_optional: bool,
+    pub(crate) allow_unknown: bool,
     pub(crate) replicas: Option<LitInt>,
     pub(crate) krate: Option<syn::Path>,
     pub(crate) fields: Vec<Field<'a>>,

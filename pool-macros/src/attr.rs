@@ -5,7 +5,14 @@ use syn::{Attribute, Data, DeriveInput, Fields, Lit, LitInt, LitStr, Token};
 use crate::ast::{Container, Field, Role, shape};
 use crate::ctxt::{Ctxt, hint};
 
-const CONTAINER_KEYS: &[&str] = &["env_prefix", "file", "file_optional", "replicas", "crate"];
+const CONTAINER_KEYS: &[&str] = &[
+    "env_prefix",
+    "file",
+    "file_optional",
+    "allow_unknown",
+    "replicas",
+    "crate",
+];
 const FIELD_KEYS: &[&str] = &["default", "setting", "secret", "skip", "nested"];
 
 pub(crate) fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<'a>> {
@@ -39,6 +46,7 @@ pub(crate) fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Con
         env_prefix: None,
         file: None,
         file_optional: false,
+        allow_unknown: false,
         replicas: None,
         krate: None,
         fields: Vec::new(),
@@ -64,6 +72,7 @@ pub(crate) fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Con
                     meta.value()?.parse::<LitStr>()?,
                 ),
                 "file_optional" => container.file_optional = true,
+                "allow_unknown" => container.allow_unknown = true,
                 "replicas" => set_once(
                     cx,
                     &meta.path,

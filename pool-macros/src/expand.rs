@@ -119,6 +119,11 @@ fn expand(c: &Container<'_>) -> TokenStream {
     });
     let replicas_apply = replicas_attr.map(|n| quote!(options.replicas = #n;));
 
+    // Keys the struct does not know are errors (typos), unless the file is
+    // shared with other settings.
+    let reject_unknown = (!c.allow_unknown)
+        .then(|| quote!(cx.reject_unknown(<Self as #private::PoolConfig>::__schema());));
+
     let debug_fields = c.fields.iter().map(|f| {
         let field = f.ident;
         let name = f.key();
@@ -147,7 +152,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
 
             fn __extract(cx: &mut #private::Extractor<'_>) -> #private::Option<Self> {
                 #(#reads)*
-                cx.reject_unknown(<Self as #private::PoolConfig>::__schema());
+                #reject_unknown
                 #private::Some(Self { #(#builds),* })
             }
 

@@ -174,6 +174,11 @@ impl ConfigValue for crate::boot::BootPolicy {
         text.parse()
             .map_err(|e: crate::boot::PolicyError| e.to_string())
     }
+
+    fn when_missing() -> Option<Self> {
+        // Absent: errors deny, warnings warn.
+        Some(Self::default())
+    }
 }
 
 impl ConfigValue for Duration {

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use pool_runtime::boot::{Action, BootPolicy, Code, Policy, Report, Severity};
 use pool_runtime::config::{Source, Yaml};
-use pool_runtime::figment::Figment;
 use pool_runtime::figment::providers::Format;
 use pool_runtime::mysql_async::prelude::*;
 use pool_runtime::testkit::TestServer;

@@ -1,5 +1,6 @@
 //! Parsing `#[pool(...)]` on the struct and its fields.
 
+use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Fields, Lit, LitInt, LitStr, Token};
 
 use crate::ast::{Container, Field, Role, shape};
@@ -45,8 +46,8 @@ pub(crate) fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Con
         ident: &input.ident,
         env_prefix: None,
         file: None,
-        file_optional: false,
-        allow_unknown: false,
+        file_optional: None,
+        allow_unknown: None,
         replicas: None,
         krate: None,
         fields: Vec::new(),
@@ -71,8 +72,18 @@ pub(crate) fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Con
                     &mut container.file,
                     meta.value()?.parse::<LitStr>()?,
                 ),
-                "file_optional" => container.file_optional = true,
-                "allow_unknown" => container.allow_unknown = true,
+                "file_optional" => set_once(
+                    cx,
+                    &meta.path,
+                    &mut container.file_optional,
+                    meta.path.span(),
+                ),
+                "allow_unknown" => set_once(
+                    cx,
+                    &meta.path,
+                    &mut container.allow_unknown,
+                    meta.path.span(),
+                ),
                 "replicas" => set_once(
                     cx,
                     &meta.path,
@@ -82,7 +93,7 @@ pub(crate) fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Con
                 "crate" => {
                     let path: LitStr = meta.value()?.parse()?;
                     match path.parse::<syn::Path>() {
-                        Ok(p) => container.krate = Some(p),
+                        Ok(p) => set_once(cx, &meta.path, &mut container.krate, p),
                         Err(_) => cx.error(
                             &path,
                             "`crate` takes a path, e.g. crate = \"my_pool_runtime\"",

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The runtime refuses durations longer than this as typos.
+pub(crate) const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// `600` (seconds), `"600s"`, `"10m"`, `"1h30m"`, `"250ms"`.
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();

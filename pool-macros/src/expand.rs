@@ -31,7 +31,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
 
     let env_prefix = opt_str(c.env_prefix.as_ref().map(|l| l.value()));
     let file = opt_str(c.file.as_ref().map(|l| l.value()));
-    let file_optional = c.file_optional;
+    let file_optional = c.file_optional.is_some();
     let replicas_attr = c
         .replicas
         .as_ref()
@@ -121,7 +121,9 @@ fn expand(c: &Container<'_>) -> TokenStream {
 
     // Keys the struct does not know are errors (typos), unless the file is
     // shared with other settings.
-    let reject_unknown = (!c.allow_unknown)
+    let reject_unknown = c
+        .allow_unknown
+        .is_none()
         .then(|| quote!(cx.reject_unknown(<Self as #private::PoolConfig>::__schema());));
 
     let debug_fields = c.fields.iter().map(|f| {

@@ -44,8 +44,11 @@ fn check_container(cx: &mut Ctxt, c: &Container<'_>) {
                 "`file` is empty: name the YAML file, e.g. file = \"config/db.yaml\"",
             );
         }
-    } else if c.file_optional {
-        cx.error(c.ident, "`file_optional` without `file`: name the file, e.g. #[pool(file = \"config/db.yaml\", file_optional)]");
+    } else if let Some(span) = c.file_optional {
+        cx.push(syn::Error::new(
+            span,
+            "`file_optional` without `file`: name the file, e.g. #[pool(file = \"config/db.yaml\", file_optional)]",
+        ));
     }
     if let Some(replicas) = &c.replicas {
         match replicas.base10_parse::<u32>() {
@@ -102,8 +105,11 @@ fn resolve_role(cx: &mut Ctxt, f: &mut Field<'_>) {
                 cx.error(
                     f.ident,
                     format!(
-                        "`{key}` is not a pool setting{}; mark it #[pool(skip)] to load it for your own use, #[pool(nested)] if its type is a PoolConfig, or #[pool(setting = \"...\")] to name the setting",
-                        hint(&key, &settings::keys())
+                        "`{key}` is not a pool setting{} If it is your own, mark it #[pool(skip)] (still loaded); #[pool(nested)] if its type is a PoolConfig; #[pool(setting = \"...\")] to map it to a setting",
+                        match crate::ctxt::did_you_mean(&key, &settings::keys()) {
+                            Some(close) => format!("; did you mean `{close}`?"),
+                            None => ".".to_owned(),
+                        }
                     ),
                 );
                 Role::Unknown
@@ -134,8 +140,12 @@ fn check_field(cx: &mut Ctxt, f: &Field<'_>) {
                 cx.error(
                     f.ty,
                     format!(
-                        "`{key}` ({} setting) must be {}, not `{}`",
-                        def.key,
+                        "`{key}`{} must be {}, not `{}`",
+                        if key == def.key {
+                            String::new()
+                        } else {
+                            format!(" ({} setting)", def.key)
+                        },
                         def.kind.types(),
                         type_text(f)
                     ),
@@ -175,30 +185,37 @@ fn type_text(f: &Field<'_>) -> String {
 
 fn check_default(cx: &mut Ctxt, key: &str, kind: Kind, lit: &Lit) {
     match (kind, lit) {
-        (Kind::Count, Lit::Int(n)) => {
-            if n.base10_parse::<u32>().is_err() {
-                cx.error(
-                    lit,
-                    format!("default for `{key}` must be a whole number from 0 to u32::MAX"),
-                );
-            }
-        }
+        (Kind::Count, Lit::Int(n)) => match n.base10_parse::<u32>() {
+            Err(_) => cx.error(lit, format!("default for `{key}` must be a whole number from 0 to u32::MAX")),
+            Ok(v) if v > MOST_CONNECTIONS => cx.error(
+                lit,
+                format!("`{key}` of {v} is above {MOST_CONNECTIONS}, MySQL's own ceiling for max_connections"),
+            ),
+            Ok(0) if key == "replicas" => cx.error(lit, "replicas = 0: at least one instance of the service runs this pool"),
+            Ok(_) => {}
+        },
         (Kind::Count, _) => cx.error(
             lit,
             format!("default for `{key}` must be a whole number, e.g. default = 100"),
         ),
-        (Kind::Duration { zero, .. }, Lit::Str(_) | Lit::Int(_)) => {
+        (Kind::Duration { zero, off }, Lit::Str(_) | Lit::Int(_)) => {
             let text = match lit {
                 Lit::Str(s) => s.value(),
                 Lit::Int(n) => n.base10_digits().to_owned(),
                 _ => return,
             };
+            if off && matches!(text.trim(), "off" | "none" | "never") {
+                cx.error(lit, format!("no default means off: leave `default` out and make `{key}` an Option<Duration>"));
+                return;
+            }
             match duration::parse(&text) {
                 Err(e) => cx.error(lit, format!("cannot read `{text}` as a duration for `{key}`: {e}; write e.g. \"600s\", \"10m\" or \"1h30m\"")),
-                Ok(d) if d.is_zero() && !zero => cx.error(
+                Ok(d) if d.is_zero() && !zero && off => cx.error(
                     lit,
-                    format!("a zero `{key}` cannot work: every connection would expire at once; give a positive duration, or make the field Option<Duration> and leave it off for no limit"),
+                    format!("a zero `{key}` cannot work: every connection would expire at once; give a positive duration, or leave the default out of an Option<Duration> field for no limit"),
                 ),
+                Ok(d) if d.is_zero() && !zero => cx.error(lit, format!("`{key}` must be longer than 0, e.g. \"30s\"")),
+                Ok(d) if d > duration::CENTURY => cx.error(lit, format!("`{key}` of `{text}` is longer than a century: a typo?")),
                 Ok(_) => {}
             }
         }
@@ -210,7 +227,11 @@ fn check_default(cx: &mut Ctxt, key: &str, kind: Kind, lit: &Lit) {
         ),
         (Kind::Bool, Lit::Bool(_)) => {}
         (Kind::Bool, _) => cx.error(lit, format!("default for `{key}` must be true or false")),
-        (Kind::Url, Lit::Str(_)) => {}
+        (Kind::Url, Lit::Str(s)) if looks_like_url(&s.value()) => {}
+        (Kind::Url, Lit::Str(_)) => cx.error(
+            lit,
+            format!("default for `{key}` is not a URL: write mysql://user:password@host:3306/db"),
+        ),
         (Kind::Url, _) => cx.error(lit, format!("default for `{key}` must be a URL string")),
         (Kind::ResetPolicy, Lit::Str(s))
             if matches!(s.value().as_str(), "when_dirty" | "always") => {}
@@ -308,4 +329,14 @@ fn valid_policy(text: &str) -> bool {
             Some((code, policy)) => !code.trim().is_empty() && word(policy),
             None => word(part),
         })
+}
+
+/// MySQL's own ceiling for `max_connections`, as the runtime checks it.
+const MOST_CONNECTIONS: u32 = 100_000;
+
+/// `mysql://host...`: the runtime parses it fully.
+fn looks_like_url(text: &str) -> bool {
+    text.strip_prefix("mysql://")
+        .or_else(|| text.strip_prefix("mariadb://"))
+        .is_some_and(|rest| !rest.is_empty())
 }

@@ -126,7 +126,7 @@ impl<'a> Extractor<'a> {
             Some(v) => v.deserialize::<T>().map_err(|e| {
                 let source = source_of(self.figment, v, &self.path);
                 self.sources.record(self.dotted(), source.clone());
-                (source, Some(show(v)), e.kind.to_string())
+                (source, Some(show(v)), super::loaded::describe(&e.kind))
             }),
             None => nothing()
                 .deserialize::<T>()

@@ -262,6 +262,62 @@ fn provider_issue(figment: &Figment, error: figment::Error) -> ConfigIssue {
         },
         source,
         value: None,
-        problem: error.kind.to_string(),
+        problem: describe(&error.kind),
     }
+}
+
+/// figment's message for a failed read, without quoting the value: a file
+/// that is only a URL must not print its password.
+pub(crate) fn describe(kind: &figment::error::Kind) -> String {
+    use figment::error::{Actual, Kind};
+    let what = |actual: &Actual| match actual {
+        Actual::Bool(_) => "a bool",
+        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) | Actual::Other(_) => "text",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit | Actual::Option => "nothing",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "another kind of value",
+    };
+    match kind {
+        Kind::InvalidType(actual, expected) => {
+            format!("found {}, expected {expected}", what(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid {}, expected {expected}", what(actual))
+        }
+        Kind::Unsupported(actual) => format!("{} is not supported here", what(actual)),
+        // A parser's own message may quote the file's text: keep the words,
+        // drop the quotes' content.
+        Kind::Message(message) => scrub_quoted(message),
+        other => scrub_quoted(&other.to_string()),
+    }
+}
+
+/// `invalid type: string "mysql://u:pw@h", expected a map` ->
+/// `invalid type: string "…", expected a map`.
+fn scrub_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    let mut escaped = false;
+    for ch in message.chars() {
+        if inside {
+            match (escaped, ch) {
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    inside = false;
+                    out.push_str("…\"");
+                }
+                _ => escaped = false,
+            }
+        } else {
+            out.push(ch);
+            inside = ch == '"';
+        }
+    }
+    if inside {
+        out.push('…');
+    }
+    out
 }

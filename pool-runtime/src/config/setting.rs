@@ -80,11 +80,18 @@ impl Setting {
         let zero_duration = value.as_duration() == Some(Duration::ZERO);
         match self {
             Setting::ValidateAfterIdle => Ok(()), // 0: validate every checkout
-            _ if zero_duration && self.can_be_off() => Err(format!(
+            _ if zero_duration && self.can_be_off() && T::can_be_off() => Err(format!(
                 "0 is not a usable {}: write `off` to switch it off",
                 self.key()
             )),
             _ if zero_duration => Err(format!("{} must be longer than 0", self.key())),
+            Setting::Url => match value.as_text() {
+                // `UrlError` shows the URL with its password redacted.
+                Some(text) => crate::url::DatabaseUrl::parse(text)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                None => Ok(()),
+            },
             Setting::Replicas if value.as_count() == Some(0) => {
                 Err("at least 1 replica runs this pool".into())
             }

@@ -39,6 +39,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Default => f.write_str("default"),
+            Source::File { path, key } if key.is_empty() => write!(f, "{}", path.display()),
             Source::File { path, key } => write!(f, "{} (key `{key}`)", path.display()),
             Source::Env { var } => write!(f, "environment variable {var}"),
             Source::Code => f.write_str("code"),

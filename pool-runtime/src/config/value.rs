@@ -36,6 +36,18 @@ pub trait ConfigValue: Sized {
     fn as_count(&self) -> Option<u64> {
         None
     }
+
+    /// A text view for the settings' rules (the URL is parsed), if text.
+    #[doc(hidden)]
+    fn as_text(&self) -> Option<&str> {
+        None
+    }
+
+    /// Whether the type can say "off" (an `Option`).
+    #[doc(hidden)]
+    fn can_be_off() -> bool {
+        false
+    }
 }
 
 /// Shows a value in an error, shortened; the caller hides secret ones.
@@ -141,6 +153,10 @@ impl ConfigValue for String {
             _ => Err("not text".into()),
         }
     }
+
+    fn as_text(&self) -> Option<&str> {
+        Some(self)
+    }
 }
 
 impl ConfigValue for DatabaseUrl {
@@ -150,6 +166,10 @@ impl ConfigValue for DatabaseUrl {
         let text = text_of(value).ok_or("not a URL")?;
         // `UrlError` shows the URL with its password redacted.
         DatabaseUrl::parse(text).map_err(|e| e.to_string())
+    }
+
+    fn as_text(&self) -> Option<&str> {
+        Some(self.expose())
     }
 }
 
@@ -200,13 +220,17 @@ impl ConfigValue for Duration {
     }
 }
 
+/// Longer than a century is a typo, not a setting.
+const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 fn seconds(n: i128) -> Result<Duration, String> {
     if n < 0 {
         return Err("negative: a duration cannot be below 0".into());
     }
-    u64::try_from(n)
-        .map(Duration::from_secs)
-        .map_err(|_| "too large".into())
+    match u64::try_from(n).map(Duration::from_secs) {
+        Ok(d) if d <= CENTURY => Ok(d),
+        _ => Err("too large: longer than a century".into()),
+    }
 }
 
 /// `600` (seconds), `600s`, `10m`, `1h30m`, `1h 30m`, `250ms`...
@@ -219,8 +243,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return seconds(n);
     }
     let parsed = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    // Longer than a century is a typo, not a setting.
-    if parsed > Duration::from_secs(100 * 365 * 24 * 3600) {
+    if parsed > CENTURY {
         return Err("too large: longer than a century".into());
     }
     Ok(parsed)
@@ -249,6 +272,14 @@ impl<T: ConfigValue> ConfigValue for Option<T> {
 
     fn as_count(&self) -> Option<u64> {
         self.as_ref().and_then(T::as_count)
+    }
+
+    fn as_text(&self) -> Option<&str> {
+        self.as_ref().and_then(T::as_text)
+    }
+
+    fn can_be_off() -> bool {
+        true
     }
 }
 

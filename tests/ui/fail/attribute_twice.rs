@@ -1,0 +1,10 @@
+use pool_runtime::PoolConfig;
+
+#[derive(PoolConfig)]
+struct DbConfig {
+    url: String,
+    #[pool(default = 1, default = 2)]
+    max_open: u32,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use pool_runtime::PoolConfig;
+
+#[derive(PoolConfig)]
+#[pool(env_prefx = "APP_DB")]
+struct DbConfig {
+    url: String,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use std::time::Duration;
+
+use pool_runtime::PoolConfig;
+
+#[derive(PoolConfig)]
+struct DbConfig {
+    url: String,
+    #[pool(default = "10 mintues")]
+    max_lifetime: Duration,
+}
+
+fn main() {}

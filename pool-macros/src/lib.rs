@@ -23,6 +23,9 @@ use syn::{DeriveInput, parse_macro_input};
 /// Turns a config struct into a pool builder: loading from defaults, a YAML
 /// file and environment variables, a `Debug` that hides secrets, and
 /// `connect()`. See `pool_runtime::config` for the attributes and an example.
+///
+/// The derive writes the struct's `Debug` itself (so that the URL's password
+/// and `#[pool(secret)]` fields never print): do not derive `Debug` as well.
 #[proc_macro_derive(PoolConfig, attributes(pool))]
 pub fn derive_pool_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -10,6 +10,9 @@
 //! 3. environment variables `<PREFIX>_<KEY>`, nested keys joined with `__`
 //!    (`APP_DB_PRIMARY__MAX_OPEN`).
 //!
+//! The derive also writes the struct's `Debug`, hiding secrets: do not
+//! derive `Debug` as well.
+//!
 //! Every problem is reported at once ([`ConfigError`]), each naming its key,
 //! where the value came from (file and key, or the exact variable) and what
 //! to write instead. Secret values (the URL, `#[pool(secret)]` fields) are

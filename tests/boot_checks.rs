@@ -2,8 +2,10 @@
 
 #![allow(clippy::result_large_err)]
 
+mod common;
+use common::Captured;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 use pool_runtime::boot::{Action, BootPolicy, Code, Policy, Report, Severity};
@@ -423,35 +425,10 @@ async fn boot_checks_cost_about_a_round_trip() {
     );
 }
 
-/// Captures what the pool logs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn facts_that_change_across_a_reconnect_are_logged() {
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = captured.install();
 
     let server = TestServer::start().await.unwrap();
     let mut o = options(server.url());
@@ -466,7 +443,7 @@ async fn facts_that_change_across_a_reconnect_are_logged() {
     let one: Option<i64> = pool.query_first("SELECT 1", ()).await.unwrap();
     assert_eq!(one, Some(1));
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(log.contains("facts_changed"), "{log}");
     assert!(log.contains("rule=idle_bound"), "{log}");
     assert!(log.contains("wait_timeout = 30 s"), "{log}");

@@ -8,15 +8,16 @@
 
 #![allow(clippy::result_large_err)]
 
+mod common;
+use common::Captured;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
 use figment::Jail;
 use pool_runtime::mysql_async::prelude::*;
 use pool_runtime::testkit::TestServer;
 use pool_runtime::{ConfigError, DatabaseUrl, Loaded, Pool, PoolConfig, PoolOptions};
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The password under test. Distinctive, so that any leak is found.
@@ -348,35 +349,6 @@ fn broken_files_holding_the_password_do_not_echo_it() {
 // ---------------------------------------------------------------------------
 // Boot errors, reports and logs
 // ---------------------------------------------------------------------------
-
-/// A shared buffer for a tracing subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
 
 /// Every event at every level into `captured`, on this thread (the tests
 /// run on a current-thread runtime, so the pool's tasks are on it too).

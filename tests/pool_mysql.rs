@@ -10,9 +10,11 @@
 //! (`run_maintenance`) and sets the timer far out of the way; the keepalive
 //! test alone lets the real timer run.
 
+mod common;
+use common::Captured;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pool_runtime::boot::{BootPolicy, Policy};
@@ -20,7 +22,6 @@ use pool_runtime::mysql_async::prelude::*;
 use pool_runtime::testkit::{Fault, FaultProxy, TestServer};
 use pool_runtime::{AcquireError, Pool, PoolOptions, PooledConn};
 use tokio::sync::Barrier;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Longest the server may take to notice closed or killed sessions.
@@ -598,35 +599,6 @@ async fn keepalives_keep_idle_connections_alive_past_wait_timeout() {
 // ---------------------------------------------------------------------------
 // 8. Leak warning
 // ---------------------------------------------------------------------------
-
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
 
 // Current-thread runtime: the subscriber is set for this thread, and every
 // task of the test runs on it.

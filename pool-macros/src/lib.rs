@@ -5,8 +5,8 @@
 //! the generated code and the runtime it refers to always match.
 //!
 //! The derive works in three steps, each in its own module: the attributes
-//! are parsed ([`attr`]), the model is checked as a whole ([`valid`]), and
-//! code is generated ([`expand`]). Every problem found is reported, each on
+//! are parsed (`attr`), the model is checked as a whole (`valid`), and
+//! code is generated (`expand`). Every problem found is reported, each on
 //! the token that caused it, before anything is generated.
 
 mod ast;

@@ -12,7 +12,7 @@
 //! [`BootPolicy`] decides per code: deny (the default for errors), warn, or
 //! fix (apply the safe value and log the change).
 //!
-//! A rejected boot returns [`BootError::Rejected`](crate::BootError::Rejected)
+//! A rejected boot returns [`BootError::Rejected`]
 //! with the [`Report`]: print it (`{}` renders a table) and exit non-zero.
 //! The facts are read again after the server was unreachable, since a
 //! restart may have changed them; findings then are logged as warnings.

@@ -115,12 +115,11 @@ mod tests {
     #[test]
     fn zero_durations_are_refused_except_where_they_mean_something() {
         let zero = Duration::ZERO;
-        assert!(
-            Setting::MaxLifetime
-                .check(&zero)
-                .unwrap_err()
-                .contains("off")
-        );
+        // `off` is advice only where the field can hold it.
+        let optional = Setting::MaxLifetime.check(&Some(zero)).unwrap_err();
+        assert!(optional.contains("off"), "{optional}");
+        let plain = Setting::MaxLifetime.check(&zero).unwrap_err();
+        assert!(plain.contains("longer than 0"), "{plain}");
         assert!(Setting::AcquireTimeout.check(&zero).is_err());
         assert!(Setting::ValidateAfterIdle.check(&zero).is_ok());
         assert!(Setting::MaxLifetime.check(&None::<Duration>).is_ok());

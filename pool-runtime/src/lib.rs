@@ -1,8 +1,47 @@
-//! A MySQL connection pool that cannot be misconfigured into failure.
+//! A MySQL/MariaDB connection pool that cannot be misconfigured into failure.
 //!
-//! This crate is being built in the open; see the README for what works today.
-//! It re-exports [`mysql_async`], the driver it builds on, so that a service
-//! needs one dependency and never a version-matched second one.
+//! Pools fail in production when their limits do not fit the server: a
+//! connection kept idle past the server's `wait_timeout` is dead, and the
+//! next query on it fails. This crate closes that gap three times over:
+//!
+//! - **At compile time**, [`#[derive(PoolConfig)]`](macro@PoolConfig) rejects
+//!   impossible literals (an unparsable duration, `max_idle` above
+//!   `max_open`, a zero lifetime) on the offending token.
+//! - **At boot**, [`PoolBuilder::connect`] reads the live server's limits and
+//!   refuses (or warns, or fixes) a config that cannot work against them,
+//!   with a report naming each key, its value, where it came from and the
+//!   fix ([`boot`]).
+//! - **At run time**, the [`Pool`] never hands out a connection a ping could
+//!   have shown dead, and its statements are retried on another connection
+//!   only when the error proves they did not run ([`exec`](Pool::exec)).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pool_runtime::PoolConfig;
+//!
+//! #[derive(PoolConfig)]
+//! #[pool(env_prefix = "APP_DB", file = "config/db.yaml")]
+//! struct DbConfig {
+//!     url: String,
+//!     #[pool(default = 16)]
+//!     max_open: u32,
+//!     #[pool(default = 16)]
+//!     max_idle: u32,
+//!     #[pool(default = "4m")]
+//!     max_idle_time: Duration,
+//! }
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = DbConfig::load()?.connect().await?;
+//! let n: Option<i64> = pool.query_first("SELECT COUNT(*) FROM orders", ()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Modules: [`pool`] is the generic pool core, [`config`] the loading side of
+//! the derive, [`boot`] the checks at `connect()`, and `testkit` (feature
+//! `testkit`) a throwaway server and a fault-injecting proxy for tests. The
+//! driver is re-exported as [`mysql_async`], so a service needs no second,
+//! version-matched dependency.
 
 #![warn(missing_docs)]
 

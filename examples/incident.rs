@@ -4,7 +4,8 @@
 //! sessions idle for 500 s (`wait_timeout`). Here the server's limit is
 //! scaled down to 2 s. The same traffic runs twice: through a pool that
 //! hands out whatever it holds (as the incident's pool did), and through
-//! `pool_runtime::Pool`.
+//! `pool_runtime::Pool`, whose boot checks refuse the config, and which,
+//! forced to start anyway, absorbs the dead connections.
 //!
 //! ```text
 //! cargo run --example incident
@@ -15,10 +16,11 @@
 use std::error::Error;
 use std::time::Duration;
 
+use pool_runtime::boot::{BootPolicy, Policy};
 use pool_runtime::mysql_async::prelude::*;
 use pool_runtime::mysql_async::{Conn, Opts};
 use pool_runtime::testkit::TestServer;
-use pool_runtime::{Pool, PoolOptions};
+use pool_runtime::{BootError, Pool, PoolOptions};
 
 const CONNECTIONS: usize = 10;
 const IDLE: Duration = Duration::from_secs(3);
@@ -44,12 +46,25 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!("     error: {error}");
     }
 
-    println!("\n2. pool_runtime::Pool, same settings: max_idle = 10, max_lifetime = 600 s");
+    println!("\n2. pool_runtime::Pool with the same settings: max_idle = 10, max_lifetime = 600 s");
     let mut options = PoolOptions::from_url(server.url())?;
     options.max_open = CONNECTIONS as u32;
     options.max_idle = CONNECTIONS as u32;
     options.max_lifetime = Some(Duration::from_secs(600));
     options.max_idle_time = Some(Duration::from_secs(600));
+    match Pool::builder(options.clone()).connect().await {
+        Err(BootError::Rejected(report)) => {
+            println!("   refused at boot, before any query:\n");
+            for line in report.to_string().lines() {
+                println!("   | {line}");
+            }
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => println!("   (unexpectedly accepted)"),
+    }
+
+    println!("\n3. The same pool forced to start (on_violation = warn): the run-time safety net");
+    options.on_violation = BootPolicy::all(Policy::Warn);
     let pool = Pool::builder(options).connect().await?;
     let first = burst_on_pool(&pool).await;
     println!("   10 queries: {}", summary(&first));
@@ -66,11 +81,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
         stats.bad_conn_retries + stats.read_retries
     );
     pool.close().await;
-
-    println!(
-        "\nAt boot, the pool's checks would also have refused this configuration: an idle \
-         bound of 600 s against a server that kills sessions after 2 s."
-    );
     Ok(())
 }
 

@@ -175,9 +175,10 @@ pub(crate) fn idle_bound(options: &PoolOptions, facts: &ServerFacts, out: &mut V
     let (fix, remedy) = if safe.is_zero() {
         (
             format!(
-                "wait_timeout {wait} s leaves no room for the {} maintenance tick: lower maintenance_interval, \
-                 or raise the server's wait_timeout",
-                secs(tick)
+                "wait_timeout {wait} s leaves no room for the {} maintenance tick: lower maintenance_interval \
+                 (e.g. to 100ms) and set max_idle_time below {}, or raise the server's wait_timeout",
+                secs(tick),
+                secs(safe_total)
             ),
             None,
         )

@@ -77,7 +77,6 @@ impl Pool {
     /// Runs `op` with retries; returns its output and the connection it ran
     /// on (the transaction start keeps it).
     pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<(O::Output, PooledConn), Error> {
-        let read = op.is_read() && self.options().retry_reads;
         let counters = self.counters();
         let mut attempt = 1;
         loop {
@@ -118,7 +117,9 @@ impl Pool {
                     Counters::bump(&counters.bad_conn_retries);
                     reason
                 }
-                Class::Lost(reason) if read => {
+                // Judged only now, when it matters: the text scan costs
+                // nothing on the success path.
+                Class::Lost(reason) if self.options().retry_reads && op.is_read() => {
                     conn.discard();
                     Counters::bump(&counters.read_retries);
                     reason

@@ -63,6 +63,9 @@ mod tx;
 pub use statement::ExecOutcome;
 pub use tx::Tx;
 
+use std::future::Future;
+use std::time::Duration;
+
 use crate::error::Error;
 use crate::mysql::{Pool, PooledConn};
 use crate::pool::Counters;
@@ -86,31 +89,19 @@ impl Pool {
                 Counters::bump(&counters.new_conn_attempts);
                 self.generic().get_new().await?
             };
-            let outcome = match self.statement_timeout() {
-                Some(limit) => match tokio::time::timeout(limit, op.run(&mut conn)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        // The connection is mid-statement: dropping the guard
-                        // discards it (the driver marked it broken).
-                        Counters::bump(&counters.statement_timeouts);
-                        conn.discard();
-                        return Err(Error::StatementTimeout { timeout: limit });
-                    }
-                },
-                None => op.run(&mut conn).await,
-            };
-            let error = match outcome {
+            let error = match bounded(self.statement_timeout(), op.run(&mut conn)).await {
                 Ok(output) => return Ok((output, conn)),
-                Err(error) => error,
+                Err(Bounded::Failed(error)) => error,
+                Err(Bounded::TimedOut(timeout)) => {
+                    // The connection is mid-statement: its state is unknown.
+                    Counters::bump(&counters.statement_timeouts);
+                    conn.discard();
+                    return Err(Error::StatementTimeout { timeout });
+                }
             };
             let class = classify(&error);
             let retry_reason = match class {
-                Class::Server => {
-                    return Err(match error {
-                        mysql_async::Error::Server(e) => Error::Server(e),
-                        other => Error::Client(other),
-                    });
-                }
+                Class::Server => return Err(server_error(error)),
                 Class::Client => return Err(Error::Client(error)),
                 Class::NotExecuted(reason) => {
                     conn.discard();
@@ -155,5 +146,33 @@ impl Pool {
             );
             attempt += 1;
         }
+    }
+}
+
+/// Runs `work` within the statement timeout, if there is one.
+pub(crate) async fn bounded<T>(
+    limit: Option<Duration>,
+    work: impl Future<Output = Result<T, mysql_async::Error>>,
+) -> Result<T, Bounded> {
+    match limit {
+        Some(limit) => match tokio::time::timeout(limit, work).await {
+            Ok(outcome) => outcome.map_err(Bounded::Failed),
+            Err(_) => Err(Bounded::TimedOut(limit)),
+        },
+        None => work.await.map_err(Bounded::Failed),
+    }
+}
+
+/// Why a bounded statement did not produce its output.
+pub(crate) enum Bounded {
+    Failed(mysql_async::Error),
+    TimedOut(Duration),
+}
+
+/// A server error as the exec path reports it.
+pub(crate) fn server_error(e: mysql_async::Error) -> Error {
+    match e {
+        mysql_async::Error::Server(e) => Error::Server(e),
+        other => Error::Client(other),
     }
 }

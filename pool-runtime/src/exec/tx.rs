@@ -7,6 +7,7 @@ use mysql_async::{Conn, Params};
 
 use super::classify::{Class, classify};
 use super::statement::{Exec, ExecOutcome, Op, QueryAll, QueryFirst, Sql, convert, convert_all};
+use super::{Bounded, bounded, server_error};
 use crate::error::Error;
 use crate::mysql::PooledConn;
 
@@ -122,16 +123,13 @@ impl Tx {
 
     async fn run<O: Op>(&mut self, op: &O) -> Result<O::Output, Error> {
         let conn = self.conn.as_mut().ok_or(Error::TransactionClosed)?;
-        let timeout = self.statement_timeout;
-        let outcome = match timeout {
-            Some(limit) => match tokio::time::timeout(limit, op.run(conn)).await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    self.lose();
-                    return Err(Error::StatementTimeout { timeout: limit });
-                }
-            },
-            None => op.run(conn).await,
+        let outcome = match bounded(self.statement_timeout, op.run(conn)).await {
+            Ok(output) => return Ok(output),
+            Err(Bounded::TimedOut(timeout)) => {
+                self.lose();
+                return Err(Error::StatementTimeout { timeout });
+            }
+            Err(Bounded::Failed(e)) => Err(e),
         };
         outcome.map_err(|e| match classify(&e) {
             Class::Server => server_error(e),
@@ -148,30 +146,5 @@ impl Tx {
         if let Some(conn) = self.conn.take() {
             conn.discard();
         }
-    }
-}
-
-async fn bounded<T>(
-    limit: Option<Duration>,
-    work: impl Future<Output = Result<T, mysql_async::Error>>,
-) -> Result<T, Bounded> {
-    match limit {
-        Some(limit) => match tokio::time::timeout(limit, work).await {
-            Ok(outcome) => outcome.map_err(Bounded::Failed),
-            Err(_) => Err(Bounded::TimedOut(limit)),
-        },
-        None => work.await.map_err(Bounded::Failed),
-    }
-}
-
-enum Bounded {
-    Failed(mysql_async::Error),
-    TimedOut(Duration),
-}
-
-fn server_error(e: mysql_async::Error) -> Error {
-    match e {
-        mysql_async::Error::Server(e) => Error::Server(e),
-        other => Error::Client(other),
     }
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::error::PoolError;
-use super::flight::{ConnInFlight, SlotInFlight};
+use super::flight::SlotInFlight;
 use super::guard::Pooled;
 use super::manager::Manager;
 use super::shared::{Grant, Shared, Take};
@@ -119,35 +119,7 @@ impl<M: Manager> Shared<M> {
         conn: Tracked<M::Connection>,
     ) -> Option<Tracked<M::Connection>> {
         let bound = self.validation_timeout();
-        let mut flight = ConnInFlight::new(self, conn, true);
-        let started = Instant::now();
-        let outcome = match flight.raw_mut() {
-            Some(raw) => tokio::time::timeout(bound, self.manager.validate(raw)).await,
-            None => return None,
-        };
-        match outcome {
-            Ok(Ok(()))
-                if !flight
-                    .raw_mut()
-                    .is_some_and(|raw| self.manager.is_broken(raw)) =>
-            {
-                let rtt = started.elapsed();
-                self.observe_round_trip(rtt);
-                let mut conn = flight.land()?;
-                conn.last_contact = Instant::now();
-                Some(conn)
-            }
-            outcome => {
-                let error = match &outcome {
-                    Ok(Err(e)) => e.to_string(),
-                    Ok(Ok(())) => "connection broken after the ping".to_owned(),
-                    Err(_) => format!("no answer within {bound:?}"),
-                };
-                tracing::info!(conn = flight.id(), %error, "discarding an idle connection that failed validation");
-                flight.discard(Retire::ValidationFailed);
-                None
-            }
-        }
+        self.ping(conn, true, bound, Retire::ValidationFailed).await
     }
 
     /// Opens a connection into a slot this acquire holds.

@@ -7,6 +7,7 @@
 //! discarded, never returned.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::manager::Manager;
 use super::shared::Shared;
@@ -90,5 +91,46 @@ impl<M: Manager> Drop for SlotInFlight<'_, M> {
         if self.armed {
             self.shared.abandon_slot(self.from_user);
         }
+    }
+}
+
+impl<M: Manager> Shared<M> {
+    /// One ping, bounded by `bound`, for a connection taken out of the idle
+    /// list (validation before hand-out, or a keepalive). On success the
+    /// round trip feeds the adaptive timeout and the connection comes back
+    /// marked as just heard from; on failure it is discarded for `why`.
+    pub(crate) async fn ping(
+        self: &Arc<Self>,
+        conn: Tracked<M::Connection>,
+        from_user: bool,
+        bound: Duration,
+        why: Retire,
+    ) -> Option<Tracked<M::Connection>> {
+        let mut flight = ConnInFlight::new(self, conn, from_user);
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(bound, self.manager.validate(flight.raw_mut()?)).await;
+        let broken = flight
+            .raw_mut()
+            .is_some_and(|raw| self.manager.is_broken(raw));
+        let failure = match &outcome {
+            Ok(Ok(())) if !broken => None,
+            Ok(Ok(())) => Some("connection broken after the ping".to_owned()),
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {bound:?}")),
+        };
+        if let Some(error) = failure {
+            tracing::info!(
+                conn = flight.id(),
+                %error,
+                reason = why.as_str(),
+                "discarding an idle connection whose ping failed"
+            );
+            flight.discard(why);
+            return None;
+        }
+        self.observe_round_trip(started.elapsed());
+        let mut conn = flight.land()?;
+        conn.last_contact = Instant::now();
+        Some(conn)
     }
 }

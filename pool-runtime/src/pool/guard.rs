@@ -36,12 +36,7 @@ impl<M: Manager> Pooled<M> {
     /// Closes the connection instead of returning it: for code that knows
     /// it is unusable. Its slot is freed for a new one.
     pub fn discard(self) {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: as in `detach`: `this` is never dropped, each field is
-        // taken exactly once.
-        let conn = unsafe { ManuallyDrop::take(&mut this.conn) };
-        let shared = unsafe { std::ptr::read(&this.shared) };
-        shared.forget(conn.id);
+        let (conn, shared) = self.leave();
         shared.counters.retired(super::stats::Retire::Broken);
         tracing::debug!(
             conn = conn.id,
@@ -53,13 +48,19 @@ impl<M: Manager> Pooled<M> {
     /// Takes the connection out of the pool for good. The pool forgets it and
     /// may open another in its place.
     pub fn detach(self) -> M::Connection {
+        self.leave().0.raw
+    }
+
+    /// Takes the connection out of the guard without returning it; the pool
+    /// forgets it and frees its slot.
+    fn leave(self) -> (Tracked<M::Connection>, Arc<Shared<M>>) {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped, so `conn` is taken exactly once and
         // `shared` is moved out exactly once.
         let conn = unsafe { ManuallyDrop::take(&mut this.conn) };
         let shared = unsafe { std::ptr::read(&this.shared) };
         shared.forget(conn.id);
-        conn.raw
+        (conn, shared)
     }
 }
 

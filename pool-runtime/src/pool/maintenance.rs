@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use super::flight::{ConnInFlight, SlotInFlight};
+use super::flight::SlotInFlight;
 use super::manager::Manager;
 use super::shared::Shared;
 use super::stats::{Counters, Retire};
@@ -92,35 +92,10 @@ impl<M: Manager> Shared<M> {
         // Nobody waits on a keepalive, so a busy host gets the benefit of the
         // doubt: never less than KEEPALIVE_FLOOR.
         let bound = self.validation_timeout().max(KEEPALIVE_FLOOR);
-        let mut flight = ConnInFlight::new(&self, conn, false);
-        let started = Instant::now();
-        let outcome = match flight.raw_mut() {
-            Some(raw) => tokio::time::timeout(bound, self.manager.validate(raw)).await,
-            None => return,
-        };
-        let broken = flight
-            .raw_mut()
-            .is_some_and(|raw| self.manager.is_broken(raw));
-        let failure = match &outcome {
-            Ok(Ok(())) if !broken => None,
-            Ok(Ok(())) => Some("connection broken after the ping".to_owned()),
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some(format!("no answer within {bound:?}")),
-        };
-        if let Some(error) = failure {
-            tracing::info!(
-                conn = flight.id(),
-                %error,
-                "discarding an idle connection that failed its keepalive"
-            );
-            flight.discard(Retire::KeepaliveFailed);
+        let Some(conn) = self.ping(conn, false, bound, Retire::KeepaliveFailed).await else {
             return;
-        }
+        };
         Counters::bump(&self.counters.keepalives);
-        self.observe_round_trip(started.elapsed());
-        if let Some(mut conn) = flight.land() {
-            conn.last_contact = Instant::now();
-            self.release(conn, false);
-        }
+        self.release(conn, false);
     }
 }

@@ -1057,9 +1057,9 @@ fn keys_list_every_key_with_env_var_and_default() {
     );
     let url = &keys[0];
     assert!(url.secret);
-    assert_eq!(url.setting, Some(Setting::Url));
+    assert_eq!(url.setting, Some(Setting::known("url")));
     assert_eq!(url.doc, "Where the database is.");
-    assert_eq!(keys[1].setting, Some(Setting::MaxOpen));
+    assert_eq!(keys[1].setting, Some(Setting::known("max_open")));
     assert_eq!(keys[1].type_name, "u32");
     assert_eq!(keys[4].type_name, "Option<Duration>");
     assert_eq!(keys[6].setting, None);

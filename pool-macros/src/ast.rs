@@ -3,7 +3,7 @@
 use proc_macro2::Span;
 use syn::{Ident, Lit, LitInt, LitStr, Type};
 
-use crate::settings::SettingDef;
+use pool_settings::Setting;
 
 pub(crate) struct Container<'a> {
     pub(crate) ident: &'a Ident,
@@ -33,7 +33,7 @@ pub(crate) struct Field<'a> {
 
 #[derive(Clone, Copy)]
 pub(crate) enum Role {
-    Setting(&'static SettingDef),
+    Setting(&'static Setting),
     Skip,
     Nested,
     /// Not resolved (an error was reported).
@@ -46,7 +46,7 @@ impl Field<'_> {
         self.ident.to_string().trim_start_matches("r#").to_owned()
     }
 
-    pub(crate) fn setting(&self) -> Option<&'static SettingDef> {
+    pub(crate) fn setting(&self) -> Option<&'static Setting> {
         match self.role {
             Role::Setting(def) => Some(def),
             _ => None,
@@ -54,7 +54,7 @@ impl Field<'_> {
     }
 
     pub(crate) fn is_secret(&self) -> bool {
-        self.secret.is_some() || self.setting().is_some_and(|s| s.key == "url")
+        self.secret.is_some() || self.setting().is_some_and(Setting::is_secret)
     }
 }
 

@@ -29,19 +29,4 @@ impl Ctxt {
     }
 }
 
-/// The closest of `known` to `word`, if close enough to be a typo.
-pub(crate) fn did_you_mean<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(word, k), *k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
-}
-
-pub(crate) fn hint(word: &str, known: &[&str]) -> String {
-    match did_you_mean(word, known) {
-        Some(close) => format!("; did you mean `{close}`?"),
-        None => format!("; expected one of: {}", known.join(", ")),
-    }
-}
+pub(crate) use pool_settings::words::{did_you_mean, hint};

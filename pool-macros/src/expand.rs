@@ -45,8 +45,8 @@ fn expand(c: &Container<'_>) -> TokenStream {
         let name = f.key();
         let setting = match f.setting() {
             Some(def) => {
-                let variant = format_ident!("{}", def.variant);
-                quote!(#private::Some(#private::Setting::#variant))
+                let key = def.key;
+                quote!(#private::Some(#private::Setting::known(#key)))
             }
             None => quote!(#private::None),
         };
@@ -92,9 +92,9 @@ fn expand(c: &Container<'_>) -> TokenStream {
         let ty = f.ty;
         match f.role {
             Role::Setting(def) => {
-                let variant = format_ident!("{}", def.variant);
+                let key = def.key;
                 let secret = f.is_secret();
-                quote!(let #local = cx.value::<#ty>(#name, #private::Some(#private::Setting::#variant), #secret);)
+                quote!(let #local = cx.value::<#ty>(#name, #private::Some(const { #private::Setting::known(#key) }), #secret);)
             }
             Role::Nested => quote!(let #local = cx.nested::<#ty>(#name);),
             Role::Skip | Role::Unknown => {
@@ -119,12 +119,9 @@ fn expand(c: &Container<'_>) -> TokenStream {
     });
     let replicas_apply = replicas_attr.map(|n| quote!(options.replicas = #n;));
 
-    // Keys the struct does not know are errors (typos), unless the file is
-    // shared with other settings.
-    let reject_unknown = c
-        .allow_unknown
-        .is_none()
-        .then(|| quote!(cx.reject_unknown(<Self as #private::PoolConfig>::__schema());));
+    // Keys the struct does not know are errors (typos), unless the schema
+    // says the file is shared with other settings.
+    let allow_unknown = c.allow_unknown.is_some();
 
     let debug_fields = c.fields.iter().map(|f| {
         let field = f.ident;
@@ -146,6 +143,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
                     env_prefix: #env_prefix,
                     file: #file,
                     file_optional: #file_optional,
+                    allow_unknown: #allow_unknown,
                     replicas: #replicas,
                     keys: &[#(#keys),*],
                 };
@@ -154,7 +152,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
 
             fn __extract(cx: &mut #private::Extractor<'_>) -> #private::Option<Self> {
                 #(#reads)*
-                #reject_unknown
+                cx.reject_unknown(<Self as #private::PoolConfig>::__schema());
                 #private::Some(Self { #(#builds),* })
             }
 

@@ -7,14 +7,16 @@
 //! The derive works in three steps, each in its own module: the attributes
 //! are parsed (`attr`), the model is checked as a whole (`valid`), and
 //! code is generated (`expand`). Every problem found is reported, each on
-//! the token that caused it, before anything is generated.
+//! the token that caused it, together with a stand-in impl (`fallback`) so
+//! that the compiler shows those problems and not a cascade of missing
+//! methods. What a setting is (its type, bounds, default rules) comes from
+//! the settings table of `pool-settings`, which the runtime reads too.
 
 mod ast;
 mod attr;
 mod ctxt;
-mod duration;
 mod expand;
-mod settings;
+mod fallback;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -30,6 +32,10 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_pool_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive(&input)
-        .unwrap_or_else(|errors| errors.to_compile_error())
+        .unwrap_or_else(|errors| {
+            let mut out = errors.to_compile_error();
+            out.extend(fallback::expand(&input));
+            out
+        })
         .into()
 }

@@ -2,12 +2,11 @@
 //! default, and the rules that tie settings together. All problems are
 //! reported, each on its own token.
 
+use pool_settings::{Kind, Setting, duration};
 use syn::Lit;
 
 use crate::ast::{Container, Field, Role};
 use crate::ctxt::{Ctxt, hint};
-use crate::duration;
-use crate::settings::{self, Kind};
 
 pub(crate) fn check(cx: &mut Ctxt, container: &mut Container<'_>) {
     check_container(cx, container);
@@ -52,11 +51,11 @@ fn check_container(cx: &mut Ctxt, c: &Container<'_>) {
     }
     if let Some(replicas) = &c.replicas {
         match replicas.base10_parse::<u32>() {
-            Ok(0) => cx.error(
-                replicas,
-                "replicas = 0: at least one instance of the service runs this pool",
-            ),
-            Ok(_) => {}
+            Ok(n) => {
+                if let Err(problem) = Setting::known("replicas").check_count(n.into()) {
+                    cx.error(replicas, problem);
+                }
+            }
             Err(_) => cx.error(
                 replicas,
                 "replicas must be a whole number from 1 to u32::MAX",
@@ -84,7 +83,7 @@ fn resolve_role(cx: &mut Ctxt, f: &mut Field<'_>) {
     } else if f.nested.is_some() {
         Role::Nested
     } else if let Some(name) = &f.setting_attr {
-        match settings::find(&name.value()) {
+        match Setting::named(&name.value()) {
             Some(def) => Role::Setting(def),
             None => {
                 cx.error(
@@ -92,21 +91,21 @@ fn resolve_role(cx: &mut Ctxt, f: &mut Field<'_>) {
                     format!(
                         "`{}` is not a pool setting{}",
                         name.value(),
-                        hint(&name.value(), &settings::keys())
+                        hint(&name.value(), &Setting::keys())
                     ),
                 );
                 Role::Unknown
             }
         }
     } else {
-        match settings::find(&key) {
+        match Setting::named(&key) {
             Some(def) => Role::Setting(def),
             None => {
                 cx.error(
                     f.ident,
                     format!(
                         "`{key}` is not a pool setting{} If it is your own, mark it #[pool(skip)] (still loaded); #[pool(nested)] if its type is a PoolConfig; #[pool(setting = \"...\")] to map it to a setting",
-                        match crate::ctxt::did_you_mean(&key, &settings::keys()) {
+                        match crate::ctxt::did_you_mean(&key, &Setting::keys()) {
                             Some(close) => format!("; did you mean `{close}`?"),
                             None => ".".to_owned(),
                         }
@@ -136,7 +135,7 @@ fn check_field(cx: &mut Ctxt, f: &Field<'_>) {
     }
     match f.role {
         Role::Setting(def) => {
-            if !def.kind.accepts(&f.shape) {
+            if !def.accepts(&f.shape) {
                 cx.error(
                     f.ty,
                     format!(
@@ -146,13 +145,13 @@ fn check_field(cx: &mut Ctxt, f: &Field<'_>) {
                         } else {
                             format!(" ({} setting)", def.key)
                         },
-                        def.kind.types(),
+                        def.type_text(),
                         type_text(f)
                     ),
                 );
             }
             if let Some(default) = &f.default {
-                check_default(cx, def.key, def.kind, default);
+                check_default(cx, def, default);
             }
         }
         Role::Nested => {
@@ -183,18 +182,23 @@ fn type_text(f: &Field<'_>) -> String {
     }
 }
 
-fn check_default(cx: &mut Ctxt, key: &str, kind: Kind, lit: &Lit) {
-    match (kind, lit) {
-        (Kind::Count, Lit::Int(n)) => match n.base10_parse::<u32>() {
-            Err(_) => cx.error(lit, format!("default for `{key}` must be a whole number from 0 to u32::MAX")),
-            Ok(v) if v > MOST_CONNECTIONS => cx.error(
+/// A literal default, judged by the setting's row: its kind and bounds,
+/// with the runtime's own parsers.
+fn check_default(cx: &mut Ctxt, def: &Setting, lit: &Lit) {
+    let key = def.key;
+    match (def.kind, lit) {
+        (Kind::Count { .. }, Lit::Int(n)) => match n.base10_parse::<u32>() {
+            Err(_) => cx.error(
                 lit,
-                format!("`{key}` of {v} is above {MOST_CONNECTIONS}, MySQL's own ceiling for max_connections"),
+                format!("default for `{key}` must be a whole number from 0 to u32::MAX"),
             ),
-            Ok(0) if key == "replicas" => cx.error(lit, "replicas = 0: at least one instance of the service runs this pool"),
-            Ok(_) => {}
+            Ok(v) => {
+                if let Err(problem) = def.check_count(v.into()) {
+                    cx.error(lit, problem);
+                }
+            }
         },
-        (Kind::Count, _) => cx.error(
+        (Kind::Count { .. }, _) => cx.error(
             lit,
             format!("default for `{key}` must be a whole number, e.g. default = 100"),
         ),
@@ -214,9 +218,11 @@ fn check_default(cx: &mut Ctxt, key: &str, kind: Kind, lit: &Lit) {
                     lit,
                     format!("a zero `{key}` cannot work: every connection would expire at once; give a positive duration, or leave the default out of an Option<Duration> field for no limit"),
                 ),
-                Ok(d) if d.is_zero() && !zero => cx.error(lit, format!("`{key}` must be longer than 0, e.g. \"30s\"")),
-                Ok(d) if d > duration::CENTURY => cx.error(lit, format!("`{key}` of `{text}` is longer than a century: a typo?")),
-                Ok(_) => {}
+                Ok(d) => {
+                    if let Err(problem) = def.check_duration(d, false) {
+                        cx.error(lit, problem);
+                    }
+                }
             }
         }
         (Kind::Duration { .. }, _) => cx.error(
@@ -225,31 +231,42 @@ fn check_default(cx: &mut Ctxt, key: &str, kind: Kind, lit: &Lit) {
                 "default for `{key}` must be a duration string such as \"10m\", or whole seconds"
             ),
         ),
-        (Kind::Bool, Lit::Bool(_)) => {}
-        (Kind::Bool, _) => cx.error(lit, format!("default for `{key}` must be true or false")),
+        (Kind::Flag, Lit::Bool(_)) => {}
+        (Kind::Flag, _) => cx.error(lit, format!("default for `{key}` must be true or false")),
         (Kind::Url, Lit::Str(s)) if looks_like_url(&s.value()) => {}
         (Kind::Url, Lit::Str(_)) => cx.error(
             lit,
             format!("default for `{key}` is not a URL: write mysql://user:password@host:3306/db"),
         ),
         (Kind::Url, _) => cx.error(lit, format!("default for `{key}` must be a URL string")),
-        (Kind::ResetPolicy, Lit::Str(s))
-            if matches!(s.value().as_str(), "when_dirty" | "always") => {}
-        (Kind::ResetPolicy, _) => cx.error(
+        (Kind::Choice { .. }, Lit::Str(s)) => {
+            if let Err(problem) = def.check_word(&s.value()) {
+                cx.error(lit, problem);
+            }
+        }
+        (Kind::Choice { words }, _) => cx.error(
             lit,
-            format!("default for `{key}` must be \"when_dirty\" or \"always\""),
+            format!(
+                "default for `{key}` must be one of: {}",
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ),
-        (Kind::Strings, _) => cx.error(
+        (Kind::Statements, _) => cx.error(
             lit,
             format!("`{key}` takes no default literal: list its statements in the config file"),
         ),
-        (Kind::Policy, Lit::Str(s)) if valid_policy(&s.value()) => {}
+        (Kind::Policy, Lit::Str(s)) if pool_settings::policy::parse(&s.value()).is_ok() => {}
         (Kind::Policy, _) => cx.error(
             lit,
             format!(
                 "default for `{key}` must be a policy string: \"deny\", \"warn\" or \"fix\", with optional overrides like \"warn, idle_bound=fix\""
             ),
         ),
+        _ => cx.error(lit, format!("`{key}` takes no default literal")),
     }
 }
 
@@ -318,21 +335,6 @@ fn check_has_url(cx: &mut Ctxt, c: &Container<'_>) {
         );
     }
 }
-
-/// The policy grammar, checked loosely here (codes are checked at run time).
-fn valid_policy(text: &str) -> bool {
-    let word = |w: &str| matches!(w.trim(), "deny" | "fail" | "warn" | "fix" | "clamp");
-    text.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .all(|part| match part.split_once('=') {
-            Some((code, policy)) => !code.trim().is_empty() && word(policy),
-            None => word(part),
-        })
-}
-
-/// MySQL's own ceiling for `max_connections`, as the runtime checks it.
-const MOST_CONNECTIONS: u32 = 100_000;
 
 /// `mysql://host...`: the runtime parses it fully.
 fn looks_like_url(text: &str) -> bool {

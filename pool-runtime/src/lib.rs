@@ -68,9 +68,12 @@ pub mod boot;
 pub mod config;
 mod error;
 mod exec;
+mod findings;
 mod mysql;
 mod options;
+mod policy;
 pub mod pool;
+mod source;
 mod url;
 
 pub use boot::BootError;
@@ -79,7 +82,7 @@ pub use error::Error;
 pub use exec::{ExecOutcome, Tx};
 pub use figment;
 pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PooledConn};
-pub use options::{PoolOptions, ResetPolicy};
+pub use options::{PoolOptions, ResetPolicy, SettingValue};
 pub use pool::PoolStats;
 pub use url::{DatabaseUrl, UrlError};
 

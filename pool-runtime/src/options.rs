@@ -1,142 +1,91 @@
-//! The pool's limits and timeouts, as plain data with documented defaults.
+//! `PoolOptions`: the settings table of `pool-settings`, expanded into plain
+//! data.
+//!
+//! Each field, its doc and its default come from one row of
+//! [`pool_settings::settings_table!`]; nothing here is typed a second time.
+//! A new setting is a row there plus the code that uses it.
 
+use std::fmt;
 use std::time::Duration;
 
-use crate::boot::BootPolicy;
+pub use pool_settings::ResetPolicy;
+use pool_settings::{DefaultValue, Setting};
+
+use crate::policy::BootPolicy;
 use crate::url::{DatabaseUrl, UrlError};
 
-/// Everything a pool needs to know, with defaults chosen for a production
-/// service. Plain data: set the fields you care about.
-///
-/// ```
-/// use std::time::Duration;
-/// use pool_runtime::PoolOptions;
-///
-/// let mut options = PoolOptions::from_url("mysql://app:secret@127.0.0.1:3306/shop")?;
-/// options.max_open = 20;
-/// options.max_idle = 20;
-/// options.max_idle_time = Some(Duration::from_secs(240));
-/// // Debug never shows the password.
-/// assert!(!format!("{options:?}").contains("secret"));
-/// # Ok::<(), pool_runtime::UrlError>(())
-/// ```
-///
-/// Durations given as `None` switch the limit off. `max_open = 0` means no
-/// limit, as in Go's `database/sql`.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct PoolOptions {
-    /// Where to connect. Required by the MySQL pool; its password never prints.
-    pub url: Option<DatabaseUrl>,
-    /// Most connections open at once, in use or idle; `0` = unlimited.
-    /// Default 10.
-    pub max_open: u32,
-    /// Most idle connections kept; more are closed on return. Default 2, as
-    /// Go's `database/sql`: raise it to `max_open` for steady load. Values
-    /// above `max_open` act as `max_open`.
-    pub max_idle: u32,
-    /// Idle connections the maintenance task keeps open. Default 0.
-    pub min_idle: u32,
-    /// Age at which a connection is retired, from its creation, shortened by
-    /// a random 0-2.5% so connections opened together do not expire together.
-    /// Default 30 min.
-    pub max_lifetime: Option<Duration>,
-    /// Time a connection may sit unused in the pool before it is retired.
-    /// Keep it (plus `maintenance_interval`) below the server's
-    /// `wait_timeout`. Default 5 min.
-    pub max_idle_time: Option<Duration>,
-    /// Longest an acquire may take, waiting and connecting included.
-    /// Default 30 s.
-    pub acquire_timeout: Duration,
-    /// Longest a new connection may take to open (TCP, TLS, auth, init SQL).
-    /// Default 10 s.
-    pub connect_timeout: Duration,
-    /// Fixed bound on a validation ping. `None` (default) adapts it to the
-    /// round trips the pool observes (pings and connects), kept between
-    /// 10 ms and 5 s: a dead flow on loopback costs milliseconds, and a slow
-    /// WAN link is not mistaken for dead.
-    pub validation_timeout: Option<Duration>,
-    /// A connection idle longer than this is pinged before it is handed out.
-    /// Default 500 ms (HikariCP's bypass window).
-    pub validate_after_idle: Duration,
-    /// Idle connections are pinged this often so the server's idle clock
-    /// restarts. Default off.
-    pub keepalive_interval: Option<Duration>,
-    /// TCP keepalive on pool sockets, so the kernel notices dead peers.
-    /// Default 60 s.
-    pub tcp_keepalive: Option<Duration>,
-    /// Statements run on every new connection, in order.
-    pub init_sql: Vec<String>,
-    /// A connection held longer than this logs a warning naming the code that
-    /// acquired it. Default off.
-    pub leak_threshold: Option<Duration>,
-    /// How often the maintenance task retires, refills and pings. It adds to
-    /// the longest time a connection can sit idle. Default 1 s.
-    pub maintenance_interval: Duration,
-    /// When a returned connection is reset. Default [`ResetPolicy::WhenDirty`].
-    pub reset_on_return: ResetPolicy,
-    /// Whether the exec path may re-send a read-only statement (`SELECT`,
-    /// `SHOW`, ...) outside a transaction after its connection was lost,
-    /// when it cannot tell whether the statement ran. Default on: running a
-    /// read twice is harmless, except for reads with side effects
-    /// (`GET_LOCK()`, `NEXTVAL()`, functions that write): switch it off if
-    /// you issue those through `query*`.
-    pub retry_reads: bool,
-    /// Client-side bound on each statement of the exec path. On expiry the
-    /// connection is closed (its state is unknown) and the caller is told
-    /// the statement may have run. Default off: without it, a statement on
-    /// a silently dropped connection waits until TCP gives up.
-    pub statement_timeout: Option<Duration>,
-    /// How many instances of the service run this pool at once: the boot
-    /// checks multiply `max_open` by it against the server's limits.
-    /// Default 1.
-    pub replicas: u32,
-    /// What the boot checks do about each finding. Default: errors stop the
-    /// pool, warnings are logged. See [`BootPolicy`].
-    pub on_violation: BootPolicy,
-}
-
-/// When the pool resets a connection that comes back from a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ResetPolicy {
-    /// Only when it is dirty: an open transaction, an error whose effect on
-    /// the transaction is unknown, or autocommit switched off. Session
-    /// variables and temporary tables survive, as in Go's `database/sql`.
-    /// Costs a round trip only on dirty returns.
-    #[default]
-    WhenDirty,
-    /// `COM_RESET_CONNECTION` on every return (mysql_async's `Pool` default):
-    /// a pristine session each time, at one round trip per checkout.
-    Always,
-}
-
-impl Default for PoolOptions {
-    fn default() -> Self {
-        PoolOptions {
-            url: None,
-            max_open: 10,
-            max_idle: 2,
-            min_idle: 0,
-            max_lifetime: Some(Duration::from_secs(30 * 60)),
-            max_idle_time: Some(Duration::from_secs(5 * 60)),
-            acquire_timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            validation_timeout: None,
-            validate_after_idle: Duration::from_millis(500),
-            keepalive_interval: None,
-            tcp_keepalive: Some(Duration::from_secs(60)),
-            init_sql: Vec::new(),
-            leak_threshold: None,
-            maintenance_interval: Duration::from_secs(1),
-            reset_on_return: ResetPolicy::WhenDirty,
-            retry_reads: true,
-            statement_timeout: None,
-            replicas: 1,
-            on_violation: BootPolicy::default(),
+macro_rules! pool_options {
+    ($(
+        $(#[doc = $doc:literal])*
+        $key:ident : $ty:ty = $default:expr, kind $kind:expr, unit $unit:literal;
+    )*) => {
+        /// Everything a pool needs to know, with defaults chosen for a
+        /// production service. Plain data: set the fields you care about.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use pool_runtime::PoolOptions;
+        ///
+        /// let mut options = PoolOptions::from_url("mysql://app:secret@127.0.0.1:3306/shop")?;
+        /// options.max_open = 20;
+        /// options.max_idle = 20;
+        /// options.max_idle_time = Some(Duration::from_secs(240));
+        /// // Debug never shows the password.
+        /// assert!(!format!("{options:?}").contains("secret"));
+        /// # Ok::<(), pool_runtime::UrlError>(())
+        /// ```
+        ///
+        /// Durations given as `None` switch the limit off. `max_open = 0`
+        /// means no limit, as in Go's `database/sql`. Every field is a config
+        /// key of the same name; the README's table lists their defaults.
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub struct PoolOptions {
+            $(
+                $(#[doc = $doc])*
+                pub $key: $ty,
+            )*
         }
-    }
+
+        impl Default for PoolOptions {
+            fn default() -> Self {
+                PoolOptions {
+                    $( $key: FromTable::from_table(const { Setting::known(stringify!($key)) }), )*
+                }
+            }
+        }
+
+        impl PoolOptions {
+            /// The value of the setting named `key`, as a view that prints
+            /// the way configs write it (the URL without its password);
+            /// `None` for a key that is not a setting.
+            ///
+            /// ```
+            /// let options = pool_runtime::PoolOptions::default();
+            /// assert_eq!(options.value("max_lifetime").unwrap().to_string(), "30m");
+            /// assert!(options.value("max_lifetim").is_none());
+            /// ```
+            pub fn value(&self, key: &str) -> Option<SettingValue<'_>> {
+                match key {
+                    $( stringify!($key) => Some(ToValue::to_value(
+                        &self.$key,
+                        const { Setting::known(stringify!($key)) },
+                    )), )*
+                    _ => None,
+                }
+            }
+        }
+
+        /// Every setting, as a typed handle, for code that names one (the
+        /// boot rules): a misspelt key does not compile.
+        #[allow(non_upper_case_globals, dead_code)]
+        pub(crate) mod keys {
+            use pool_settings::Setting;
+            $( pub(crate) const $key: &Setting = Setting::known(stringify!($key)); )*
+        }
+    };
 }
+pool_settings::settings_table!(pool_options);
 
 impl PoolOptions {
     /// Defaults, connecting to `url`.
@@ -147,6 +96,186 @@ impl PoolOptions {
         })
     }
 
+    /// Whether the setting named `key` still has its default value.
+    pub fn is_default(&self, key: &str) -> bool {
+        self.value(key).is_some() && self.value(key) == PoolOptions::default().value(key)
+    }
+}
+
+/// One setting's value, as [`PoolOptions::value`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum SettingValue<'a> {
+    /// A URL (shown without its password).
+    Url(&'a DatabaseUrl),
+    /// No value where one is required (the URL).
+    Unset,
+    /// A count.
+    Count(u32),
+    /// A duration.
+    Duration(Duration),
+    /// Switched off.
+    Off,
+    /// Unset, so the pool works it out (the validation timeout).
+    Adaptive,
+    /// A flag.
+    Flag(bool),
+    /// SQL statements; shown as a count, since they may hold values.
+    Statements(&'a [String]),
+    /// The reset policy.
+    Reset(ResetPolicy),
+    /// The boot policy.
+    Policy(&'a BootPolicy),
+}
+
+impl fmt::Display for SettingValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingValue::Url(url) => write!(f, "{url}"),
+            SettingValue::Unset => f.write_str("unset"),
+            SettingValue::Count(n) => write!(f, "{n}"),
+            SettingValue::Duration(d) => f.write_str(&pool_settings::duration::format(*d)),
+            SettingValue::Off => f.write_str("off"),
+            SettingValue::Adaptive => f.write_str("adaptive"),
+            SettingValue::Flag(b) => write!(f, "{b}"),
+            SettingValue::Statements([]) => f.write_str("none"),
+            SettingValue::Statements(list) => write!(f, "{} statement(s)", list.len()),
+            SettingValue::Reset(policy) => write!(f, "{policy}"),
+            SettingValue::Policy(policy) => write!(f, "{policy}"),
+        }
+    }
+}
+
+/// A field's default, read from its table row. A default that does not fit
+/// its field's type cannot ship: `pool-settings` checks every row against
+/// its kind, and the tests below check every field against its row.
+trait FromTable {
+    fn from_table(setting: &Setting) -> Self;
+}
+
+/// A field's value as a [`SettingValue`].
+trait ToValue {
+    fn to_value<'a>(&'a self, setting: &Setting) -> SettingValue<'a>;
+}
+
+impl FromTable for u32 {
+    fn from_table(setting: &Setting) -> Self {
+        match setting.default {
+            DefaultValue::Count(n) => n,
+            _ => 0,
+        }
+    }
+}
+
+impl ToValue for u32 {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        SettingValue::Count(*self)
+    }
+}
+
+impl FromTable for Duration {
+    fn from_table(setting: &Setting) -> Self {
+        match setting.default {
+            DefaultValue::Duration(d) => d,
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+impl ToValue for Duration {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        SettingValue::Duration(*self)
+    }
+}
+
+impl FromTable for Option<Duration> {
+    fn from_table(setting: &Setting) -> Self {
+        match setting.default {
+            DefaultValue::Duration(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+impl ToValue for Option<Duration> {
+    fn to_value<'a>(&'a self, setting: &Setting) -> SettingValue<'a> {
+        match (self, setting.default) {
+            (Some(d), _) => SettingValue::Duration(*d),
+            (None, DefaultValue::Adaptive) => SettingValue::Adaptive,
+            (None, _) => SettingValue::Off,
+        }
+    }
+}
+
+impl FromTable for bool {
+    fn from_table(setting: &Setting) -> Self {
+        matches!(setting.default, DefaultValue::Flag(true))
+    }
+}
+
+impl ToValue for bool {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        SettingValue::Flag(*self)
+    }
+}
+
+impl FromTable for Vec<String> {
+    fn from_table(_: &Setting) -> Self {
+        Vec::new()
+    }
+}
+
+impl ToValue for Vec<String> {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        SettingValue::Statements(self)
+    }
+}
+
+impl FromTable for Option<DatabaseUrl> {
+    fn from_table(_: &Setting) -> Self {
+        None
+    }
+}
+
+impl ToValue for Option<DatabaseUrl> {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        match self {
+            Some(url) => SettingValue::Url(url),
+            None => SettingValue::Unset,
+        }
+    }
+}
+
+impl FromTable for ResetPolicy {
+    fn from_table(setting: &Setting) -> Self {
+        match setting.default {
+            DefaultValue::Word(word) => ResetPolicy::from_word(word),
+            _ => None,
+        }
+        .unwrap_or(ResetPolicy::WhenDirty)
+    }
+}
+
+impl ToValue for ResetPolicy {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        SettingValue::Reset(*self)
+    }
+}
+
+impl FromTable for BootPolicy {
+    fn from_table(_: &Setting) -> Self {
+        BootPolicy::default()
+    }
+}
+
+impl ToValue for BootPolicy {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        SettingValue::Policy(self)
+    }
+}
+
+// Until the core has its own limits type.
+impl PoolOptions {
     /// `max_open` as a count, `usize::MAX` for unlimited.
     pub(crate) fn open_limit(&self) -> usize {
         match self.max_open {
@@ -158,5 +287,46 @@ impl PoolOptions {
     /// `max_idle`, never above the open limit (Go clamps the same way).
     pub(crate) fn idle_limit(&self) -> usize {
         (self.max_idle as usize).min(self.open_limit())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pool_settings::SETTINGS;
+
+    #[test]
+    fn every_default_in_the_table_is_the_default_of_pool_options() {
+        let options = PoolOptions::default();
+        for setting in SETTINGS {
+            let value = options
+                .value(setting.key)
+                .unwrap_or_else(|| panic!("{} is not a PoolOptions field", setting.key));
+            let shown = match (setting.default, value) {
+                (DefaultValue::Empty, SettingValue::Policy(p)) => {
+                    assert_eq!(*p, BootPolicy::default());
+                    setting.default_text()
+                }
+                (DefaultValue::Required, SettingValue::Unset) => "required".into(),
+                _ => value.to_string(),
+            };
+            assert_eq!(shown, setting.default_text(), "default of {}", setting.key);
+        }
+    }
+
+    #[test]
+    fn a_changed_value_is_no_longer_the_default() {
+        let mut options = PoolOptions::default();
+        assert!(options.is_default("max_open"));
+        options.max_open = 11;
+        assert!(!options.is_default("max_open"));
+        assert!(!options.is_default("no_such_key"));
+    }
+
+    #[test]
+    fn values_never_show_the_password() {
+        let options = PoolOptions::from_url("mysql://u:hunter2@h:3306/db").unwrap();
+        let shown = options.value("url").unwrap().to_string();
+        assert_eq!(shown, "mysql://u:***@h:3306/db");
     }
 }

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use super::facts::FactsError;
 use super::report::Report;
 use crate::url::DatabaseUrl;
 
@@ -80,13 +81,49 @@ pub enum BootError {
         after: Duration,
     },
 
-    /// Any other failure to connect, or to read the server's limits.
-    #[error("cannot start the pool for {target}: {message}")]
-    Other {
+    /// The server refused the connection with an error the variants above
+    /// do not cover; its code and message are in the source.
+    #[error("the server at {target} refused the connection (error {code})")]
+    ServerRefused {
         /// Host, port and user (no password).
         target: String,
-        /// What went wrong.
-        message: String,
+        /// The server's error code.
+        code: u16,
+        /// The driver's error.
+        #[source]
+        source: mysql_async::Error,
+    },
+
+    /// Opening the first connection failed on the client side (a protocol or
+    /// TLS error, an option the server does not support).
+    #[error("cannot open a connection to {target}")]
+    ConnectFailed {
+        /// Host, port and user (no password).
+        target: String,
+        /// The driver's error.
+        #[source]
+        source: mysql_async::Error,
+    },
+
+    /// The server's limits could not be read on the first connection, so the
+    /// config could not be judged: the pool fails closed.
+    #[error("cannot judge the pool config against {target}")]
+    FactsUnreadable {
+        /// Host, port and user (no password).
+        target: String,
+        /// Which query failed, and how.
+        #[source]
+        source: FactsError,
+    },
+
+    /// `connect()` was called outside a Tokio runtime.
+    #[error(
+        "the pool for {target} must be created inside a Tokio runtime: its maintenance task \
+         runs there (create it from async code, or inside Runtime::block_on)"
+    )]
+    NoRuntime {
+        /// Host, port and user (no password).
+        target: String,
     },
 }
 
@@ -132,9 +169,10 @@ pub(crate) fn from_connect(url: &DatabaseUrl, error: mysql_async::Error) -> Boot
                 target,
                 source: error,
             },
-            _ => BootError::Other {
-                message: error.to_string(),
+            code => BootError::ServerRefused {
                 target,
+                code,
+                source: error,
             },
         },
         mysql_async::Error::Io(mysql_async::IoError::Io(io)) => {
@@ -144,7 +182,11 @@ pub(crate) fn from_connect(url: &DatabaseUrl, error: mysql_async::Error) -> Boot
                         .to_owned()
                 }
                 std::io::ErrorKind::NotFound => "the host name does not resolve".to_owned(),
-                _ => io.to_string(),
+                std::io::ErrorKind::TimedOut => {
+                    "the connection attempt timed out: is a firewall dropping it?".to_owned()
+                }
+                // The source carries the OS's words.
+                kind => format!("an I/O error ({kind})"),
             };
             BootError::Unreachable {
                 target,
@@ -152,9 +194,9 @@ pub(crate) fn from_connect(url: &DatabaseUrl, error: mysql_async::Error) -> Boot
                 source: error,
             }
         }
-        _ => BootError::Other {
-            message: error.to_string(),
+        _ => BootError::ConnectFailed {
             target,
+            source: error,
         },
     }
 }

@@ -19,17 +19,17 @@
 
 pub(crate) mod error;
 mod facts;
-mod policy;
 mod report;
 pub(crate) mod rules;
 
+pub use crate::findings::{Code, Severity};
+pub use crate::policy::{BootPolicy, Policy, PolicyError};
 pub use error::BootError;
-pub use facts::{ServerFacts, open_files_limit};
-pub use policy::{BootPolicy, Policy, PolicyError};
-pub use report::{Action, Code, Finding, Report, Severity};
+pub use facts::{FactsError, ServerFacts, open_files_limit};
+pub use report::{Action, Finding, Report};
 
-use crate::config::Sources;
 use crate::options::PoolOptions;
+use crate::source::Sources;
 use rules::Origins;
 
 /// Runs the rules and the policy: the report, and the options the pool
@@ -57,8 +57,8 @@ pub(crate) fn assess(
         findings.push(Finding {
             code: draft.code,
             severity: draft.severity,
-            key: draft.key,
-            source: draft.source(&origins),
+            key: draft.key.key,
+            source: origins.of(draft.key),
             value: draft.value,
             fact: draft.fact,
             why: draft.why,
@@ -91,7 +91,7 @@ pub(crate) fn recheck(target: &str, options: &PoolOptions, facts: &ServerFacts) 
         tracing::warn!(
             code = %Code::FactsChanged,
             rule = %draft.code,
-            key = draft.key,
+            key = draft.key.key,
             value = %draft.value,
             fact = draft.fact.as_deref().unwrap_or("-"),
             fix = %draft.fix,

@@ -3,17 +3,19 @@
 
 use std::time::Duration;
 
+use pool_settings::{Kind, SETTINGS, Setting};
+
 use super::facts::ServerFacts;
-use super::report::{Code, Severity};
-use crate::config::{Source, Sources};
-use crate::options::PoolOptions;
+use crate::findings::{Code, Severity};
+use crate::options::{PoolOptions, SettingValue, keys};
+use crate::source::{Source, Sources};
 
 /// A finding before the policy decides what to do about it.
 #[derive(Debug, Clone)]
 pub(crate) struct Draft {
     pub(crate) code: Code,
     pub(crate) severity: Severity,
-    pub(crate) key: &'static str,
+    pub(crate) key: &'static Setting,
     pub(crate) value: String,
     pub(crate) fact: Option<String>,
     pub(crate) why: String,
@@ -78,29 +80,11 @@ pub(crate) struct Origins<'a> {
 }
 
 impl Origins<'_> {
-    fn of(&self, key: &str) -> Source {
-        if let Some(sources) = self.sources {
-            return sources.of(key);
-        }
-        let d = PoolOptions::default();
-        let o = self.options;
-        let unchanged = match key {
-            "max_open" => o.max_open == d.max_open,
-            "max_idle" => o.max_idle == d.max_idle,
-            "min_idle" => o.min_idle == d.min_idle,
-            "max_lifetime" => o.max_lifetime == d.max_lifetime,
-            "max_idle_time" => o.max_idle_time == d.max_idle_time,
-            "keepalive_interval" => o.keepalive_interval == d.keepalive_interval,
-            "acquire_timeout" => o.acquire_timeout == d.acquire_timeout,
-            "connect_timeout" => o.connect_timeout == d.connect_timeout,
-            "maintenance_interval" => o.maintenance_interval == d.maintenance_interval,
-            "replicas" => o.replicas == d.replicas,
-            _ => false,
-        };
-        if unchanged {
-            Source::Default
-        } else {
-            Source::Code
+    pub(crate) fn of(&self, setting: &Setting) -> Source {
+        match self.sources {
+            Some(sources) => sources.of(setting.key),
+            None if self.options.is_default(setting.key) => Source::Default,
+            None => Source::Code,
         }
     }
 }
@@ -119,14 +103,16 @@ pub(crate) fn judge(options: &PoolOptions, facts: &ServerFacts) -> Vec<Draft> {
     out
 }
 
-/// The longest a pooled connection can sit untouched, and the key that sets
-/// it: the least of max_idle_time, max_lifetime and keepalive_interval,
-/// plus the maintenance tick. `None`: no bound at all.
-pub(crate) fn idle_limit(options: &PoolOptions) -> Option<(&'static str, Duration, Duration)> {
+/// The longest a pooled connection can sit untouched, and the setting that
+/// decides it: the least of max_idle_time, max_lifetime and
+/// keepalive_interval, plus the maintenance tick. `None`: no bound at all.
+pub(crate) fn longest_idle(
+    options: &PoolOptions,
+) -> Option<(&'static Setting, Duration, Duration)> {
     [
-        ("max_idle_time", options.max_idle_time),
-        ("max_lifetime", options.max_lifetime),
-        ("keepalive_interval", options.keepalive_interval),
+        (keys::max_idle_time, options.max_idle_time),
+        (keys::max_lifetime, options.max_lifetime),
+        (keys::keepalive_interval, options.keepalive_interval),
     ]
     .into_iter()
     .filter_map(|(key, d)| d.map(|d| (key, d)))
@@ -135,15 +121,14 @@ pub(crate) fn idle_limit(options: &PoolOptions) -> Option<(&'static str, Duratio
 }
 
 pub(crate) fn idle_bound(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
-    let wait = facts.session_wait_timeout;
-    if wait == 0 {
-        return; // the server never closes idle sessions
-    }
+    // Servers refuse a wait_timeout below 1 s; a 0 read here is no reason
+    // to skip the check (fail closed).
+    let wait = facts.session_wait_timeout.max(1);
     let wait_d = Duration::from_secs(wait);
     let margin = Duration::from_secs((wait / 10).max(1));
     let tick = options.maintenance_interval;
     let safe_total = wait_d.saturating_sub(margin);
-    let limit = idle_limit(options);
+    let limit = longest_idle(options);
     if limit.is_some_and(|(_, _, bound)| bound <= safe_total) {
         return;
     }
@@ -167,7 +152,7 @@ pub(crate) fn idle_bound(options: &PoolOptions, facts: &ServerFacts, out: &mut V
             ),
         ),
         None => (
-            "max_idle_time",
+            keys::max_idle_time,
             "off".to_owned(),
             "forever (max_idle_time, max_lifetime and keepalive_interval are all off)".to_owned(),
         ),
@@ -209,24 +194,21 @@ pub(crate) fn idle_bound(options: &PoolOptions, facts: &ServerFacts, out: &mut V
     });
 }
 
+/// Every duration setting that must be positive, read from the table.
 fn durations(options: &PoolOptions, out: &mut Vec<Draft>) {
-    let required = [
-        ("acquire_timeout", Some(options.acquire_timeout)),
-        ("connect_timeout", Some(options.connect_timeout)),
-        ("maintenance_interval", Some(options.maintenance_interval)),
-        ("max_lifetime", options.max_lifetime),
-        ("max_idle_time", options.max_idle_time),
-        ("keepalive_interval", options.keepalive_interval),
-        ("validation_timeout", options.validation_timeout),
-        ("statement_timeout", options.statement_timeout),
-        ("leak_threshold", options.leak_threshold),
-    ];
-    for (key, value) in required {
-        if value == Some(Duration::ZERO) {
+    for setting in SETTINGS {
+        if !matches!(setting.kind, Kind::Duration { zero: false, .. }) {
+            continue;
+        }
+        let Some(SettingValue::Duration(d)) = options.value(setting.key) else {
+            continue;
+        };
+        if d.is_zero() {
+            let key = setting.key;
             out.push(Draft {
                 code: Code::DurationNotPositive,
                 severity: Severity::Error,
-                key,
+                key: setting,
                 value: "0s".into(),
                 fact: None,
                 why: format!("a zero {key} makes every operation it bounds fail or spin"),
@@ -244,7 +226,7 @@ fn counts(options: &PoolOptions, out: &mut Vec<Draft>) {
         out.push(Draft {
             code: Code::MaxIdleAboveMaxOpen,
             severity: Severity::Warning,
-            key: "max_idle",
+            key: keys::max_idle,
             value: options.max_idle.to_string(),
             fact: None,
             why: format!(
@@ -264,7 +246,7 @@ fn counts(options: &PoolOptions, out: &mut Vec<Draft>) {
         out.push(Draft {
             code: Code::MinIdleAboveMaxIdle,
             severity: Severity::Error,
-            key: "min_idle",
+            key: keys::min_idle,
             value: options.min_idle.to_string(),
             fact: None,
             why: format!(
@@ -278,7 +260,7 @@ fn counts(options: &PoolOptions, out: &mut Vec<Draft>) {
         out.push(Draft {
             code: Code::MaxOpenUnlimited,
             severity: Severity::Warning,
-            key: "max_open",
+            key: keys::max_open,
             value: "0 (unlimited)".into(),
             fact: None,
             why: "a burst of load opens as many connections as it has requests, until the server refuses them".into(),
@@ -291,9 +273,9 @@ fn counts(options: &PoolOptions, out: &mut Vec<Draft>) {
 fn timeouts(options: &PoolOptions, out: &mut Vec<Draft>) {
     if options.connect_timeout > options.acquire_timeout {
         out.push(Draft {
-            code: Code::TimeoutInsane,
+            code: Code::ConnectTimeoutAboveAcquireTimeout,
             severity: Severity::Warning,
-            key: "connect_timeout",
+            key: keys::connect_timeout,
             value: secs(options.connect_timeout),
             fact: None,
             why: format!(
@@ -306,9 +288,9 @@ fn timeouts(options: &PoolOptions, out: &mut Vec<Draft>) {
     }
     if options.acquire_timeout > Duration::from_secs(600) {
         out.push(Draft {
-            code: Code::TimeoutInsane,
+            code: Code::AcquireTimeoutTooLong,
             severity: Severity::Warning,
-            key: "acquire_timeout",
+            key: keys::acquire_timeout,
             value: secs(options.acquire_timeout),
             fact: None,
             why:
@@ -327,7 +309,7 @@ fn keepalive(options: &PoolOptions, out: &mut Vec<Draft>) {
             out.push(Draft {
                 code: Code::KeepaliveNotBelowLifetime,
                 severity: Severity::Warning,
-                key: "keepalive_interval",
+                key: keys::keepalive_interval,
                 value: secs(keep),
                 fact: None,
                 why: format!(
@@ -367,7 +349,7 @@ fn fleet(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
         out.push(Draft {
             code: Code::FleetAboveAccountLimit,
             severity: Severity::Error,
-            key: "max_open",
+            key: keys::max_open,
             value: options.max_open.to_string(),
             fact: Some(format!("max_user_connections = {user_limit} ({whose})")),
             why: format!("the fleet may open {fleet_text} connections as this account, but the server refuses it beyond {user_limit}"),
@@ -381,7 +363,7 @@ fn fleet(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
         out.push(Draft {
             code: Code::FleetAboveMaxConnections,
             severity: Severity::Error,
-            key: "max_open",
+            key: keys::max_open,
             value: options.max_open.to_string(),
             fact: Some(format!("max_connections = {max_conn}")),
             why: format!("the fleet may open {fleet_text} connections, more than the server accepts from everyone together"),
@@ -397,7 +379,7 @@ fn fleet(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
             out.push(Draft {
                 code: Code::FleetAboveFreeConnections,
                 severity: Severity::Warning,
-                key: "max_open",
+                key: keys::max_open,
                 value: options.max_open.to_string(),
                 fact: Some(format!(
                     "max_connections = {max_conn}, {others} in use by other clients"
@@ -430,7 +412,7 @@ fn open_files(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) 
     out.push(Draft {
         code: Code::MaxOpenAboveOpenFiles,
         severity: Severity::Error,
-        key: "max_open",
+        key: keys::max_open,
         value: options.max_open.to_string(),
         fact: Some(format!("open-file limit (RLIMIT_NOFILE) = {limit}")),
         why: format!(
@@ -439,12 +421,6 @@ fn open_files(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) 
         fix: format!("set max_open to at most {safe}, or raise the limit (ulimit -n, LimitNOFILE=)"),
         remedy: (safe > 0).then_some(Remedy::MaxOpen(safe)),
     });
-}
-
-impl Draft {
-    pub(crate) fn source(&self, origins: &Origins<'_>) -> Source {
-        origins.of(self.key)
-    }
 }
 
 #[cfg(test)]
@@ -477,7 +453,7 @@ mod tests {
         };
         let drafts = judge(&o, &facts(500));
         let d = drafts.iter().find(|d| d.code == Code::IdleBound).unwrap();
-        assert_eq!((d.key, d.value.as_str()), ("max_lifetime", "600s"));
+        assert_eq!((d.key.key, d.value.as_str()), ("max_lifetime", "600s"));
         // 500 s minus a 50 s margin minus the 1 s tick.
         assert_eq!(
             d.remedy,

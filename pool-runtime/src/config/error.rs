@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::source::Source;
+use crate::source::Source;
 
 /// One problem with one key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,12 +4,15 @@ use figment::Figment;
 use figment::value::{Dict, Value};
 use serde::de::DeserializeOwned;
 
+use pool_settings::words::did_you_mean;
+
 use super::PoolConfig;
 use super::error::ConfigIssue;
+use super::provenance::{env_var, source_of};
 use super::schema::Schema;
-use super::setting::Setting;
-use super::source::{Source, Sources, env_var, source_of};
+use super::setting::{self, Setting};
 use super::value::{ConfigValue, nothing, show};
+use crate::source::{Source, Sources};
 
 /// Walks a figment key by key for generated code, recording each value's
 /// source and every problem instead of stopping at the first.
@@ -18,6 +21,8 @@ pub struct Extractor<'a> {
     figment: &'a Figment,
     path: Vec<String>,
     hints: Hints,
+    /// Keys the config type does not know are ignored, not reported.
+    lenient: bool,
     pub(crate) issues: Vec<ConfigIssue>,
     pub(crate) sources: Sources,
 }
@@ -35,9 +40,17 @@ impl<'a> Extractor<'a> {
             figment,
             path,
             hints,
+            lenient: false,
             issues: Vec::new(),
             sources: Sources::default(),
         }
+    }
+
+    /// Ignores keys the config type does not know (files shared with other
+    /// settings).
+    pub(crate) fn lenient(mut self, lenient: bool) -> Self {
+        self.lenient = lenient;
+        self
     }
 
     fn dotted(&self) -> String {
@@ -48,7 +61,7 @@ impl<'a> Extractor<'a> {
     pub fn value<T: ConfigValue>(
         &mut self,
         key: &'static str,
-        setting: Option<Setting>,
+        setting: Option<&'static Setting>,
         secret: bool,
     ) -> Option<T> {
         self.path.push(key.to_owned());
@@ -64,7 +77,7 @@ impl<'a> Extractor<'a> {
     fn parse<T: ConfigValue>(
         &mut self,
         value: &Value,
-        setting: Option<Setting>,
+        setting: Option<&'static Setting>,
         secret: bool,
     ) -> Option<T> {
         let source = source_of(self.figment, value, &self.path);
@@ -72,7 +85,7 @@ impl<'a> Extractor<'a> {
         let parsed = T::from_config(value)
             .map_err(|problem| format!("{problem}; expected {}", T::EXPECTED))
             .and_then(|v| match setting {
-                Some(setting) => setting.check(&v).map(|()| v),
+                Some(setting) => setting::check(setting, &v).map(|()| v),
                 None => Ok(v),
             });
         match parsed {
@@ -118,6 +131,24 @@ impl<'a> Extractor<'a> {
         None
     }
 
+    /// A setting that keeps its table default when absent: `Ok(None)`.
+    /// `Err(())` means a problem was recorded.
+    pub(crate) fn if_present<T: ConfigValue>(
+        &mut self,
+        setting: &'static Setting,
+    ) -> Result<Option<T>, ()> {
+        self.path.push(setting.key.to_owned());
+        let result = match self.figment.find_value(&self.dotted()).ok() {
+            Some(value) => self
+                .parse(&value, Some(setting), setting.is_secret())
+                .map(Some)
+                .ok_or(()),
+            None => Ok(None),
+        };
+        self.path.pop();
+        result
+    }
+
     /// A field left to the user (`#[pool(skip)]`): any serde type.
     pub fn serde<T: DeserializeOwned>(&mut self, key: &'static str) -> Option<T> {
         self.path.push(key.to_owned());
@@ -158,6 +189,9 @@ impl<'a> Extractor<'a> {
 
     /// Reports keys at this level that `schema` does not know.
     pub fn reject_unknown(&mut self, schema: &Schema) {
+        if self.lenient || schema.allow_unknown {
+            return;
+        }
         let dict: Option<Dict> = if self.path.is_empty() {
             self.figment.extract::<Dict>().ok()
         } else {
@@ -187,13 +221,4 @@ impl<'a> Extractor<'a> {
             self.path.pop();
         }
     }
-}
-
-pub(crate) fn did_you_mean<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(word, k), *k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
 }

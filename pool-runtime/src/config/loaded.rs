@@ -9,23 +9,24 @@ use figment::{Figment, Metadata, Profile, Provider, providers::Env, providers::F
 use super::PoolConfig;
 use super::error::{ConfigError, ConfigIssue};
 use super::extract::{Extractor, Hints};
+use super::provenance::DEFAULTS;
 use super::schema::{DefaultLit, Schema};
-use super::source::{DEFAULTS, Source, Sources};
 use super::yaml::Yaml;
-use crate::boot::BootError;
-use crate::mysql::Pool;
 use crate::options::PoolOptions;
+use crate::source::{Source, Sources};
 
 /// A loaded config, with where each value came from.
 ///
-/// Derefs to the config itself; [`connect`](Self::connect) hands the sources
-/// to the boot checks, so their report can name the file, key or variable
-/// behind each value.
+/// Derefs to the config itself. `connect()` (and `check()`, which judges
+/// the config without keeping a pool) hand the sources to the boot checks,
+/// so that their report can name the file, key or variable behind each
+/// value.
 #[derive(Clone)]
 pub struct Loaded<T> {
     value: T,
     sources: Sources,
     figment: Figment,
+    lenient: bool,
 }
 
 /// Shows the config (through its own `Debug`, which hides secrets) and the
@@ -69,20 +70,12 @@ impl<T: PoolConfig> Loaded<T> {
         self.value.options()
     }
 
-    /// Opens the pool, checked at boot; the boot report names the file,
-    /// key or environment variable behind each value it judges.
-    pub async fn connect(&self) -> Result<Pool, BootError> {
-        Pool::builder(self.value.options())
-            .sources(self.sources.clone())
-            .connect()
-            .await
-    }
-
     /// The nested config under `key` (a `#[pool(nested)]` field), read again
     /// from the same layers so that its sources are its own.
     pub fn section<U: PoolConfig>(&self, key: &str) -> Result<Loaded<U>, ConfigError> {
         let hints = Hints::default();
-        let mut cx = Extractor::new(&self.figment, vec![key.to_owned()], hints);
+        let mut cx =
+            Extractor::new(&self.figment, vec![key.to_owned()], hints).lenient(self.lenient);
         let value = U::__extract(&mut cx);
         let issues = std::mem::take(&mut cx.issues);
         match value {
@@ -90,6 +83,7 @@ impl<T: PoolConfig> Loaded<T> {
                 value,
                 sources: cx.sources.section(key),
                 figment: self.figment.clone(),
+                lenient: self.lenient,
             }),
             _ => Err(ConfigError {
                 config: U::__schema().type_name,
@@ -121,7 +115,8 @@ fn defaults(schema: &Schema) -> Dict {
             (None, Some(DefaultLit::Int(n))) => Value::from(n),
             (None, Some(DefaultLit::Str(s))) => Value::from(s.to_owned()),
             (None, Some(DefaultLit::Bool(b))) => Value::from(b),
-            (None, None) => continue,
+            // Absent keys keep the table default when extracted.
+            (None, Some(DefaultLit::Table) | None) => continue,
         };
         dict.insert(key.name.to_owned(), value);
     }
@@ -212,6 +207,7 @@ fn file_error(schema: &Schema, path: &str, named_by: Source, problem: String) ->
 pub(crate) fn extract<T: PoolConfig>(
     figment: Figment,
     hints: Hints,
+    lenient: bool,
 ) -> Result<Loaded<T>, ConfigError> {
     let schema = T::__schema();
     // A provider that failed (bad YAML, unreadable file) fails every lookup:
@@ -225,7 +221,7 @@ pub(crate) fn extract<T: PoolConfig>(
                 .collect(),
         });
     }
-    let mut cx = Extractor::new(&figment, Vec::new(), hints);
+    let mut cx = Extractor::new(&figment, Vec::new(), hints).lenient(lenient);
     let value = T::__extract(&mut cx);
     let issues = std::mem::take(&mut cx.issues);
     let sources = std::mem::take(&mut cx.sources);
@@ -234,6 +230,7 @@ pub(crate) fn extract<T: PoolConfig>(
             value,
             sources,
             figment,
+            lenient,
         }),
         _ => Err(ConfigError {
             config: schema.type_name,

@@ -46,21 +46,23 @@
 //! # Ok(()) }
 //! ```
 
+mod all_settings;
 mod error;
 mod extract;
 mod loaded;
 mod private;
+mod provenance;
 mod schema;
 mod setting;
-mod source;
 mod value;
 mod yaml;
 
+pub use crate::source::{Source, Sources};
 pub use error::{ConfigError, ConfigIssue};
 pub use loaded::Loaded;
+pub use pool_settings::SETTINGS;
 pub use schema::KeyInfo;
 pub use setting::Setting;
-pub use source::{Source, Sources};
 pub use value::{ConfigValue, parse_duration};
 pub use yaml::Yaml;
 
@@ -71,13 +73,9 @@ pub use private::{Assign, Redacted};
 #[doc(hidden)]
 pub use schema::{DefaultLit, KeySpec, Schema};
 
-use std::future::Future;
-
 use figment::value::{Dict, Map, Value};
 use figment::{Metadata, Profile, Provider};
 
-use crate::boot::BootError;
-use crate::mysql::Pool;
 use crate::options::PoolOptions;
 
 /// A value set in code, as a figment layer: its source reads `code` in
@@ -104,13 +102,24 @@ struct InCode {
 
 impl Provider for InCode {
     fn metadata(&self) -> Metadata {
-        Metadata::named(source::IN_CODE)
+        Metadata::named(provenance::IN_CODE)
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let value = self.value.clone()?;
         figment::providers::Serialized::default(&self.key, value).data()
     }
+}
+
+/// Every setting as a Markdown table (key, default, meaning), generated from
+/// the settings table: the README's key table, or your service's docs.
+///
+/// ```
+/// let table = pool_runtime::config::settings_markdown();
+/// assert!(table.contains("| `max_open` | 10 |"));
+/// ```
+pub fn settings_markdown() -> String {
+    pool_settings::markdown_table()
 }
 
 /// A config struct that describes a pool. Implement it with
@@ -128,7 +137,7 @@ pub trait PoolConfig: Sized {
     /// Loads the config: defaults, then the YAML file, then the environment.
     fn load() -> Result<Loaded<Self>, ConfigError> {
         let (figment, hints) = loaded::layered(Self::__schema())?;
-        loaded::extract(figment, hints)
+        loaded::extract(figment, hints, false)
     }
 
     /// Loads the config from layers of your own (see [`figment`](Self::figment)
@@ -138,7 +147,18 @@ pub trait PoolConfig: Sized {
             file: None,
             env_lead: Self::__schema().env_lead(),
         };
-        loaded::extract(figment, hints)
+        loaded::extract(figment, hints, false)
+    }
+
+    /// Like [`load_from`](Self::load_from), but keys the config type does
+    /// not know are ignored instead of reported: for layers that hold other
+    /// settings too. Prefer `load_from`, which catches a misspelt key.
+    fn load_from_ignoring_unknown(figment: figment::Figment) -> Result<Loaded<Self>, ConfigError> {
+        let hints = extract::Hints {
+            file: None,
+            env_lead: Self::__schema().env_lead(),
+        };
+        loaded::extract(figment, hints, true)
     }
 
     /// The layers [`load`](Self::load) reads: defaults, file, environment.
@@ -152,13 +172,6 @@ pub trait PoolConfig: Sized {
         let mut options = PoolOptions::default();
         self.__apply(&mut options);
         options
-    }
-
-    /// Opens the pool, checked at boot. Prefer [`Loaded::connect`], whose
-    /// boot report can name where each value came from.
-    fn connect(&self) -> impl Future<Output = Result<Pool, BootError>> + Send {
-        let options = self.options();
-        async move { Pool::builder(options).connect().await }
     }
 
     /// Every key, with its environment variable, default and doc comment.

@@ -28,7 +28,7 @@ same!(
     Option<Duration>,
     Vec<String>,
     ResetPolicy,
-    crate::boot::BootPolicy
+    crate::policy::BootPolicy
 );
 
 impl Assign<Option<Duration>> for Duration {

@@ -5,15 +5,27 @@ use std::time::Duration;
 
 use figment::value::{Empty, Num, Value};
 
+use pool_settings::duration;
+
 use crate::options::ResetPolicy;
+use crate::policy::{BootPolicy, PolicyError};
 use crate::url::DatabaseUrl;
+
+pub use pool_settings::duration::parse as parse_duration;
+
+mod sealed {
+    /// Only this crate's value types are config values: the derive's
+    /// checks and messages know each of them.
+    pub trait Sealed {}
+}
 
 /// A type a `#[derive(PoolConfig)]` setting field may have.
 ///
 /// Values come from YAML, environment variables or defaults, so each type
 /// accepts the forms those produce (a number may arrive as text from an
-/// environment variable).
-pub trait ConfigValue: Sized {
+/// environment variable). Sealed: the field types the derive accepts are
+/// the ones listed in the settings table.
+pub trait ConfigValue: Sized + sealed::Sealed {
     /// What a valid value looks like, for error messages.
     const EXPECTED: &'static str;
 
@@ -104,6 +116,7 @@ fn integer(value: &Value) -> Result<i128, String> {
 
 macro_rules! unsigned {
     ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
         impl ConfigValue for $t {
             const EXPECTED: &'static str = concat!("a whole number from 0 to ", stringify!($t), "::MAX");
 
@@ -123,6 +136,7 @@ macro_rules! unsigned {
 }
 unsigned!(u16, u32, u64, usize);
 
+impl sealed::Sealed for bool {}
 impl ConfigValue for bool {
     const EXPECTED: &'static str = "true or false";
 
@@ -142,6 +156,7 @@ impl ConfigValue for bool {
     }
 }
 
+impl sealed::Sealed for String {}
 impl ConfigValue for String {
     const EXPECTED: &'static str = "text";
 
@@ -159,6 +174,7 @@ impl ConfigValue for String {
     }
 }
 
+impl sealed::Sealed for DatabaseUrl {}
 impl ConfigValue for DatabaseUrl {
     const EXPECTED: &'static str = "a URL like mysql://user:password@host:3306/db";
 
@@ -173,26 +189,25 @@ impl ConfigValue for DatabaseUrl {
     }
 }
 
+impl sealed::Sealed for ResetPolicy {}
 impl ConfigValue for ResetPolicy {
     const EXPECTED: &'static str = "when_dirty or always";
 
     fn from_config(value: &Value) -> Result<Self, String> {
-        match text_of(value).map(str::to_ascii_lowercase).as_deref() {
-            Some("when_dirty" | "when-dirty" | "whendirty") => Ok(ResetPolicy::WhenDirty),
-            Some("always") => Ok(ResetPolicy::Always),
-            _ => Err("not a reset policy".into()),
-        }
+        text_of(value)
+            .and_then(ResetPolicy::from_word)
+            .ok_or_else(|| "not a reset policy".into())
     }
 }
 
-impl ConfigValue for crate::boot::BootPolicy {
+impl sealed::Sealed for BootPolicy {}
+impl ConfigValue for BootPolicy {
     const EXPECTED: &'static str =
         "deny, warn or fix, then optional per-code overrides: \"warn, idle_bound=fix\"";
 
     fn from_config(value: &Value) -> Result<Self, String> {
         let text = text_of(value).ok_or("not a policy")?;
-        text.parse()
-            .map_err(|e: crate::boot::PolicyError| e.to_string())
+        text.parse().map_err(|e: PolicyError| e.to_string())
     }
 
     fn when_missing() -> Option<Self> {
@@ -201,6 +216,7 @@ impl ConfigValue for crate::boot::BootPolicy {
     }
 }
 
+impl sealed::Sealed for Duration {}
 impl ConfigValue for Duration {
     const EXPECTED: &'static str =
         "a duration: seconds as a number (600), or with units (600s, 10m, 1h30m, 250ms)";
@@ -220,35 +236,14 @@ impl ConfigValue for Duration {
     }
 }
 
-/// Longer than a century is a typo, not a setting.
-const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
 fn seconds(n: i128) -> Result<Duration, String> {
-    if n < 0 {
-        return Err("negative: a duration cannot be below 0".into());
-    }
-    match u64::try_from(n).map(Duration::from_secs) {
-        Ok(d) if d <= CENTURY => Ok(d),
-        _ => Err("too large: longer than a century".into()),
+    match u128::try_from(n) {
+        Ok(n) => duration::from_seconds(n),
+        Err(_) => Err("negative: a duration cannot be below 0".into()),
     }
 }
 
-/// `600` (seconds), `600s`, `10m`, `1h30m`, `1h 30m`, `250ms`...
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text.starts_with('-') {
-        return Err("negative: a duration cannot be below 0".into());
-    }
-    if let Ok(n) = text.replace('_', "").parse::<i128>() {
-        return seconds(n);
-    }
-    let parsed = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    if parsed > CENTURY {
-        return Err("too large: longer than a century".into());
-    }
-    Ok(parsed)
-}
-
+impl<T: ConfigValue> sealed::Sealed for Option<T> {}
 impl<T: ConfigValue> ConfigValue for Option<T> {
     const EXPECTED: &'static str = T::EXPECTED;
 
@@ -283,6 +278,7 @@ impl<T: ConfigValue> ConfigValue for Option<T> {
     }
 }
 
+impl sealed::Sealed for Vec<String> {}
 impl ConfigValue for Vec<String> {
     const EXPECTED: &'static str = "a list of text";
 

@@ -1,7 +1,10 @@
-//! The MySQL side: the connection manager and the pool services use.
+//! The MySQL side: the connection manager, the pool services use, and the
+//! builder that runs the boot checks.
 
+mod builder;
 mod manager;
 mod pool;
 
+pub use builder::PoolBuilder;
 pub use manager::MySqlManager;
-pub use pool::{AcquireError, Pool, PoolBuilder, PooledConn};
+pub use pool::{AcquireError, Pool, PooledConn};

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use crate::boot::{self, BootError, BootPolicy, Report, ServerFacts};
-use crate::config::Sources;
+use crate::boot::Report;
 use crate::options::PoolOptions;
 use crate::pool::{Counters, GenericPool, PoolError, PoolStats, Pooled};
 
@@ -40,29 +39,14 @@ pub type AcquireError = PoolError<mysql_async::Error>;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Pool {
-    inner: GenericPool<MySqlManager>,
+    pub(super) inner: GenericPool<MySqlManager>,
     /// This handle's statement timeout (see `with_statement_timeout`).
-    statement_timeout: Option<Duration>,
+    pub(super) statement_timeout: Option<Duration>,
     /// What the boot checks found.
-    report: Arc<Report>,
-}
-
-/// Builds a [`Pool`]; see [`Pool::builder`].
-#[derive(Debug, Clone)]
-pub struct PoolBuilder {
-    options: PoolOptions,
-    sources: Option<Sources>,
+    pub(super) report: Arc<Report>,
 }
 
 impl Pool {
-    /// Starts building a pool with these options.
-    pub fn builder(options: PoolOptions) -> PoolBuilder {
-        PoolBuilder {
-            options,
-            sources: None,
-        }
-    }
-
     /// A connection: idle and checked, new, or the next one returned.
     /// See [`GenericPool::get`].
     #[track_caller]
@@ -116,95 +100,5 @@ impl Pool {
     /// with the server's limits.
     pub fn boot_report(&self) -> &Report {
         &self.report
-    }
-}
-
-impl PoolBuilder {
-    /// Where the options' values came from, for the boot report (set by
-    /// [`Loaded::connect`](crate::Loaded::connect)).
-    pub fn sources(mut self, sources: Sources) -> Self {
-        self.sources = Some(sources);
-        self
-    }
-
-    /// The boot policy, instead of the options' `on_violation`.
-    pub fn on_violation(mut self, policy: BootPolicy) -> Self {
-        self.options.on_violation = policy;
-        self
-    }
-
-    /// Opens the pool. Its first connection is opened exactly as pool
-    /// connections are, within `connect_timeout`, so an unreachable server,
-    /// wrong credentials or a missing database fail here, at boot. On it the
-    /// server's limits are read and the boot checks run
-    /// ([`crate::boot`]); a config that cannot work against this server is
-    /// refused with [`BootError::Rejected`] and a report, unless the policy
-    /// says to warn or fix. The connection then joins the pool.
-    pub async fn connect(self) -> Result<Pool, BootError> {
-        let url = self.options.url.clone().ok_or(BootError::MissingUrl)?;
-        let target = boot::error::target(&url);
-        let manager = MySqlManager::new(&url, &self.options);
-        let limit = self.options.connect_timeout;
-        let mut first = match tokio::time::timeout(limit, manager.connect_raw()).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(boot::error::from_connect(&url, e)),
-            Err(_) => {
-                return Err(BootError::ConnectTimeout {
-                    target,
-                    after: limit,
-                });
-            }
-        };
-        let facts = match tokio::time::timeout(limit, ServerFacts::read(&mut first)).await {
-            Ok(Ok(facts)) => facts,
-            Ok(Err(e)) => {
-                return Err(BootError::Other {
-                    target,
-                    message: format!("reading the server's limits failed: {e}"),
-                });
-            }
-            Err(_) => {
-                return Err(BootError::ConnectTimeout {
-                    target,
-                    after: limit,
-                });
-            }
-        };
-        let (report, options) = boot::assess(
-            url.to_string(),
-            &self.options,
-            self.sources.as_ref(),
-            &self.options.on_violation,
-            facts,
-        );
-        if report.is_rejected() {
-            let _ = first.disconnect().await;
-            return Err(BootError::Rejected(Box::new(report)));
-        }
-        for finding in &report.findings {
-            tracing::warn!(
-                code = %finding.code,
-                key = finding.key,
-                value = %finding.value,
-                source = %finding.source,
-                fact = finding.fact.as_deref().unwrap_or("-"),
-                action = ?finding.action,
-                "pool boot check: {} Fix: {}",
-                finding.why,
-                finding.fix
-            );
-        }
-        let manager = manager.watching(options.clone(), target.clone());
-        let inner = GenericPool::new(manager, options).map_err(|e| BootError::Other {
-            target,
-            message: e.to_string(),
-        })?;
-        inner.adopt(first);
-        let statement_timeout = inner.options().statement_timeout;
-        Ok(Pool {
-            inner,
-            statement_timeout,
-            report: Arc::new(report),
-        })
     }
 }

@@ -57,7 +57,7 @@ fn main() {
 
     let url = &keys[0];
     assert!(url.secret);
-    assert_eq!(url.setting, Some(Setting::Url));
+    assert_eq!(url.setting, Some(Setting::known("url")));
     assert_eq!(url.env_var.as_deref(), Some("APP_DB_URL"));
     assert_eq!(url.doc, "Where the database is.");
     assert_eq!(url.default, None);

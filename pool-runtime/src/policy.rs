@@ -1,22 +1,17 @@
-//! What to do about each finding: stop, warn, or fix and go on.
+//! What to do about each boot finding: stop, warn, or fix and go on.
+//!
+//! A leaf module: configs and code set the policy (`on_violation`), the boot
+//! checks apply it. The grammar itself (`"warn, idle_bound=fix"`) is parsed
+//! by `pool-settings`, so the derive checks a literal default with the same
+//! rules at compile time; this module adds the check that each code exists.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use super::report::{Code, Severity};
+pub use pool_settings::Policy;
 
-/// What the boot checks do about a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Policy {
-    /// Refuse to start the pool ([`BootError::Rejected`](crate::BootError::Rejected)).
-    Deny,
-    /// Log the finding and start as configured.
-    Warn,
-    /// Change the value to the suggested safe one, log the change, start.
-    /// Findings without a safe value to apply are denied (errors) or warned.
-    Fix,
-}
+use crate::findings::{Code, Severity};
 
 /// The policy for every finding: a default, and overrides per code.
 ///
@@ -65,25 +60,6 @@ impl BootPolicy {
     }
 }
 
-impl Policy {
-    fn parse(text: &str) -> Option<Policy> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "deny" | "fail" => Some(Policy::Deny),
-            "warn" => Some(Policy::Warn),
-            "fix" | "clamp" => Some(Policy::Fix),
-            _ => None,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Policy::Deny => "deny",
-            Policy::Warn => "warn",
-            Policy::Fix => "fix",
-        }
-    }
-}
-
 /// Why a policy text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{part}` is not a boot policy: {reason}")]
@@ -96,28 +72,23 @@ impl FromStr for BootPolicy {
     type Err = PolicyError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let mut policy = BootPolicy::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let bad = |reason: String| PolicyError {
-                part: part.to_owned(),
-                reason,
-            };
-            match part.split_once('=') {
-                None => {
-                    let p = Policy::parse(part)
-                        .ok_or_else(|| bad("expected deny, warn or fix".into()))?;
-                    policy.default = Some(p);
+        let parsed = pool_settings::policy::parse(text).map_err(|e| PolicyError {
+            part: e.part,
+            reason: e.reason.to_owned(),
+        })?;
+        let mut policy = BootPolicy {
+            default: parsed.default,
+            per_code: BTreeMap::new(),
+        };
+        for (code, chosen) in parsed.overrides {
+            let known = Code::parse(code).ok_or_else(|| {
+                let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+                PolicyError {
+                    part: format!("{code}={chosen}"),
+                    reason: format!("unknown code{}", pool_settings::words::hint(code, &codes)),
                 }
-                Some((code, p)) => {
-                    let code = Code::parse(code).ok_or_else(|| {
-                        let known: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-                        bad(format!("unknown code; codes are: {}", known.join(", ")))
-                    })?;
-                    let p = Policy::parse(p)
-                        .ok_or_else(|| bad("expected deny, warn or fix after `=`".into()))?;
-                    policy.per_code.insert(code, p);
-                }
-            }
+            })?;
+            policy.per_code.insert(known, chosen);
         }
         Ok(policy)
     }

@@ -1,0 +1,199 @@
+//! From options to a running pool, through the boot checks.
+//!
+//! The first connection is opened exactly as every pool connection is, the
+//! server's limits are read on it and the config is judged
+//! ([`crate::boot`]). [`PoolBuilder::connect`] then keeps that connection
+//! in the new pool; [`PoolBuilder::check`] only reports and closes it, for
+//! a service's `--check-config` flag or a deploy pipeline.
+
+use std::sync::Arc;
+
+use mysql_async::Conn;
+
+use super::MySqlManager;
+use super::pool::Pool;
+use crate::boot::{self, BootError, BootPolicy, Report, ServerFacts};
+use crate::config::{Loaded, PoolConfig};
+use crate::options::PoolOptions;
+use crate::pool::GenericPool;
+use crate::source::Sources;
+
+/// Builds a [`Pool`]; see [`Pool::builder`].
+#[derive(Debug, Clone)]
+pub struct PoolBuilder {
+    options: PoolOptions,
+    sources: Option<Sources>,
+}
+
+/// The first connection, and what the boot checks made of the server.
+struct Judged {
+    target: String,
+    manager: MySqlManager,
+    first: Conn,
+    report: Report,
+    /// The options to run with: as configured, or changed by `fix`.
+    options: PoolOptions,
+}
+
+impl Pool {
+    /// Starts building a pool with these options.
+    pub fn builder(options: PoolOptions) -> PoolBuilder {
+        PoolBuilder {
+            options,
+            sources: None,
+        }
+    }
+}
+
+impl PoolBuilder {
+    /// Where the options' values came from, for the boot report (set by
+    /// [`Loaded::connect`]).
+    pub fn sources(mut self, sources: Sources) -> Self {
+        self.sources = Some(sources);
+        self
+    }
+
+    /// The boot policy, instead of the options' `on_violation`.
+    pub fn on_violation(mut self, policy: BootPolicy) -> Self {
+        self.options.on_violation = policy;
+        self
+    }
+
+    /// Opens the pool. Its first connection is opened exactly as pool
+    /// connections are, within `connect_timeout`, so an unreachable server,
+    /// wrong credentials or a missing database fail here, at boot. On it the
+    /// server's limits are read and the boot checks run
+    /// ([`crate::boot`]); a config that cannot work against this server is
+    /// refused with [`BootError::Rejected`] and a report, unless the policy
+    /// says to warn or fix. The connection then joins the pool.
+    pub async fn connect(self) -> Result<Pool, BootError> {
+        let judged = self.judge().await?;
+        if judged.report.is_rejected() {
+            let _ = judged.first.disconnect().await;
+            return Err(BootError::Rejected(Box::new(judged.report)));
+        }
+        log_findings(&judged.report);
+        let Judged {
+            target,
+            manager,
+            first,
+            report,
+            options,
+            ..
+        } = judged;
+        let manager = manager.watching(options.clone(), target.clone());
+        let inner =
+            GenericPool::new(manager, options).map_err(|_| BootError::NoRuntime { target })?;
+        inner.adopt(first);
+        let statement_timeout = inner.options().statement_timeout;
+        Ok(Pool {
+            inner,
+            statement_timeout,
+            report: Arc::new(report),
+        })
+    }
+
+    /// Runs the boot checks without keeping a pool: connects as the pool
+    /// would, judges the config, closes the connection and returns the
+    /// report, whether it rejects the config or not
+    /// ([`Report::is_rejected`]). Errors are the ones `connect` would give
+    /// before judging: unreachable server, wrong credentials, and so on.
+    pub async fn check(self) -> Result<Report, BootError> {
+        let judged = self.judge().await?;
+        let _ = judged.first.disconnect().await;
+        Ok(judged.report)
+    }
+
+    async fn judge(&self) -> Result<Judged, BootError> {
+        let url = self.options.url.clone().ok_or(BootError::MissingUrl)?;
+        let target = boot::error::target(&url);
+        let manager = MySqlManager::new(&url, &self.options);
+        let limit = self.options.connect_timeout;
+        let timed_out = || BootError::ConnectTimeout {
+            target: target.clone(),
+            after: limit,
+        };
+        let mut first = match tokio::time::timeout(limit, manager.connect_raw()).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(boot::error::from_connect(&url, e)),
+            Err(_) => return Err(timed_out()),
+        };
+        let facts = match tokio::time::timeout(limit, ServerFacts::read(&mut first)).await {
+            Ok(Ok(facts)) => facts,
+            Ok(Err(source)) => {
+                return Err(BootError::FactsUnreadable {
+                    target: target.clone(),
+                    source,
+                });
+            }
+            Err(_) => return Err(timed_out()),
+        };
+        let (report, options) = boot::assess(
+            url.to_string(),
+            &self.options,
+            self.sources.as_ref(),
+            &self.options.on_violation,
+            facts,
+        );
+        Ok(Judged {
+            target,
+            manager,
+            first,
+            report,
+            options,
+        })
+    }
+}
+
+fn log_findings(report: &Report) {
+    for finding in &report.findings {
+        tracing::warn!(
+            code = %finding.code,
+            key = finding.key,
+            value = %finding.value,
+            source = %finding.source,
+            fact = finding.fact.as_deref().unwrap_or("-"),
+            action = ?finding.action,
+            target = %report.target,
+            "pool boot check: {} Fix: {}",
+            finding.why,
+            finding.fix
+        );
+    }
+}
+
+impl<T: PoolConfig> Loaded<T> {
+    /// Opens the pool, checked at boot; the boot report names the file,
+    /// key or environment variable behind each value it judges.
+    pub async fn connect(&self) -> Result<Pool, BootError> {
+        self.builder().connect().await
+    }
+
+    /// Judges the config against its server without keeping a pool, for a
+    /// service's own `--check-config` flag: see [`PoolBuilder::check`].
+    ///
+    /// ```no_run
+    /// use pool_runtime::PoolConfig;
+    ///
+    /// #[derive(PoolConfig)]
+    /// #[pool(env_prefix = "APP_DB")]
+    /// struct DbConfig {
+    ///     url: String,
+    /// }
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let report = DbConfig::load()?.check().await?;
+    /// println!("{report}");
+    /// std::process::exit(if report.is_rejected() { 1 } else { 0 });
+    /// # }
+    /// ```
+    pub async fn check(&self) -> Result<Report, BootError> {
+        self.builder().check().await
+    }
+
+    /// A builder with these options and their sources, to set more in code
+    /// (e.g. [`PoolBuilder::on_violation`]) before connecting.
+    pub fn builder(&self) -> PoolBuilder {
+        Pool::builder(self.options()).sources(self.sources().clone())
+    }
+}

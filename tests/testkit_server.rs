@@ -165,10 +165,10 @@ async fn url_at_forces_tcp_to_the_given_address() {
 /// of hanging (the kit's own deadlines are longer).
 const START: Duration = Duration::from_secs(120);
 
-/// Starts a server in `runtime`, drops it there, and returns its pid and
-/// directory.
-fn start_and_drop_in(runtime: &tokio::runtime::Runtime) -> (u32, PathBuf) {
-    runtime.block_on(async {
+/// Starts a server in `runtime`, drops it there, then drops the runtime, and
+/// returns the server's pid and directory.
+fn start_and_drop_in(runtime: tokio::runtime::Runtime) -> (u32, PathBuf) {
+    let gone = runtime.block_on(async {
         let server = tokio::time::timeout(START, TestServer::start())
             .await
             .expect("the server starts in time")
@@ -178,7 +178,9 @@ fn start_and_drop_in(runtime: &tokio::runtime::Runtime) -> (u32, PathBuf) {
         assert!(process_exists(pid) && dir.exists());
         drop(server);
         (pid, dir)
-    })
+    });
+    drop(runtime);
+    gone
 }
 
 #[track_caller]
@@ -195,22 +197,13 @@ fn assert_gone(pid: u32, dir: &std::path::Path) {
 /// dropped it.
 #[test]
 fn a_server_dropped_in_a_runtime_is_gone_with_the_runtime() {
-    let current = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (pid, dir) = start_and_drop_in(&current);
-    drop(current);
-    assert_gone(pid, &dir);
-
-    let multi = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (pid, dir) = start_and_drop_in(&multi);
-    drop(multi);
-    assert_gone(pid, &dir);
+    let mut current = tokio::runtime::Builder::new_current_thread();
+    let mut multi = tokio::runtime::Builder::new_multi_thread();
+    multi.worker_threads(2);
+    for builder in [&mut current, &mut multi] {
+        let (pid, dir) = start_and_drop_in(builder.enable_all().build().unwrap());
+        assert_gone(pid, &dir);
+    }
 }
 
 /// Dropped outside any runtime, a server is gone when `drop` returns.

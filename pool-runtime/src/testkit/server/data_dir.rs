@@ -1,8 +1,9 @@
 //! The directory a test server lives in, and filling it with a fresh data
 //! directory.
 //!
-//! Everything one server writes stays below one temporary directory: its
-//! data, a private `--tmpdir`, its socket, pid file and error log. Servers
+//! Everything one server reads or writes stays below one temporary
+//! directory: its data, a private `--tmpdir`, its socket, pid file, error log
+//! and the SQL it runs at start. Servers
 //! share nothing with each other or with the machine's own MariaDB, so they
 //! run side by side, and removing the directory removes every trace.
 //!
@@ -33,9 +34,10 @@ pub(super) struct DataDir {
 }
 
 impl DataDir {
-    /// Creates a fresh, empty directory (and its private temporary
-    /// directory) under the system's temporary directory.
-    pub(super) fn create() -> Result<DataDir, TestkitError> {
+    /// Creates a fresh directory under the system's temporary directory,
+    /// with an empty private temporary directory and `init_sql` for the
+    /// server to run at every start.
+    pub(super) fn create(init_sql: &str) -> Result<DataDir, TestkitError> {
         let dir = tempfile::Builder::new()
             .prefix("pool-testkit-")
             .tempdir()
@@ -49,6 +51,9 @@ impl DataDir {
         let tmp = data_dir.tmp();
         std::fs::create_dir(&tmp)
             .map_err(|e| TestkitError::io(format!("creating {}", tmp.display()), e))?;
+        let init = data_dir.init_file();
+        std::fs::write(&init, init_sql)
+            .map_err(|e| TestkitError::io(format!("writing {}", init.display()), e))?;
         Ok(data_dir)
     }
 
@@ -77,6 +82,11 @@ impl DataDir {
 
     pub(super) fn error_log(&self) -> PathBuf {
         self.root.join("error.log")
+    }
+
+    /// The server's `--init-file`.
+    pub(super) fn init_file(&self) -> PathBuf {
+        self.root.join("init.sql")
     }
 
     /// The last lines of the server's error log, for error messages.

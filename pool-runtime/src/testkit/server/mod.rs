@@ -84,7 +84,7 @@ impl TestServer {
         let server = Supervisor::start().await?;
         let port = server.port();
         let owned = Owned {
-            url: admin::loopback_url(port, "test"),
+            url: admin::test_url(port),
             started_in: begun.elapsed(),
             server,
         };
@@ -206,11 +206,7 @@ impl TestServer {
 
     /// A fresh connection straight to the server, for setup and inspection.
     pub async fn conn(&self) -> Result<Conn, TestkitError> {
-        if let Kind::Owned(o) = &self.kind {
-            if !o.server.is_running() {
-                return Err(TestkitError::Stopped { action: "conn" });
-            }
-        }
+        self.not_stopped("conn")?;
         admin::connect(self.url()).await
     }
 
@@ -221,12 +217,13 @@ impl TestServer {
         name: &str,
         value: impl Into<mysql_async::Value>,
     ) -> Result<(), TestkitError> {
-        self.running("set_global")?;
+        const ACTION: &str = "set_global";
+        self.running(ACTION)?;
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(TestkitError::BadVariableName { name: name.into() });
         }
         let statement = format!("SET GLOBAL {name} = ?");
-        let mut conn = self.conn().await?;
+        let mut conn = self.kit_conn(ACTION).await?;
         conn.exec_drop(statement.as_str(), (value.into(),))
             .await
             .map_err(|e| TestkitError::query(statement.clone(), e))?;
@@ -237,8 +234,9 @@ impl TestServer {
     /// Kills every client connection but the kit's own, as the server does
     /// when `wait_timeout` expires. Returns how many were killed.
     pub async fn kill_all_client_connections(&self) -> Result<usize, TestkitError> {
-        self.running("kill_all_client_connections")?;
-        let mut conn = self.conn().await?;
+        const ACTION: &str = "kill_all_client_connections";
+        self.running(ACTION)?;
+        let mut conn = self.kit_conn(ACTION).await?;
         let ids = admin::client_connection_ids(&mut conn).await?;
         let mut killed = 0;
         for id in ids {
@@ -254,9 +252,12 @@ impl TestServer {
     }
 
     /// The number of client connections the server sees, not counting the
-    /// one used to ask (nor the server's own threads).
+    /// kit's own (nor the server's threads). On the shared server the kit
+    /// logs in as the URL says, so a session it closed just before may still
+    /// be counted for a moment.
     pub async fn client_connections(&self) -> Result<usize, TestkitError> {
-        let mut conn = self.conn().await?;
+        const ACTION: &str = "client_connections";
+        let mut conn = self.kit_conn(ACTION).await?;
         let ids = admin::client_connection_ids(&mut conn).await?;
         admin::disconnect(conn).await;
         Ok(ids.len())
@@ -280,11 +281,28 @@ impl TestServer {
         self.start_again().await
     }
 
+    /// A session for the kit's own statements: as the kit's user on an owned
+    /// server, as the URL says on the shared one.
+    async fn kit_conn(&self, action: &'static str) -> Result<Conn, TestkitError> {
+        self.not_stopped(action)?;
+        match &self.kind {
+            Kind::Owned(o) => admin::connect(&admin::kit_url(o.server.port())).await,
+            Kind::External { url, .. } => admin::connect(url).await,
+        }
+    }
+
+    /// Refuses `action` on an owned server that is stopped.
+    fn not_stopped(&self, action: &'static str) -> Result<(), TestkitError> {
+        match &self.kind {
+            Kind::Owned(o) if !o.server.is_running() => Err(TestkitError::Stopped { action }),
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses `action` unless this is an owned server that runs.
     fn running(&self, action: &'static str) -> Result<(), TestkitError> {
         match &self.kind {
-            Kind::Owned(o) if o.server.is_running() => Ok(()),
-            Kind::Owned(_) => Err(TestkitError::Stopped { action }),
+            Kind::Owned(_) => self.not_stopped(action),
             Kind::External { .. } => Err(TestkitError::NotOwned { action }),
         }
     }

@@ -63,6 +63,7 @@ impl ServerProcess {
             .arg(format!("--pid-file={}", dir.pid_file().display()))
             .arg(format!("--log-error={}", dir.error_log().display()))
             .arg(format!("--tmpdir={}", dir.tmp().display()))
+            .arg(format!("--init-file={}", dir.init_file().display()))
             .arg(format!("--port={port}"))
             .arg("--bind-address=127.0.0.1")
             .args(FAST_SERVER_FLAGS)

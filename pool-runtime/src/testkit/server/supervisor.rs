@@ -50,8 +50,7 @@ impl LaunchError {
 }
 
 impl Supervisor {
-    /// Installs a fresh data directory, starts the server on a free port and
-    /// creates the database `test`.
+    /// Installs a fresh data directory and starts the server on a free port.
     pub(super) async fn start() -> Result<Supervisor, TestkitError> {
         let programs = ServerPrograms::find().await?;
         // Owned by the supervisor from here on, so that a failed or cancelled
@@ -59,7 +58,7 @@ impl Supervisor {
         let mut supervisor = Supervisor {
             programs,
             port: 0,
-            dir: DataDir::create()?,
+            dir: DataDir::create(admin::INIT_SQL)?,
             process: None,
         };
         supervisor.dir.install(&supervisor.programs).await?;
@@ -67,11 +66,7 @@ impl Supervisor {
         for _ in 0..PORT_ATTEMPTS {
             supervisor.port = free_port().await?;
             match supervisor.launch().await {
-                Ok(()) => {
-                    let url = admin::loopback_url(supervisor.port, "");
-                    admin::run(&url, "CREATE DATABASE IF NOT EXISTS test").await?;
-                    return Ok(supervisor);
-                }
+                Ok(()) => return Ok(supervisor),
                 Err(LaunchError::PortTaken(e)) => {
                     tracing::debug!(
                         port = supervisor.port,
@@ -113,7 +108,7 @@ impl Supervisor {
         let Some(process) = self.process.as_mut() else {
             return Ok(());
         };
-        let url = admin::loopback_url(self.port, "");
+        let url = admin::kit_url(self.port);
         let graceful = async {
             // The server closes this connection as it goes: an error here is
             // expected, and exit is what is waited for.
@@ -156,7 +151,7 @@ impl Supervisor {
             ))
         })?;
         let process = self.process.insert(process);
-        let url = admin::loopback_url(self.port, "");
+        let url = admin::kit_url(self.port);
         let Err(not_ready) = process.wait_ready(&url, START_DEADLINE).await else {
             return Ok(());
         };

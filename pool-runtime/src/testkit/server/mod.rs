@@ -346,3 +346,37 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
             .ok_or_else(|| "its host resolves to no address".to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn external_addr(url: &str) -> Result<SocketAddr, TestkitError> {
+        let server = TestServer::external(url.to_owned()).await?;
+        assert!(!server.is_owned());
+        Ok(server.addr())
+    }
+
+    #[tokio::test]
+    async fn a_shared_url_is_resolved_without_a_server() {
+        let v4 = external_addr("mysql://app:secret@127.0.0.1:3307/db").await;
+        assert_eq!(v4.unwrap(), SocketAddr::from(([127, 0, 0, 1], 3307)));
+        let v6 = external_addr("mysql://app@[::1]/db").await;
+        assert_eq!(v6.unwrap(), "[::1]:3306".parse().unwrap());
+        let name = external_addr("mysql://app@localhost:3308/db")
+            .await
+            .unwrap();
+        assert!(name.ip().is_loopback() && name.port() == 3308, "{name}");
+    }
+
+    #[tokio::test]
+    async fn a_bad_shared_url_is_described_without_its_text() {
+        for url in ["not a url", "mysql://app:secret@no-such-host.invalid/db"] {
+            let err = external_addr(url).await.unwrap_err();
+            assert!(matches!(err, TestkitError::BadUrl { .. }), "{err:?}");
+            let text = err.to_string();
+            assert!(text.contains("POOL_TEST_URL"), "{text}");
+            assert!(!text.contains("secret"), "{text}");
+        }
+    }
+}

@@ -161,19 +161,69 @@ async fn url_at_forces_tcp_to_the_given_address() {
     assert!(host.unwrap().starts_with("127.0.0.1:"));
 }
 
-#[tokio::test]
-async fn dropping_a_server_removes_its_process_and_directory() {
-    let server = TestServer::start().await.unwrap();
-    let pid = server.pid().unwrap();
-    let dir = server.dir().unwrap().to_path_buf();
-    assert!(process_exists(pid) && dir.exists());
+/// Longest a server start may take in these tests before they fail instead
+/// of hanging (the kit's own deadlines are longer).
+const START: Duration = Duration::from_secs(120);
 
-    drop(server);
+/// Starts a server in `runtime`, drops it there, then drops the runtime, and
+/// returns the server's pid and directory.
+fn start_and_drop_in(runtime: tokio::runtime::Runtime) -> (u32, PathBuf) {
+    let gone = runtime.block_on(async {
+        let server = tokio::time::timeout(START, TestServer::start())
+            .await
+            .expect("the server starts in time")
+            .unwrap();
+        let pid = server.pid().unwrap();
+        let dir = server.dir().unwrap().to_path_buf();
+        assert!(process_exists(pid) && dir.exists());
+        drop(server);
+        (pid, dir)
+    });
+    drop(runtime);
+    gone
+}
+
+#[track_caller]
+fn assert_gone(pid: u32, dir: &std::path::Path) {
     assert!(
         !process_exists(pid),
         "server process {pid} outlived its TestServer"
     );
     assert!(!dir.exists(), "{} outlived its TestServer", dir.display());
+}
+
+/// Dropped inside a runtime, a server is gone by the time the runtime is:
+/// reaping and removal ran on its blocking pool, not on the thread that
+/// dropped it.
+#[test]
+fn a_server_dropped_in_a_runtime_is_gone_with_the_runtime() {
+    let mut current = tokio::runtime::Builder::new_current_thread();
+    let mut multi = tokio::runtime::Builder::new_multi_thread();
+    multi.worker_threads(2);
+    for builder in [&mut current, &mut multi] {
+        let (pid, dir) = start_and_drop_in(builder.enable_all().build().unwrap());
+        assert_gone(pid, &dir);
+    }
+}
+
+/// Dropped outside any runtime, a server is gone when `drop` returns.
+#[test]
+fn a_server_dropped_outside_a_runtime_is_gone_at_once() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(async {
+        tokio::time::timeout(START, TestServer::start())
+            .await
+            .expect("the server starts in time")
+            .unwrap()
+    });
+    drop(runtime);
+    let pid = server.pid().unwrap();
+    let dir = server.dir().unwrap().to_path_buf();
+    drop(server);
+    assert_gone(pid, &dir);
 }
 
 #[test]

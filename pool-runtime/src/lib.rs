@@ -39,9 +39,16 @@
 //!
 //! Modules: [`pool`] is the generic pool core, [`config`] the loading side of
 //! the derive, [`boot`] the checks at `connect()`, and `testkit` (feature
-//! `testkit`) a throwaway server and a fault-injecting proxy for tests. The
-//! driver is re-exported as [`mysql_async`], so a service needs no second,
-//! version-matched dependency.
+//! `testkit`) a throwaway server and a fault-injecting proxy for tests. Every
+//! setting is declared once, in the settings table of `pool-settings`:
+//! [`PoolOptions`], the derive's checks, the config keys and the README's
+//! table are generated from it ([`config::SETTINGS`]).
+//!
+//! Two crates are re-exported because they are part of this API:
+//! [`mysql_async`] (a [`PooledConn`] derefs to its `Conn`), so a service
+//! needs no second, version-matched dependency; and [`figment`]
+//! ([`PoolConfig::load_from`] takes a `Figment`), so its layers can be
+//! extended. A major release of either is a major release of this crate.
 
 #![warn(missing_docs)]
 

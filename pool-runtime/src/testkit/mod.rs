@@ -33,7 +33,6 @@
 //! # Ok(()) }
 //! ```
 
-mod binary;
 mod error;
 mod memory;
 mod proxy;

@@ -13,7 +13,7 @@ use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, sleep, sleep_until};
 
-use super::shared::{IdleRule, Shared};
+use super::state::{IdleRule, ProxyState};
 use super::{ConnectionId, Fault};
 
 /// The error MySQL 8.0.24+ sends before closing a connection idle longer than
@@ -162,13 +162,13 @@ impl Activity {
 }
 
 /// Serves one accepted client until it closes, fails or is faulted.
-pub(super) async fn serve(shared: Arc<Shared>, id: ConnectionId, mut client: TcpStream) {
-    let mut upstream = match TcpStream::connect(shared.upstream).await {
+pub(super) async fn serve(proxy: Arc<ProxyState>, id: ConnectionId, mut client: TcpStream) {
+    let mut upstream = match TcpStream::connect(proxy.upstream).await {
         Ok(upstream) => upstream,
         Err(error) => {
             // Dropping the client closes it: it reads EOF, as from a proxy
             // whose backend is down.
-            tracing::warn!(connection = %id, upstream = %shared.upstream, %error,
+            tracing::warn!(connection = %id, upstream = %proxy.upstream, %error,
                 "fault proxy could not reach its upstream; closing the client");
             return;
         }
@@ -179,19 +179,11 @@ pub(super) async fn serve(shared: Arc<Shared>, id: ConnectionId, mut client: Tcp
         }
     }
     let control = Arc::new(Control::new());
-    let Some(registration) = shared.register(id, &control, &client, &upstream) else {
+    let Some(registration) = proxy.register(id, &control, &client, &upstream) else {
         return; // refused (reset armed) or the proxy is gone: dropping closes
     };
-    let idle_rules = shared.idle_rule.subscribe();
-    let close = relay(
-        &shared,
-        id,
-        &control,
-        &mut client,
-        &mut upstream,
-        idle_rules,
-    )
-    .await;
+    let idle_rules = proxy.idle_rule.subscribe();
+    let close = relay(&proxy, id, &control, &mut client, &mut upstream, idle_rules).await;
     match close {
         Some(Close::Fin) => {
             let _ = client.shutdown().await;
@@ -220,7 +212,7 @@ pub(super) async fn serve(shared: Arc<Shared>, id: ConnectionId, mut client: Tcp
 /// Forwards both ways until both sides are done, one fails, or a fault says
 /// how to close.
 async fn relay(
-    shared: &Shared,
+    proxy: &ProxyState,
     id: ConnectionId,
     control: &Control,
     client: &mut TcpStream,
@@ -279,7 +271,7 @@ async fn relay(
                 } else {
                     if fired_for != Some(last) {
                         fired_for = Some(last);
-                        shared.apply(id, control, rule.fault, "idle rule");
+                        proxy.apply(id, control, rule.fault, "idle rule");
                     }
                     idle_check.as_mut().reset(later(now, rule.idle));
                 }

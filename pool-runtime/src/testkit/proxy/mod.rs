@@ -2,7 +2,7 @@
 
 mod connection;
 mod listener;
-mod shared;
+mod state;
 #[cfg(test)]
 mod tests;
 
@@ -17,7 +17,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use self::listener::Listener;
-use self::shared::{IdleRule, Shared, accept_loop};
+use self::state::{IdleRule, ProxyState, accept_loop};
 use crate::testkit::TestkitError;
 
 /// Identifies one connection accepted by a [`FaultProxy`].
@@ -131,7 +131,7 @@ pub enum Fault {
 ///
 /// [`TestServer::url_at`]: crate::testkit::TestServer::url_at
 pub struct FaultProxy {
-    shared: Arc<Shared>,
+    state: Arc<ProxyState>,
     addr: SocketAddr,
     accept: AbortHandle,
 }
@@ -154,13 +154,13 @@ impl FaultProxy {
             TestkitError::io("binding the fault proxy to a loopback port", error)
         })?;
         let addr = listener.addr();
-        let shared = Shared::new(upstream, listener);
+        let state = ProxyState::new(upstream, listener);
         let accept = runtime
-            .spawn(accept_loop(Arc::clone(&shared)))
+            .spawn(accept_loop(Arc::clone(&state)))
             .abort_handle();
         tracing::debug!(%addr, %upstream, "fault proxy started");
         Ok(FaultProxy {
-            shared,
+            state,
             addr,
             accept,
         })
@@ -180,9 +180,9 @@ impl FaultProxy {
             self.on_new_connections(Some(fault));
             return;
         }
-        let registry = self.shared.lock();
+        let registry = self.state.lock();
         for (id, entry) in &registry.connections {
-            self.shared.apply(*id, &entry.control, fault, "inject");
+            self.state.apply(*id, &entry.control, fault, "inject");
         }
     }
 
@@ -190,9 +190,9 @@ impl FaultProxy {
     /// nothing, if that connection is closed or closing, and for
     /// [`Fault::RefuseNew`], which is not about one connection.
     pub fn inject_on(&self, id: ConnectionId, fault: Fault) -> bool {
-        let registry = self.shared.lock();
+        let registry = self.state.lock();
         match registry.connections.get(&id) {
-            Some(entry) => self.shared.apply(id, &entry.control, fault, "inject_on"),
+            Some(entry) => self.state.apply(id, &entry.control, fault, "inject_on"),
             None => false,
         }
     }
@@ -210,7 +210,7 @@ impl FaultProxy {
     /// (`mysql_async` reads it as the handshake, before the protocol flags
     /// that would strip `#HY000` from the message are agreed).
     pub fn on_new_connections(&self, fault: Option<Fault>) {
-        let mut registry = self.shared.lock();
+        let mut registry = self.state.lock();
         registry.on_new = fault;
         if fault == Some(Fault::RefuseNew) {
             registry.listener.pause();
@@ -230,7 +230,7 @@ impl FaultProxy {
     /// connection is left alone; [`Fault::RefuseNew`] does nothing here.
     pub fn after_idle(&self, idle: Duration, fault: Fault) {
         let since = Instant::now();
-        self.shared
+        self.state
             .idle_rule
             .send_replace(Some(IdleRule { idle, fault, since }));
         tracing::debug!(?idle, ?fault, "fault proxy idle rule");
@@ -240,14 +240,14 @@ impl FaultProxy {
     /// a refusing proxy listens again. Connections already faulted stay so.
     pub fn clear(&self) {
         self.on_new_connections(None);
-        self.shared.idle_rule.send_replace(None);
+        self.state.idle_rule.send_replace(None);
     }
 
     /// The connections open now, in accept order; a connection leaves the
     /// list as soon as a fault starts closing it, or once either side has
     /// closed it and the proxy has noticed.
     pub fn connections(&self) -> Vec<ConnectionId> {
-        let registry = self.shared.lock();
+        let registry = self.state.lock();
         registry
             .connections
             .iter()
@@ -258,14 +258,14 @@ impl FaultProxy {
 
     /// How many connections were accepted and forwarded (connected upstream).
     pub fn opened(&self) -> u64 {
-        self.shared.opened.load(Ordering::SeqCst)
+        self.state.opened.load(Ordering::SeqCst)
     }
 
     /// How many faults were applied, counting each connection once per fault:
     /// `inject(Fault::Fin)` on three connections adds three. A fault that
     /// could not apply (the connection was already closing) is not counted.
     pub fn faulted(&self) -> u64 {
-        self.shared.faulted.load(Ordering::SeqCst)
+        self.state.faulted.load(Ordering::SeqCst)
     }
 
     /// How many connections the proxy itself refused.
@@ -275,7 +275,7 @@ impl FaultProxy {
     /// in the instant the refusal began, which are reset. It is usually 0;
     /// assert on what the client saw instead.
     pub fn refused(&self) -> u64 {
-        self.shared.refused.load(Ordering::SeqCst)
+        self.state.refused.load(Ordering::SeqCst)
     }
 }
 
@@ -283,7 +283,7 @@ impl fmt::Debug for FaultProxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FaultProxy")
             .field("addr", &self.addr)
-            .field("upstream", &self.shared.upstream)
+            .field("upstream", &self.state.upstream)
             .finish_non_exhaustive()
     }
 }
@@ -294,7 +294,7 @@ impl Drop for FaultProxy {
         // down every proxied socket sends FIN both ways at once. Aborting the
         // accept loop drops its task set, which aborts every connection task
         // and so closes the sockets for good.
-        let mut registry = self.shared.lock();
+        let mut registry = self.state.lock();
         registry.closed = true;
         registry.listener.close();
         for entry in registry.connections.values() {

@@ -156,7 +156,7 @@ async fn refuse_new_refuses_for_real_and_clear_listens_again() {
 
     // Linux lets the port stay reserved while nothing listens on it.
     #[cfg(target_os = "linux")]
-    assert!(proxy.shared.lock().listener.is_reserved());
+    assert!(proxy.state.lock().listener.is_reserved());
 
     proxy.clear();
     let mut again = connected(&proxy).await;
@@ -237,10 +237,10 @@ async fn inject_on_hits_one_connection() {
 #[tokio::test]
 async fn dropping_the_proxy_closes_everything() {
     let proxy = proxy().await;
-    let shared = std::sync::Arc::clone(&proxy.shared);
+    let state = std::sync::Arc::clone(&proxy.state);
     let mut stream = connected(&proxy).await;
     drop(proxy);
-    assert!(shared.lock().listener.is_closed());
+    assert!(state.lock().listener.is_closed());
     assert_eq!(read_rest(&mut stream).await.unwrap(), b"");
 }
 

@@ -1,9 +1,14 @@
-//! Finding the server and install programs on this machine.
+//! Finding the server and install programs on this machine, and refusing a
+//! server the kit cannot drive before anything is started.
 
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
-use super::TestkitError;
+use tokio::process::Command;
+
+use crate::testkit::TestkitError;
 
 /// Server program names, most specific first. On MariaDB installs `mysqld` is
 /// a link to `mariadbd`.
@@ -11,24 +16,27 @@ const SERVER_NAMES: &[&str] = &["mariadbd", "mysqld"];
 const INSTALL_NAMES: &[&str] = &["mariadb-install-db", "mysql_install_db"];
 /// Debian and most distributions keep the server out of a user's PATH.
 const EXTRA_DIRS: &[&str] = &["/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin"];
+/// How long `mariadbd --version` may take; it answers at once unless the
+/// binary is broken or the machine is drowning.
+const VERSION_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The programs needed to run a throwaway MariaDB server.
 #[derive(Debug, Clone)]
-pub(crate) struct ServerPrograms {
-    pub(crate) server: PathBuf,
-    pub(crate) install_db: PathBuf,
+pub(super) struct ServerPrograms {
+    pub(super) server: PathBuf,
+    pub(super) install_db: PathBuf,
 }
 
 impl ServerPrograms {
     /// Looks in `PATH` and the usual system directories.
-    pub(crate) fn find() -> Result<Self, TestkitError> {
+    pub(super) async fn find() -> Result<Self, TestkitError> {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
         dirs.extend(EXTRA_DIRS.iter().map(PathBuf::from));
-        Self::find_in(&dirs)
+        Self::find_in(&dirs).await
     }
 
-    pub(crate) fn find_in(dirs: &[PathBuf]) -> Result<Self, TestkitError> {
+    pub(super) async fn find_in(dirs: &[PathBuf]) -> Result<Self, TestkitError> {
         let searched = || {
             dirs.iter()
                 .map(|d| d.display().to_string())
@@ -38,7 +46,7 @@ impl ServerPrograms {
         let server = first_in(dirs, SERVER_NAMES).ok_or_else(|| TestkitError::NoServerBinary {
             searched: searched(),
         })?;
-        check_flavour(&server)?;
+        check_flavour(&server).await?;
         // The install script sits beside the client tools, usually in /usr/bin,
         // or next to the server in tarball installs.
         let mut install_dirs = dirs.to_vec();
@@ -76,11 +84,13 @@ fn is_executable(path: &Path) -> bool {
 /// Oracle MySQL initialises its data directory differently (`--initialize`)
 /// and has not been tested with this kit: refuse it clearly rather than fail
 /// obscurely half-way through a start.
-fn check_flavour(server: &Path) -> Result<(), TestkitError> {
-    let output = Command::new(server)
-        .arg("--version")
-        .output()
-        .map_err(|e| TestkitError::io(format!("running {} --version", server.display()), e))?;
+async fn check_flavour(server: &Path) -> Result<(), TestkitError> {
+    let mut cmd = Command::new(server);
+    cmd.arg("--version").stdin(Stdio::null());
+    let output = output_within(&mut cmd, VERSION_DEADLINE, || {
+        format!("running {} --version", server.display())
+    })
+    .await?;
     let version = String::from_utf8_lossy(&output.stdout);
     if version.contains("MariaDB") {
         Ok(())
@@ -95,9 +105,30 @@ fn check_flavour(server: &Path) -> Result<(), TestkitError> {
     }
 }
 
+/// Runs `cmd` to its end and collects its output, killing it if it takes
+/// longer than `deadline` (or if the caller stops waiting). `what` names the
+/// step in the error.
+pub(super) async fn output_within(
+    cmd: &mut Command,
+    deadline: Duration,
+    what: impl Fn() -> String,
+) -> Result<Output, TestkitError> {
+    match tokio::time::timeout(deadline, cmd.kill_on_drop(true).output()).await {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(e)) => Err(TestkitError::io(what(), e)),
+        Err(_) => {
+            let late = io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("not done within {deadline:?}"),
+            );
+            Err(TestkitError::io(what(), late))
+        }
+    }
+}
+
 /// Whether this process runs as root, where the server needs `--user=root`.
 /// `/proc/self` belongs to the process's effective user.
-pub(crate) fn running_as_root() -> bool {
+pub(super) fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
@@ -108,13 +139,13 @@ pub(crate) fn running_as_root() -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn missing_server_names_the_searched_dirs_and_the_install_command() {
+    #[tokio::test]
+    async fn missing_server_names_the_searched_dirs_and_the_install_command() {
         let dirs = vec![
             PathBuf::from("/nonexistent/a"),
             PathBuf::from("/nonexistent/b"),
         ];
-        let err = ServerPrograms::find_in(&dirs).unwrap_err();
+        let err = ServerPrograms::find_in(&dirs).await.unwrap_err();
         let message = err.to_string();
         assert!(
             matches!(err, TestkitError::NoServerBinary { .. }),
@@ -131,11 +162,13 @@ mod tests {
         assert!(message.contains("POOL_TEST_URL"), "{message}");
     }
 
-    #[test]
-    fn a_non_executable_file_is_not_a_server() {
+    #[tokio::test]
+    async fn a_non_executable_file_is_not_a_server() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("mariadbd"), "not a program").unwrap();
-        let err = ServerPrograms::find_in(&[dir.path().to_path_buf()]).unwrap_err();
+        let err = ServerPrograms::find_in(&[dir.path().to_path_buf()])
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, TestkitError::NoServerBinary { .. }),
             "{err:?}"

@@ -17,8 +17,10 @@ use super::connection::{self, Control};
 use super::listener::Listener;
 use super::{ConnectionId, Fault};
 
-/// What the proxy, its accept loop and its connection tasks share.
-pub(super) struct Shared {
+/// One proxy's state: its upstream, its standing rules, the registry of live
+/// connections and the counters. The [`FaultProxy`](super::FaultProxy) handle,
+/// its accept loop and its connection tasks each hold it through an `Arc`.
+pub(super) struct ProxyState {
     pub(super) upstream: SocketAddr,
     pub(super) idle_rule: watch::Sender<Option<IdleRule>>,
     registry: Mutex<Registry>,
@@ -52,9 +54,9 @@ pub(super) struct IdleRule {
     pub(super) since: Instant,
 }
 
-impl Shared {
-    pub(super) fn new(upstream: SocketAddr, listener: Listener) -> Arc<Shared> {
-        Arc::new(Shared {
+impl ProxyState {
+    pub(super) fn new(upstream: SocketAddr, listener: Listener) -> Arc<ProxyState> {
+        Arc::new(ProxyState {
             upstream,
             idle_rule: watch::Sender::new(None),
             registry: Mutex::new(Registry {
@@ -128,7 +130,7 @@ impl Shared {
         let control = Arc::clone(control);
         registry.connections.insert(id, Entry { control, sockets });
         Some(Registration {
-            shared: Arc::clone(self),
+            proxy: Arc::clone(self),
             id,
         })
     }
@@ -145,27 +147,27 @@ fn duplicate(stream: &TcpStream) -> io::Result<std::net::TcpStream> {
 
 /// Unlists its connection when the connection's task ends or is aborted.
 pub(super) struct Registration {
-    shared: Arc<Shared>,
+    proxy: Arc<ProxyState>,
     id: ConnectionId,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.shared.lock().connections.remove(&self.id);
+        self.proxy.lock().connections.remove(&self.id);
     }
 }
 
 /// Accepts clients and runs one task per connection. The task set lives in
 /// this future, so aborting it aborts every connection.
-pub(super) async fn accept_loop(shared: Arc<Shared>) {
+pub(super) async fn accept_loop(proxy: Arc<ProxyState>) {
     let mut connections = JoinSet::new();
     loop {
-        let accepted = std::future::poll_fn(|cx| shared.lock().listener.poll_accept(cx)).await;
+        let accepted = std::future::poll_fn(|cx| proxy.lock().listener.poll_accept(cx)).await;
         while connections.try_join_next().is_some() {}
         match accepted {
             Ok((client, _peer)) => {
-                let id = ConnectionId(shared.next_id.fetch_add(1, Ordering::SeqCst));
-                connections.spawn(connection::serve(Arc::clone(&shared), id, client));
+                let id = ConnectionId(proxy.next_id.fetch_add(1, Ordering::SeqCst));
+                connections.spawn(connection::serve(Arc::clone(&proxy), id, client));
             }
             Err(error) => {
                 // Such as running out of file descriptors: back off a little.

@@ -1,0 +1,70 @@
+//! The kit's own sessions on a test server: for readiness, setup and
+//! inspection, never for the code under test.
+//!
+//! On a server the kit owns they log in as a user of their own
+//! ([`KIT_USER`]), so that they never show up in the connection counts a
+//! test asserts on: a session the kit has just closed can linger in the
+//! server's process list for a moment, and the server cannot tell "the
+//! session asking" from "an earlier one" otherwise. They go over TCP, like
+//! production traffic.
+
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Opts};
+
+use crate::testkit::TestkitError;
+
+/// The user the kit's own sessions log in as on an owned server.
+const KIT_USER: &str = "pool_testkit";
+
+/// Run by an owned server at every start, before it accepts connections
+/// (`--init-file`: one statement a line): the database tests use and the
+/// kit's own user, both kept across restarts.
+pub(super) const INIT_SQL: &str = "\
+CREATE DATABASE IF NOT EXISTS test;
+CREATE USER IF NOT EXISTS 'pool_testkit'@'%';
+GRANT ALL PRIVILEGES ON *.* TO 'pool_testkit'@'%' WITH GRANT OPTION;
+";
+
+/// The URL tests get for an owned server on `port`: root without a
+/// password, database `test`, over TCP only (`prefer_socket=false`).
+///
+/// By default mysql_async moves a loopback TCP connection to the server's
+/// Unix socket, and for a moment holds two sessions for it, which skews
+/// connection counts.
+pub(super) fn test_url(port: u16) -> String {
+    format!("mysql://root@127.0.0.1:{port}/test?prefer_socket=false")
+}
+
+/// The URL of the kit's own sessions on an owned server on `port`.
+pub(super) fn kit_url(port: u16) -> String {
+    format!("mysql://{KIT_USER}@127.0.0.1:{port}/?prefer_socket=false")
+}
+
+/// A new session on the server at `url`.
+pub(super) async fn connect(url: &str) -> Result<Conn, TestkitError> {
+    let opts = Opts::from_url(url).map_err(|e| TestkitError::BadUrl {
+        what: "the test server URL",
+        reason: e.to_string(),
+    })?;
+    Conn::new(opts)
+        .await
+        .map_err(|e| TestkitError::query("connect", e))
+}
+
+/// Closes a session, best effort: the server forgets it either way.
+pub(super) async fn disconnect(conn: Conn) {
+    let _ = conn.disconnect().await;
+}
+
+/// The ids of the client sessions the server has, but `conn`'s own, the
+/// kit's, the server's internal threads, and sessions killed already (they
+/// show as `Killed` from the `KILL` on, until their thread has cleaned up).
+pub(super) async fn client_connection_ids(conn: &mut Conn) -> Result<Vec<u64>, TestkitError> {
+    const QUERY: &str = "SELECT ID FROM information_schema.PROCESSLIST \
+                         WHERE ID <> CONNECTION_ID() \
+                         AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Killed') \
+                         AND USER NOT IN ('system user', 'event_scheduler', 'pool_testkit')";
+    conn.query(QUERY)
+        .await
+        .map_err(|e| TestkitError::query(QUERY, e))
+}

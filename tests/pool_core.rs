@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use pool_runtime::PoolOptions;
-use pool_runtime::pool::{GenericPool, PoolError};
+use pool_runtime::pool::{GenericPool, Limits, PoolError};
 use pool_runtime::testkit::MemoryManager;
 
-fn options(max_open: u32, max_idle: u32) -> PoolOptions {
-    let mut o = PoolOptions::default();
+fn limits(max_open: u32, max_idle: u32) -> Limits {
+    let mut o = Limits::default();
     o.max_open = max_open;
     o.max_idle = max_idle;
     // Maintenance is driven by hand in these tests.
@@ -18,9 +17,9 @@ fn options(max_open: u32, max_idle: u32) -> PoolOptions {
     o
 }
 
-fn pool(options: PoolOptions) -> (GenericPool<MemoryManager>, MemoryManager) {
+fn pool(limits: Limits) -> (GenericPool<MemoryManager>, MemoryManager) {
     let manager = MemoryManager::new();
-    (GenericPool::new(manager.clone(), options).unwrap(), manager)
+    (GenericPool::new(manager.clone(), limits).unwrap(), manager)
 }
 
 /// Waits (yielding, no sleeping) until `n` acquires are in line.
@@ -32,7 +31,7 @@ async fn until_waiting(pool: &GenericPool<MemoryManager>, n: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_hold_under_load_and_the_pool_settles() {
-    let (pool, manager) = pool(options(8, 4));
+    let (pool, manager) = pool(limits(8, 4));
     let holders = Arc::new(AtomicUsize::new(0));
     let most_held = Arc::new(AtomicUsize::new(0));
     let most_live = Arc::new(AtomicUsize::new(0));
@@ -79,7 +78,7 @@ async fn limits_hold_under_load_and_the_pool_settles() {
 
 #[tokio::test]
 async fn waiters_are_served_in_arrival_order() {
-    let (pool, _) = pool(options(1, 1));
+    let (pool, _) = pool(limits(1, 1));
     let held = pool.get().await.unwrap();
     let served = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
@@ -103,7 +102,7 @@ async fn waiters_are_served_in_arrival_order() {
 async fn a_new_acquire_does_not_jump_the_line_when_a_slot_frees() {
     // A connect fails while others wait: its slot goes to the first waiter,
     // who then opens a connection, instead of to whoever asks next.
-    let (pool, manager) = pool(options(1, 1));
+    let (pool, manager) = pool(limits(1, 1));
     let held = pool.get().await.unwrap();
     let first = tokio::spawn({
         let pool = pool.clone();
@@ -118,7 +117,7 @@ async fn a_new_acquire_does_not_jump_the_line_when_a_slot_frees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_cancelled_acquires_leak_nothing() {
-    let mut o = options(8, 8);
+    let mut o = limits(8, 8);
     // Every idle connection is validated, so cancellations also land in
     // pings; slow connects put them in connects too.
     o.validate_after_idle = Duration::ZERO;
@@ -181,7 +180,7 @@ async fn ten_thousand_cancelled_acquires_leak_nothing() {
 
 #[tokio::test]
 async fn connections_killed_while_idle_are_replaced_unseen() {
-    let mut o = options(10, 10);
+    let mut o = limits(10, 10);
     o.validate_after_idle = Duration::ZERO;
     let (pool, manager) = pool(o);
     let held: Vec<_> = futures_join(&pool, 10).await;
@@ -197,7 +196,7 @@ async fn connections_killed_while_idle_are_replaced_unseen() {
 
 #[tokio::test]
 async fn a_silent_connection_costs_the_adaptive_timeout_not_seconds() {
-    let mut o = options(4, 4);
+    let mut o = limits(4, 4);
     o.validate_after_idle = Duration::ZERO;
     let (pool, manager) = pool(o);
     drop(futures_join(&pool, 4).await);
@@ -216,7 +215,7 @@ async fn a_silent_connection_costs_the_adaptive_timeout_not_seconds() {
 
 #[tokio::test]
 async fn a_fixed_validation_timeout_is_honoured() {
-    let mut o = options(1, 1);
+    let mut o = limits(1, 1);
     o.validate_after_idle = Duration::ZERO;
     o.validation_timeout = Some(Duration::from_millis(150));
     let (pool, manager) = pool(o);
@@ -247,7 +246,7 @@ async fn futures_join(
 
 #[tokio::test]
 async fn returns_beyond_max_idle_are_closed() {
-    let (pool, manager) = pool(options(10, 2));
+    let (pool, manager) = pool(limits(10, 2));
     let held = futures_join(&pool, 5).await;
     assert_eq!(manager.live(), 5);
     drop(held);
@@ -263,7 +262,7 @@ async fn returns_beyond_max_idle_are_closed() {
 
 #[tokio::test]
 async fn a_broken_connection_is_dropped_on_return_and_a_dirty_one_reset() {
-    let (pool, manager) = pool(options(2, 2));
+    let (pool, manager) = pool(limits(2, 2));
     let mut conn = pool.get().await.unwrap();
     conn.break_it();
     drop(conn);
@@ -285,7 +284,7 @@ async fn a_broken_connection_is_dropped_on_return_and_a_dirty_one_reset() {
 
 #[tokio::test]
 async fn an_exhausted_pool_times_out_with_a_useful_error() {
-    let mut o = options(1, 1);
+    let mut o = limits(1, 1);
     o.acquire_timeout = Duration::from_millis(50);
     let (pool, _) = pool(o);
     let _held = pool.get().await.unwrap();
@@ -312,7 +311,7 @@ async fn an_exhausted_pool_times_out_with_a_useful_error() {
 
 #[tokio::test]
 async fn a_failed_connect_frees_its_slot_for_the_next_in_line() {
-    let (pool, manager) = pool(options(1, 1));
+    let (pool, manager) = pool(limits(1, 1));
     manager.fail_next_connects(1);
     manager.set_connect_delay(Duration::from_millis(20));
     let first = tokio::spawn({
@@ -348,7 +347,7 @@ async fn until_waiting_or_connecting(manager: &MemoryManager, connects: u64) {
 
 #[tokio::test]
 async fn close_fails_waiters_closes_idle_and_waits_for_the_rest() {
-    let (pool, manager) = pool(options(2, 2));
+    let (pool, manager) = pool(limits(2, 2));
     let idle = pool.get().await.unwrap();
     let held = pool.get().await.unwrap();
     drop(idle);
@@ -389,7 +388,7 @@ async fn close_fails_waiters_closes_idle_and_waits_for_the_rest() {
 
 #[tokio::test]
 async fn expired_connections_are_never_handed_out() {
-    let mut o = options(1, 1);
+    let mut o = limits(1, 1);
     o.max_lifetime = Some(Duration::from_millis(40));
     let (pool, _) = pool(o);
     let first = pool.get().await.unwrap().id();
@@ -402,7 +401,7 @@ async fn expired_connections_are_never_handed_out() {
 
 #[tokio::test]
 async fn maintenance_retires_idle_connections_and_keeps_min_idle() {
-    let mut o = options(5, 5);
+    let mut o = limits(5, 5);
     o.max_idle_time = Some(Duration::from_millis(30));
     o.min_idle = 2;
     let (pool, manager) = pool(o);
@@ -421,7 +420,7 @@ async fn maintenance_retires_idle_connections_and_keeps_min_idle() {
 
 #[tokio::test]
 async fn maintenance_does_not_hammer_a_server_that_refuses() {
-    let mut o = options(5, 5);
+    let mut o = limits(5, 5);
     o.min_idle = 3;
     let (pool, manager) = pool(o);
     manager.refuse_all(true);
@@ -435,7 +434,7 @@ async fn maintenance_does_not_hammer_a_server_that_refuses() {
 
 #[tokio::test]
 async fn keepalive_pings_idle_connections_without_resetting_idle_time() {
-    let mut o = options(2, 2);
+    let mut o = limits(2, 2);
     o.keepalive_interval = Some(Duration::from_millis(20));
     o.max_idle_time = Some(Duration::from_millis(200));
     let (pool, manager) = pool(o);
@@ -456,7 +455,7 @@ async fn keepalive_pings_idle_connections_without_resetting_idle_time() {
 
 #[tokio::test]
 async fn a_connection_held_past_the_leak_threshold_is_reported_once() {
-    let mut o = options(2, 2);
+    let mut o = limits(2, 2);
     o.leak_threshold = Some(Duration::from_millis(20));
     let (pool, _) = pool(o);
     let held = pool.get().await.unwrap();
@@ -469,7 +468,7 @@ async fn a_connection_held_past_the_leak_threshold_is_reported_once() {
 
 #[tokio::test]
 async fn detach_frees_the_slot_and_unlimited_means_unlimited() {
-    let (pool, manager) = pool(options(0, 0));
+    let (pool, manager) = pool(limits(0, 0));
     let held = futures_join(&pool, 100).await;
     assert_eq!(manager.live(), 100);
     let raw: Vec<_> = held.into_iter().map(|c| c.detach()).collect();
@@ -485,13 +484,13 @@ async fn detach_frees_the_slot_and_unlimited_means_unlimited() {
 
 #[test]
 fn creating_a_pool_outside_a_runtime_is_an_error_not_a_panic() {
-    let err = GenericPool::new(MemoryManager::new(), PoolOptions::default()).unwrap_err();
+    let err = GenericPool::new(MemoryManager::new(), Limits::default()).unwrap_err();
     assert!(matches!(err, PoolError::NoRuntime), "{err:?}");
 }
 
 #[tokio::test]
 async fn get_new_always_opens_a_new_connection() {
-    let (pool, manager) = pool(options(2, 2));
+    let (pool, manager) = pool(limits(2, 2));
     let idle = pool.get().await.unwrap().id();
     // Room in the pool: a new one is opened beside the idle one.
     let new = pool.get_new().await.unwrap();

@@ -392,7 +392,7 @@ async fn maintenance_closes_connections_idle_past_max_idle_time() {
     );
 
     // ... until maintenance runs.
-    within(pool.generic().run_maintenance()).await;
+    within(pool.run_maintenance()).await;
     let stats = pool.stats();
     assert_eq!(stats.max_idle_time_closed, 3, "{stats:?}");
     assert_eq!((stats.idle, stats.open), (0, 0), "{stats:?}");
@@ -526,7 +526,7 @@ async fn maintenance_keeps_min_idle_connections_open_and_refills_after_a_kill() 
     o.validate_after_idle = Duration::ZERO;
     let pool = open_pool(o).await;
 
-    within(pool.generic().run_maintenance()).await;
+    within(pool.run_maintenance()).await;
     let stats = pool.stats();
     // `open` may still count a connection the start-up pass is opening (it
     // runs at once, alongside the boot acquire); `idle` is exact.
@@ -542,7 +542,7 @@ async fn maintenance_keeps_min_idle_connections_open_and_refills_after_a_kill() 
     let mut conn = within(pool.get()).await.expect("acquire after the kill");
     assert_eq!(select_one(&mut conn).await, 1);
     drop(conn);
-    within(pool.generic().run_maintenance()).await;
+    within(pool.run_maintenance()).await;
 
     let stats = pool.stats();
     assert_eq!(stats.validation_failed, 3, "{stats:?}");
@@ -625,7 +625,7 @@ async fn a_connection_held_past_leak_threshold_is_reported_with_its_call_site() 
     drop(quick);
     // The scenario: held past the threshold.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    within(pool.generic().run_maintenance()).await;
+    within(pool.run_maintenance()).await;
 
     let log = captured.text();
     eprintln!("captured log:\n{log}");
@@ -640,7 +640,7 @@ async fn a_connection_held_past_leak_threshold_is_reported_with_its_call_site() 
     assert_eq!(pool.stats().leaks_reported, 1);
 
     // Reported once, not at every pass.
-    within(pool.generic().run_maintenance()).await;
+    within(pool.run_maintenance()).await;
     assert_eq!(pool.stats().leaks_reported, 1);
     drop(conn);
     pool.close().await;

@@ -2,6 +2,8 @@
 
 mod manager;
 mod pool;
+mod stats;
 
 pub use manager::MySqlManager;
 pub use pool::{AcquireError, Pool, PoolBuilder, PooledConn};
+pub use stats::PoolStats;

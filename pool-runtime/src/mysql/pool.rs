@@ -1,16 +1,16 @@
 //! `Pool`: the generic core over MySQL connections.
 
 use std::future::Future;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::boot::{self, BootError, BootPolicy, Report, ServerFacts};
 use crate::config::Sources;
+use crate::exec::ExecCounters;
 use crate::options::PoolOptions;
-use crate::pool::{Counters, GenericPool, PoolError, PoolStats, Pooled};
+use crate::pool::{GenericPool, Limits, PoolError, Pooled};
 
-use super::MySqlManager;
+use super::{MySqlManager, PoolStats};
 
 /// A connection checked out of a [`Pool`]; derefs to
 /// [`mysql_async::Conn`]. Dropping it returns it.
@@ -43,8 +43,18 @@ pub struct Pool {
     inner: GenericPool<MySqlManager>,
     /// This handle's statement timeout (see `with_statement_timeout`).
     statement_timeout: Option<Duration>,
-    /// What the boot checks found.
-    report: Arc<Report>,
+    /// What every handle of this pool shares beside the core.
+    context: Arc<PoolContext>,
+}
+
+/// What the MySQL pool keeps beside the generic core, which knows none of
+/// it: the options it was built from, what the boot checks found, and the
+/// exec path's counters.
+#[derive(Debug)]
+struct PoolContext {
+    options: PoolOptions,
+    report: Report,
+    exec_counters: ExecCounters,
 }
 
 /// Builds a [`Pool`]; see [`Pool::builder`].
@@ -63,21 +73,32 @@ impl Pool {
         }
     }
 
-    /// A connection: idle and checked, new, or the next one returned.
-    /// See [`GenericPool::get`].
+    /// A connection: idle and checked, new, or the next one returned,
+    /// within `acquire_timeout`. See [`GenericPool::get`].
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<PooledConn, AcquireError>> + Send + '_ {
         self.inner.get()
     }
 
-    /// Counters and gauges.
-    pub fn stats(&self) -> PoolStats {
-        self.inner.stats()
+    /// A newly opened connection, never an idle one: the exec path's last
+    /// attempt.
+    #[track_caller]
+    pub(crate) fn get_new(
+        &self,
+    ) -> impl Future<Output = Result<PooledConn, AcquireError>> + Send + '_ {
+        self.inner.get_new()
     }
 
-    /// The options the pool runs with.
+    /// Counters and gauges: the pool core's and the exec path's, in one
+    /// snapshot.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats::join(self.inner.stats(), self.context.exec_counters.read())
+    }
+
+    /// The options the pool runs with (after the boot checks' fixes, if
+    /// the policy allowed any).
     pub fn options(&self) -> &PoolOptions {
-        self.inner.options()
+        &self.context.options
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -91,13 +112,15 @@ impl Pool {
         self.inner.close().await;
     }
 
-    /// The generic core, for what `Pool` does not wrap.
-    pub fn generic(&self) -> &GenericPool<MySqlManager> {
-        &self.inner
+    /// Runs one maintenance pass now (retire, keepalives, `min_idle`, leak
+    /// reports), so that tests need not wait for the timer.
+    #[cfg(feature = "testkit")]
+    pub async fn run_maintenance(&self) {
+        self.inner.run_maintenance().await;
     }
 
-    pub(crate) fn counters(&self) -> &Counters {
-        self.inner.counters()
+    pub(crate) fn exec_counters(&self) -> &ExecCounters {
+        &self.context.exec_counters
     }
 
     pub(crate) fn statement_timeout(&self) -> Option<Duration> {
@@ -108,14 +131,14 @@ impl Pool {
         Pool {
             inner: self.inner.clone(),
             statement_timeout,
-            report: Arc::clone(&self.report),
+            context: Arc::clone(&self.context),
         }
     }
 
     /// What the boot checks found when the pool started (warnings, fixes),
     /// with the server's limits.
     pub fn boot_report(&self) -> &Report {
-        &self.report
+        &self.context.report
     }
 }
 
@@ -195,16 +218,20 @@ impl PoolBuilder {
             );
         }
         let manager = manager.watching(options.clone(), target.clone());
-        let inner = GenericPool::new(manager, options).map_err(|e| BootError::Other {
-            target,
-            message: e.to_string(),
-        })?;
+        let inner =
+            GenericPool::new(manager, Limits::from(&options)).map_err(|e| BootError::Other {
+                target,
+                message: e.to_string(),
+            })?;
         inner.adopt(first);
-        let statement_timeout = inner.options().statement_timeout;
         Ok(Pool {
             inner,
-            statement_timeout,
-            report: Arc::new(report),
+            statement_timeout: options.statement_timeout,
+            context: Arc::new(PoolContext {
+                options,
+                report,
+                exec_counters: ExecCounters::default(),
+            }),
         })
     }
 }

@@ -13,33 +13,33 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::error::PoolError;
-use super::flight::SlotInFlight;
+use super::flight::PermitInFlight;
 use super::guard::Pooled;
+use super::inner::PoolInner;
 use super::manager::Manager;
-use super::shared::{Grant, Shared, Take};
-use super::stats::{Counters, Retire};
+use super::state::{Grant, Take};
+use super::stats::{CloseReason, Counters};
 use super::tracked::Tracked;
 
 type Acquired<M> = Result<Pooled<M>, PoolError<<M as Manager>::Error>>;
 
-impl<M: Manager> Shared<M> {
-    /// An idle connection, a new one, or the next one returned; with
-    /// `fresh`, always a newly opened one.
+impl<M: Manager> PoolInner<M> {
+    /// An idle connection, a new one, or the next one returned, within
+    /// `acquire_timeout`; with `fresh`, always a newly opened one.
     pub(crate) async fn acquire(
         self: &Arc<Self>,
         fresh: bool,
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let now = Instant::now();
-        let first = self.take_retiring(now, fresh);
-        let first = match first {
+        let first = match self.take(now, fresh) {
             Take::Idle(conn) if !self.needs_validation(&conn, now) => {
                 return Ok(self.hand_out(conn, caller));
             }
             Take::Closed => return Err(PoolError::Closed),
             other => other,
         };
-        let limit = self.options.acquire_timeout;
+        let limit = self.limits.acquire_timeout;
         match tokio::time::timeout(limit, self.acquire_slow(first, now, fresh, caller)).await {
             Ok(result) => result,
             Err(_elapsed) => {
@@ -70,10 +70,10 @@ impl<M: Manager> Shared<M> {
         loop {
             let conn = match take {
                 Take::Closed => return Err(PoolError::Closed),
-                Take::Slot => return Box::pin(self.open_new(caller)).await,
+                Take::Permit => return Box::pin(self.open_new(caller)).await,
                 Take::Idle(conn) => conn,
                 Take::Wait(id, rx) => match Waiting::new(self, id, rx, since).served().await? {
-                    Grant::Slot => return Box::pin(self.open_new(caller)).await,
+                    Grant::Permit => return Box::pin(self.open_new(caller)).await,
                     // Handed over straight from a return, a keepalive or a
                     // fresh connect: it has just spoken to the server.
                     Grant::Conn(conn) => return Ok(self.hand_out(conn, caller)),
@@ -84,23 +84,14 @@ impl<M: Manager> Shared<M> {
             }
             match Box::pin(self.validate(conn)).await {
                 Some(conn) => return Ok(self.hand_out(conn, caller)),
-                // The dead connection is gone and its slot freed; look again.
-                None => take = self.take_retiring(Instant::now(), fresh),
+                // The dead connection is gone and its permit freed; look again.
+                None => take = self.take(Instant::now(), fresh),
             }
         }
     }
 
-    fn take_retiring(self: &Arc<Self>, now: Instant, fresh: bool) -> Take<M::Connection> {
-        let mut retired = Vec::new();
-        let take = self.take(now, fresh, &mut retired);
-        for (conn, why) in retired {
-            self.retire(conn, why);
-        }
-        take
-    }
-
     fn needs_validation(&self, conn: &Tracked<M::Connection>, now: Instant) -> bool {
-        now.saturating_duration_since(conn.last_contact) > self.options.validate_after_idle
+        now.saturating_duration_since(conn.last_contact) > self.limits.validate_after_idle
     }
 
     fn hand_out(
@@ -108,7 +99,7 @@ impl<M: Manager> Shared<M> {
         conn: Tracked<M::Connection>,
         caller: &'static Location<'static>,
     ) -> Pooled<M> {
-        self.record_checkout(conn.id, caller);
+        self.leaks.checked_out(conn.id, caller);
         Pooled::new(self, conn)
     }
 
@@ -118,29 +109,30 @@ impl<M: Manager> Shared<M> {
         self: &Arc<Self>,
         conn: Tracked<M::Connection>,
     ) -> Option<Tracked<M::Connection>> {
-        let bound = self.validation_timeout();
-        self.ping(conn, true, bound, Retire::ValidationFailed).await
+        let bound = self.validation.timeout();
+        self.ping(conn, true, bound, CloseReason::ValidationFailed)
+            .await
     }
 
-    /// Opens a connection into a slot this acquire holds.
+    /// Opens a connection with a permit this acquire holds.
     async fn open_new(self: &Arc<Self>, caller: &'static Location<'static>) -> Acquired<M> {
-        let slot = SlotInFlight::new(self, true);
+        let permit = PermitInFlight::new(self, true);
         match self.connect().await {
             Ok(conn) => {
-                slot.fill();
+                permit.connected();
                 Ok(self.hand_out(conn, caller))
             }
-            Err(e) => Err(e), // `slot` frees itself as it drops
+            Err(e) => Err(e), // `permit` frees itself as it drops
         }
     }
 
-    /// Opens a connection within `connect_timeout`; the caller holds a slot.
+    /// Opens a connection within `connect_timeout`; the caller holds a permit.
     pub(crate) async fn connect(&self) -> Result<Tracked<M::Connection>, PoolError<M::Error>> {
-        let limit = self.options.connect_timeout;
+        let limit = self.limits.connect_timeout;
         let started = Instant::now();
         match tokio::time::timeout(limit, self.manager.connect()).await {
             Ok(Ok(raw)) => {
-                self.observe_round_trip(started.elapsed());
+                self.validation.observe(started.elapsed());
                 Ok(self.new_tracked(raw, Instant::now()))
             }
             Ok(Err(e)) => {
@@ -160,7 +152,7 @@ impl<M: Manager> Shared<M> {
 /// An acquire's place in line. Dropped before it is served, it leaves the
 /// line and hands back whatever was granted in the meantime.
 struct Waiting<'a, M: Manager> {
-    shared: &'a Arc<Shared<M>>,
+    inner: &'a Arc<PoolInner<M>>,
     id: u64,
     rx: Option<oneshot::Receiver<Grant<M::Connection>>>,
     since: Instant,
@@ -168,13 +160,13 @@ struct Waiting<'a, M: Manager> {
 
 impl<'a, M: Manager> Waiting<'a, M> {
     fn new(
-        shared: &'a Arc<Shared<M>>,
+        inner: &'a Arc<PoolInner<M>>,
         id: u64,
         rx: oneshot::Receiver<Grant<M::Connection>>,
         since: Instant,
     ) -> Self {
         Waiting {
-            shared,
+            inner,
             id,
             rx: Some(rx),
             since,
@@ -188,7 +180,7 @@ impl<'a, M: Manager> Waiting<'a, M> {
         };
         // Served (or the pool closed, dropping our sender): nothing to undo.
         self.rx = None;
-        self.shared.counters.waited(self.since.elapsed());
+        self.inner.counters.waited(self.since.elapsed());
         outcome.map_err(|_closed| PoolError::Closed)
     }
 }
@@ -198,12 +190,12 @@ impl<M: Manager> Drop for Waiting<'_, M> {
         let Some(mut rx) = self.rx.take() else {
             return;
         };
-        self.shared.counters.waited(self.since.elapsed());
-        self.shared.leave_line(self.id);
+        self.inner.counters.waited(self.since.elapsed());
+        self.inner.leave_line(self.id);
         // Out of line, nothing more can arrive; something may already have.
         rx.close();
         if let Ok(grant) = rx.try_recv() {
-            self.shared.give_back(grant);
+            self.inner.return_grant(grant);
         }
     }
 }

@@ -14,14 +14,13 @@ use crate::pool::Manager;
 /// silently dropped (their ping never answers).
 ///
 /// ```
-/// use pool_runtime::PoolOptions;
-/// use pool_runtime::pool::GenericPool;
+/// use pool_runtime::pool::{GenericPool, Limits};
 /// use pool_runtime::testkit::MemoryManager;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let manager = MemoryManager::new();
-/// let pool = GenericPool::new(manager.clone(), PoolOptions::default()).unwrap();
+/// let pool = GenericPool::new(manager.clone(), Limits::default()).unwrap();
 /// drop(pool.get().await.unwrap());
 /// assert_eq!(manager.live(), 1);
 /// # }

@@ -517,3 +517,41 @@ async fn get_new_always_opens_a_new_connection() {
     drop(newer);
     assert!(pool.stats().open <= 2);
 }
+
+/// Longest any step that should finish may take before the test fails
+/// instead of hanging.
+const STEP: Duration = Duration::from_secs(30);
+
+async fn within<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(STEP, work)
+        .await
+        .expect("a step that should finish hung")
+}
+
+#[tokio::test]
+async fn close_abandons_goodbyes_that_hang_and_counts_them() {
+    let mut o = limits(3, 3);
+    o.connect_timeout = Duration::from_millis(300);
+    let (pool, manager) = pool(o);
+    let held = futures_join(&pool, 3).await;
+    let mut held = held.into_iter();
+    let last = held.next().unwrap();
+    drop(held); // two idle
+    manager.hang_goodbyes(true);
+
+    let closing = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.close().await }
+    });
+    while !pool.is_closed() {
+        tokio::task::yield_now().await;
+    }
+    // Returned after close began: closed on return, its goodbye hangs too.
+    drop(last);
+    let abandoned = within(closing).await.unwrap();
+    assert_eq!(abandoned, 3);
+    assert_eq!(manager.goodbyes(), 3);
+    assert_eq!(manager.live(), 0, "abandoned connections are dropped");
+    let stats = pool.stats();
+    assert_eq!((stats.goodbyes_abandoned, stats.open), (3, 0), "{stats:?}");
+}

@@ -107,9 +107,11 @@ impl Pool {
     }
 
     /// Stops handing out connections, closes idle ones (`COM_QUIT`) and
-    /// waits until those in use are returned and closed.
-    pub async fn close(&self) {
-        self.inner.close().await;
+    /// waits until those in use are returned and closed. Each goodbye gets
+    /// `connect_timeout`; returns how many were abandoned for taking longer
+    /// (see [`GenericPool::close`]).
+    pub async fn close(&self) -> u64 {
+        self.inner.close().await
     }
 
     /// Runs one maintenance pass now (retire, keepalives, `min_idle`, leak

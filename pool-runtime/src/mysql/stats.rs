@@ -15,7 +15,7 @@ use crate::pool::CoreStats;
 crate::pool::with_core_stats! {
     /// A snapshot of a [`Pool`](crate::Pool): Go's `DBStats`, plus what it
     /// takes to see a pool absorbing dead connections. The fields up to
-    /// `leaks_reported` are the pool core's ([`CoreStats`]); the exec
+    /// `goodbyes_abandoned` are the pool core's ([`CoreStats`]); the exec
     /// path's follow.
     ///
     /// Gauges (`open`, `in_use`, `idle`, `waiting`) are read together under
@@ -93,13 +93,14 @@ mod tests {
             connect_errors: 17,
             timeouts: 18,
             leaks_reported: 19,
+            goodbyes_abandoned: 20,
         };
         let exec = ExecStats {
-            bad_conn_retries: 20,
-            read_retries: 21,
-            new_conn_attempts: 22,
-            maybe_executed: 23,
-            statement_timeouts: 24,
+            bad_conn_retries: 21,
+            read_retries: 22,
+            new_conn_attempts: 23,
+            maybe_executed: 24,
+            statement_timeouts: 25,
         };
         let joined = format!("{:?}", PoolStats::join(core.clone(), exec));
         let parts = format!("{core:?} {exec:?}");
@@ -112,7 +113,7 @@ mod tests {
         };
         let in_joined = fields(&joined);
         let in_parts = fields(&parts);
-        assert_eq!(in_parts.len(), 24, "{in_parts:?}");
+        assert_eq!(in_parts.len(), 25, "{in_parts:?}");
         for field in &in_parts {
             assert!(in_joined.contains(field), "{field} missing from {joined}");
         }

@@ -5,15 +5,17 @@
 //! when it is healthy, sent a goodbye ([`Manager::close`], `COM_QUIT` for
 //! MySQL) so that the server frees its session at once instead of at its
 //! idle timeout. Goodbyes run in background tasks, so no caller waits for
-//! one, and each within `connect_timeout`: a peer that vanished must not
-//! hold a task forever.
+//! one, and each within `connect_timeout`: a peer that vanished must hold
+//! neither a task nor [`GenericPool::close`](super::GenericPool::close)
+//! forever. A goodbye that runs out of time is abandoned (the connection is
+//! dropped without it) and counted in `goodbyes_abandoned`.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 use super::inner::PoolInner;
 use super::manager::Manager;
-use super::stats::CloseReason;
+use super::stats::{CloseReason, Counters};
 use super::tracked::Tracked;
 
 impl<M: Manager> PoolInner<M> {
@@ -41,17 +43,30 @@ impl<M: Manager> PoolInner<M> {
         }
     }
 
-    /// Closes the pool (see [`GenericPool::close`](super::GenericPool::close)).
-    pub(crate) async fn close_pool(self: &Arc<Self>) {
+    /// Closes the pool (see [`GenericPool::close`](super::GenericPool::close))
+    /// and returns how many goodbyes were abandoned while it waited.
+    pub(crate) async fn close_pool(self: &Arc<Self>) -> u64 {
+        let abandoned_before = self.counters.goodbyes_abandoned.load(Relaxed);
         let idle = self.transition(|st| st.shut());
         self.closing.send_replace(true);
-        let mut closing = tokio::task::JoinSet::new();
         for conn in idle {
-            let inner = Arc::clone(self);
-            closing.spawn(async move { inner.manager.close(conn.raw).await });
+            self.close_conn(conn, CloseReason::Closed);
         }
-        while closing.join_next().await.is_some() {}
         self.drained().await;
+        let abandoned = self
+            .counters
+            .goodbyes_abandoned
+            .load(Relaxed)
+            .saturating_sub(abandoned_before);
+        if abandoned > 0 {
+            tracing::warn!(
+                abandoned,
+                bound = ?self.limits.connect_timeout,
+                "pool closed; some connections did not answer their goodbye within \
+                 connect_timeout and were dropped without it"
+            );
+        }
+        abandoned
     }
 
     /// Waits until every connection is back and its goodbye said or
@@ -85,7 +100,18 @@ impl<M: Manager> GoodbyeInFlight<M> {
     async fn say(self, conn: Tracked<M::Connection>) {
         let inner = &self.inner;
         let bound = inner.limits.connect_timeout;
-        let _ = tokio::time::timeout(bound, inner.manager.close(conn.raw)).await;
+        let id = conn.id;
+        if tokio::time::timeout(bound, inner.manager.close(conn.raw))
+            .await
+            .is_err()
+        {
+            Counters::bump(&inner.counters.goodbyes_abandoned);
+            tracing::info!(
+                conn = id,
+                ?bound,
+                "a goodbye got no answer within connect_timeout; dropped the connection without it"
+            );
+        }
     }
 }
 

@@ -166,9 +166,13 @@ impl<M: Manager> GenericPool<M> {
     /// Closes the pool: new acquires fail with [`PoolError::Closed`], waiting
     /// ones are woken with it, idle connections are closed politely now, and
     /// connections in use are closed as they come back. Returns once every
-    /// connection is closed (its goodbye sent), so it waits for users to
-    /// return theirs.
-    pub async fn close(&self) {
+    /// connection is closed, so it waits for users to return theirs.
+    ///
+    /// Each goodbye ([`Manager::close`]) gets `connect_timeout`; one that
+    /// takes longer is abandoned (the connection dropped without it). Returns
+    /// how many goodbyes were abandoned while it waited (also counted in
+    /// [`CoreStats::goodbyes_abandoned`], and logged).
+    pub async fn close(&self) -> u64 {
         self.inner.close_pool().await
     }
 

@@ -61,6 +61,10 @@ macro_rules! with_core_stats {
             pub timeouts: u64,
             /// Connections reported held past `leak_threshold`.
             pub leaks_reported: u64,
+            /// Polite closes (a goodbye such as `COM_QUIT`) that did not finish
+            /// within `connect_timeout` and were abandoned: the connection was
+            /// dropped without its goodbye.
+            pub goodbyes_abandoned: u64,
             $($more)*
         }
     };
@@ -92,6 +96,7 @@ macro_rules! with_core_stats {
                     connect_errors: core.connect_errors,
                     timeouts: core.timeouts,
                     leaks_reported: core.leaks_reported,
+                    goodbyes_abandoned: core.goodbyes_abandoned,
                     ..Self::default()
                 }
             }
@@ -182,6 +187,7 @@ pub(crate) struct Counters {
     pub(crate) connect_errors: AtomicU64,
     pub(crate) timeouts: AtomicU64,
     pub(crate) leaks_reported: AtomicU64,
+    pub(crate) goodbyes_abandoned: AtomicU64,
 }
 
 impl Counters {
@@ -226,5 +232,6 @@ impl Counters {
         stats.connect_errors = self.connect_errors.load(Relaxed);
         stats.timeouts = self.timeouts.load(Relaxed);
         stats.leaks_reported = self.leaks_reported.load(Relaxed);
+        stats.goodbyes_abandoned = self.goodbyes_abandoned.load(Relaxed);
     }
 }

@@ -528,6 +528,183 @@ async fn within<T>(work: impl std::future::Future<Output = T>) -> T {
         .expect("a step that should finish hung")
 }
 
+/// Limits whose `acquire_timeout` no test here outlasts: a call that returns
+/// within `STEP` did not wait for it.
+fn patient(max_open: u32, max_idle: u32) -> Limits {
+    let mut o = limits(max_open, max_idle);
+    o.acquire_timeout = Duration::from_secs(3600);
+    o
+}
+
+#[tokio::test]
+async fn try_get_takes_an_idle_connection() {
+    let (pool, manager) = pool(patient(2, 2));
+    let id = pool.get().await.unwrap().id();
+    let again = within(pool.try_get()).await.unwrap();
+    assert_eq!(again.id(), id, "the idle one, not a new one");
+    assert_eq!(manager.connects(), 1);
+}
+
+#[tokio::test]
+async fn try_get_opens_a_new_connection_when_a_permit_is_free() {
+    let (pool, manager) = pool(patient(2, 2));
+    let held = within(pool.try_get()).await.unwrap();
+    let second = within(pool.try_get()).await.unwrap();
+    assert_ne!(held.id(), second.id());
+    assert_eq!(manager.connects(), 2);
+    assert_eq!(pool.stats().in_use, 2);
+}
+
+#[tokio::test]
+async fn try_get_validates_an_idle_connection_and_replaces_a_dead_one() {
+    let mut o = patient(1, 1);
+    o.validate_after_idle = Duration::ZERO;
+    let (pool, manager) = pool(o);
+    drop(pool.get().await.unwrap());
+    manager.kill_existing();
+    let conn = within(pool.try_get()).await.unwrap();
+    assert_eq!(conn.id(), 1, "the dead one was replaced unseen");
+    assert_eq!(pool.stats().validation_failed, 1);
+}
+
+#[tokio::test]
+async fn try_get_on_an_exhausted_pool_fails_at_once_and_does_not_queue() {
+    let (pool, manager) = pool(patient(1, 1));
+    let held = pool.get().await.unwrap();
+    let err = within(pool.try_get()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PoolError::Exhausted {
+                max_open: 1,
+                in_use: 1,
+                waiting: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("exhausted"), "{err}");
+    let stats = pool.stats();
+    assert_eq!((stats.exhausted, stats.waiting, stats.timeouts), (1, 0, 0));
+
+    // With a waiter in line, a returned connection is the waiter's: a
+    // try_get does not jump the line.
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(|c| c.id()) }
+    });
+    until_waiting(&pool, 1).await;
+    assert!(matches!(
+        within(pool.try_get()).await,
+        Err(PoolError::Exhausted { waiting: 1, .. })
+    ));
+    let id = held.id();
+    drop(held);
+    assert_eq!(within(waiter).await.unwrap().unwrap(), id);
+    assert_eq!(manager.connects(), 1);
+}
+
+#[tokio::test]
+async fn try_get_on_a_closed_pool_fails_with_closed() {
+    let (pool, _) = pool(patient(1, 1));
+    drop(pool.get().await.unwrap());
+    within(pool.close()).await;
+    assert!(matches!(
+        within(pool.try_get()).await,
+        Err(PoolError::Closed)
+    ));
+}
+
+#[tokio::test]
+async fn get_timeout_times_out_with_its_own_bound_not_acquire_timeout() {
+    let (pool, _) = pool(patient(1, 1));
+    let _held = pool.get().await.unwrap();
+    let bound = Duration::from_millis(200);
+    let err = within(pool.get_timeout(bound)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PoolError::Timeout {
+                waited,
+                per_call: true,
+                in_use: 1,
+                ..
+            } if waited == bound
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("get_timeout"), "{err}");
+    let stats = pool.stats();
+    assert_eq!((stats.timeouts, stats.waiting), (1, 0), "{stats:?}");
+}
+
+#[tokio::test]
+async fn get_timeout_may_wait_longer_than_acquire_timeout() {
+    let mut o = limits(1, 1);
+    o.acquire_timeout = Duration::from_millis(50);
+    let (pool, _) = pool(o);
+    let held = pool.get().await.unwrap();
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get_timeout(STEP).await.map(|c| c.id()) }
+    });
+    until_waiting(&pool, 1).await;
+    // Time passing, not a stand-in for an event: acquire_timeout runs out.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        pool.stats().waiting,
+        1,
+        "still waiting past acquire_timeout"
+    );
+    let id = held.id();
+    drop(held);
+    assert_eq!(within(waiter).await.unwrap().unwrap(), id);
+    assert_eq!(pool.stats().timeouts, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_try_gets_and_get_timeouts_leak_nothing() {
+    let mut o = patient(4, 4);
+    o.validate_after_idle = Duration::ZERO;
+    let (pool, manager) = pool(o);
+    manager.set_connect_delay(Duration::from_micros(50));
+    let mut tasks = Vec::new();
+    for t in 0..32 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = fastrand::Rng::with_seed(t);
+            for i in 0..100 {
+                let budget = Duration::from_micros(rng.u64(0..=200));
+                let conn = if i % 2 == 0 {
+                    tokio::time::timeout(budget, pool.try_get()).await
+                } else {
+                    let bound = Duration::from_micros(rng.u64(0..=200));
+                    tokio::time::timeout(budget, pool.get_timeout(bound)).await
+                };
+                if let Ok(Ok(conn)) = conn {
+                    tokio::task::yield_now().await;
+                    drop(conn);
+                }
+            }
+        }));
+    }
+    within(async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    })
+    .await;
+    let stats = pool.stats();
+    assert_eq!((stats.in_use, stats.waiting), (0, 0), "{stats:?}");
+    assert!(stats.open <= 4, "{stats:?}");
+    within(until_live(&manager, stats.open)).await;
+    assert!(
+        within(pool.try_get()).await.is_ok(),
+        "the pool no longer serves"
+    );
+}
+
 #[tokio::test]
 async fn close_abandons_goodbyes_that_hang_and_counts_them() {
     let mut o = limits(3, 3);

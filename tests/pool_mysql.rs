@@ -765,6 +765,46 @@ async fn close_wakes_a_waiter_on_an_exhausted_pool_with_closed() {
     assert_eq!(server_connections_until(&server, |n| n == 0).await, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_get_and_get_timeout_do_not_wait_for_acquire_timeout() {
+    let server = start_server().await;
+    let mut o = options(&tcp_url(&server), 1, 1);
+    o.acquire_timeout = Duration::from_secs(3600);
+    let pool = open_pool(o).await;
+    let mut held = within(pool.try_get())
+        .await
+        .expect("the idle boot connection");
+    assert_eq!(select_one(&mut held).await, 1);
+
+    let refused = within(pool.try_get()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(AcquireError::Exhausted {
+                max_open: 1,
+                in_use: 1,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let timed_out = within(pool.get_timeout(Duration::from_millis(200))).await;
+    assert!(
+        matches!(timed_out, Err(AcquireError::Timeout { per_call: true, .. })),
+        "{timed_out:?}"
+    );
+
+    drop(held);
+    let mut again = within(pool.try_get()).await.expect("free again");
+    assert_eq!(select_one(&mut again).await, 1);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.exhausted, stats.timeouts, stats.connections_created),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 11. Cancel safety
 // ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ use super::{MySqlManager, PoolStats};
 /// [`mysql_async::Conn`]. Dropping it returns it.
 pub type PooledConn = Pooled<MySqlManager>;
 
-/// Why [`Pool::get`] failed.
+/// Why [`Pool::get`], [`Pool::get_timeout`] or [`Pool::try_get`] failed.
 pub type AcquireError = PoolError<mysql_async::Error>;
 
 /// A MySQL/MariaDB connection pool. Cheap to clone: clones share one pool.
@@ -78,6 +78,25 @@ impl Pool {
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<PooledConn, AcquireError>> + Send + '_ {
         self.inner.get()
+    }
+
+    /// Like [`get`](Self::get), bounded by `timeout` instead of
+    /// `acquire_timeout`. See [`GenericPool::get_timeout`].
+    #[track_caller]
+    pub fn get_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<PooledConn, AcquireError>> + Send + '_ {
+        self.inner.get_timeout(timeout)
+    }
+
+    /// A connection without waiting for another task to return one: idle,
+    /// or new if a permit is free; otherwise [`PoolError::Exhausted`] at
+    /// once. It may still ping an idle connection (validation timeout) or
+    /// open one (`connect_timeout`). See [`GenericPool::try_get`].
+    #[track_caller]
+    pub fn try_get(&self) -> impl Future<Output = Result<PooledConn, AcquireError>> + Send + '_ {
+        self.inner.try_get()
     }
 
     /// A newly opened connection, never an idle one: the exec path's last

@@ -92,15 +92,16 @@ mod tests {
             connections_created: 16,
             connect_errors: 17,
             timeouts: 18,
-            leaks_reported: 19,
-            goodbyes_abandoned: 20,
+            exhausted: 19,
+            leaks_reported: 20,
+            goodbyes_abandoned: 21,
         };
         let exec = ExecStats {
-            bad_conn_retries: 21,
-            read_retries: 22,
-            new_conn_attempts: 23,
-            maybe_executed: 24,
-            statement_timeouts: 25,
+            bad_conn_retries: 22,
+            read_retries: 23,
+            new_conn_attempts: 24,
+            maybe_executed: 25,
+            statement_timeouts: 26,
         };
         let joined = format!("{:?}", PoolStats::join(core.clone(), exec));
         let parts = format!("{core:?} {exec:?}");
@@ -113,7 +114,7 @@ mod tests {
         };
         let in_joined = fields(&joined);
         let in_parts = fields(&parts);
-        assert_eq!(in_parts.len(), 25, "{in_parts:?}");
+        assert_eq!(in_parts.len(), 26, "{in_parts:?}");
         for field in &in_parts {
             assert!(in_joined.contains(field), "{field} missing from {joined}");
         }

@@ -1,14 +1,17 @@
 //! The acquire path: idle connection, new connection, or a place in line.
 //!
 //! The fast path (a connection returned less than `validate_after_idle` ago
-//! is waiting) takes one lock and no timer. Everything else runs under
-//! `acquire_timeout` and is cancel-safe at every `.await`: a dropped acquire
-//! leaves the line, hands back anything it was granted, and discards a
-//! connection whose ping it interrupted.
+//! is waiting) takes one lock and no timer. Everything else runs under the
+//! acquire's bound (`acquire_timeout`, or the call's own) and is cancel-safe
+//! at every `.await`: a dropped acquire leaves the line, hands back anything
+//! it was granted, and discards a connection whose ping it interrupted.
+//!
+//! `try_get` shares the path but never joins the line: where `get` would
+//! wait for another task, it fails with [`PoolError::Exhausted`].
 
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -23,35 +26,69 @@ use super::tracked::Tracked;
 
 type Acquired<M> = Result<Pooled<M>, PoolError<<M as Manager>::Error>>;
 
+/// How long an acquire may take, and whose bound that is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bound {
+    pub(crate) limit: Duration,
+    /// The call's own bound (`get_timeout`), not `acquire_timeout`.
+    pub(crate) per_call: bool,
+}
+
 impl<M: Manager> PoolInner<M> {
+    /// The pool's own bound on acquires.
+    pub(crate) fn acquire_bound(&self) -> Bound {
+        Bound {
+            limit: self.limits.acquire_timeout,
+            per_call: false,
+        }
+    }
+
     /// An idle connection, a new one, or the next one returned, within
-    /// `acquire_timeout`; with `fresh`, always a newly opened one.
+    /// `bound`; with `fresh`, always a newly opened one.
     pub(crate) async fn acquire(
         self: &Arc<Self>,
         fresh: bool,
+        bound: Bound,
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let now = Instant::now();
-        let first = match self.take(now, fresh) {
+        let first = match self.take(now, fresh, true) {
             Take::Idle(conn) if !self.needs_validation(&conn, now) => {
                 return Ok(self.hand_out(conn, caller));
             }
             Take::Closed => return Err(PoolError::Closed),
             other => other,
         };
-        let limit = self.limits.acquire_timeout;
-        match tokio::time::timeout(limit, self.acquire_slow(first, now, fresh, caller)).await {
+        let slow = self.acquire_slow(first, now, fresh, true, caller);
+        match tokio::time::timeout(bound.limit, slow).await {
             Ok(result) => result,
             Err(_elapsed) => {
                 Counters::bump(&self.counters.timeouts);
                 let stats = self.stats();
                 Err(PoolError::Timeout {
-                    waited: limit,
+                    waited: bound.limit,
+                    per_call: bound.per_call,
                     max_open: stats.max_open,
                     in_use: stats.in_use,
                     waiting: stats.waiting,
                 })
             }
+        }
+    }
+
+    /// An idle connection or a new one, without waiting for another task:
+    /// no place in line. Validating and opening are bounded by their own
+    /// timeouts.
+    pub(crate) async fn try_acquire(
+        self: &Arc<Self>,
+        caller: &'static Location<'static>,
+    ) -> Acquired<M> {
+        let now = Instant::now();
+        match self.take(now, false, false) {
+            Take::Idle(conn) if !self.needs_validation(&conn, now) => {
+                Ok(self.hand_out(conn, caller))
+            }
+            other => self.acquire_slow(other, now, false, false, caller).await,
         }
     }
 
@@ -64,12 +101,14 @@ impl<M: Manager> PoolInner<M> {
         first: Take<M::Connection>,
         since: Instant,
         fresh: bool,
+        may_wait: bool,
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let mut take = first;
         loop {
             let conn = match take {
                 Take::Closed => return Err(PoolError::Closed),
+                Take::Exhausted => return Err(self.exhausted()),
                 Take::Permit => return Box::pin(self.open_new(caller)).await,
                 Take::Idle(conn) => conn,
                 Take::Wait(id, rx) => match Waiting::new(self, id, rx, since).served().await? {
@@ -85,8 +124,18 @@ impl<M: Manager> PoolInner<M> {
             match Box::pin(self.validate(conn)).await {
                 Some(conn) => return Ok(self.hand_out(conn, caller)),
                 // The dead connection is gone and its permit freed; look again.
-                None => take = self.take(Instant::now(), fresh),
+                None => take = self.take(Instant::now(), fresh, may_wait),
             }
+        }
+    }
+
+    fn exhausted(&self) -> PoolError<M::Error> {
+        Counters::bump(&self.counters.exhausted);
+        let stats = self.stats();
+        PoolError::Exhausted {
+            max_open: stats.max_open,
+            in_use: stats.in_use,
+            waiting: stats.waiting,
         }
     }
 

@@ -76,10 +76,15 @@ impl<M: Manager> PoolInner<M> {
     }
 
     /// [`State::take`], then closes the stale idle connections it found.
-    pub(crate) fn take(self: &Arc<Self>, now: Instant, fresh: bool) -> Take<M::Connection> {
+    pub(crate) fn take(
+        self: &Arc<Self>,
+        now: Instant,
+        fresh: bool,
+        may_wait: bool,
+    ) -> Take<M::Connection> {
         let mut stale = Vec::new();
         let max_idle_time = self.limits.max_idle_time;
-        let take = self.transition(|st| st.take(now, fresh, max_idle_time, &mut stale));
+        let take = self.transition(|st| st.take(now, fresh, may_wait, max_idle_time, &mut stale));
         for (conn, why) in stale {
             self.close_conn(conn, why);
         }

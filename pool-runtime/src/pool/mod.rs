@@ -14,7 +14,9 @@
 //!   *permit*.
 //! - Up to `max_idle` returned connections are kept; more are closed.
 //! - Acquires that find nothing free wait in a first-come, first-served
-//!   line, up to `acquire_timeout`.
+//!   line, up to `acquire_timeout` (or the bound given to
+//!   [`get_timeout`](GenericPool::get_timeout)); [`try_get`](GenericPool::try_get)
+//!   never waits in line.
 //! - A connection idle longer than `validate_after_idle` is pinged before it
 //!   is handed out, within the validation timeout; a failure discards it
 //!   and the acquire goes on with the next one, unseen by the caller.
@@ -65,6 +67,7 @@ pub use manager::Manager;
 pub use stats::CoreStats;
 pub(crate) use stats::with_core_stats;
 
+use acquire::Bound;
 use inner::PoolInner;
 
 /// A connection pool over any [`Manager`]. Cheap to clone: clones share one
@@ -127,7 +130,43 @@ impl<M: Manager> GenericPool<M> {
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
         let caller = Location::caller();
-        self.inner.acquire(false, caller)
+        self.inner
+            .acquire(false, self.inner.acquire_bound(), caller)
+    }
+
+    /// Like [`get`](Self::get), bounded by `timeout` instead of the pool's
+    /// `acquire_timeout` (longer or shorter). Its [`PoolError::Timeout`]
+    /// says which bound ran out. Cancel-safe.
+    #[track_caller]
+    pub fn get_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
+        let caller = Location::caller();
+        let bound = Bound {
+            limit: timeout,
+            per_call: true,
+        };
+        self.inner.acquire(false, bound, caller)
+    }
+
+    /// A connection without waiting for another task: an idle one, or a new
+    /// one if a permit is free. When every permit is taken (or other
+    /// acquires are already waiting, who come first), it fails at once with
+    /// [`PoolError::Exhausted`].
+    ///
+    /// It does not wait for a connection to be returned, nor for a permit to
+    /// be freed, and `acquire_timeout` does not apply. It may still do I/O:
+    /// an idle connection past `validate_after_idle` is pinged first (within
+    /// the validation timeout; one that fails is discarded and the next is
+    /// tried), and a new connection is opened within `connect_timeout`.
+    /// Cancel-safe.
+    #[track_caller]
+    pub fn try_get(
+        &self,
+    ) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
+        let caller = Location::caller();
+        self.inner.try_acquire(caller)
     }
 
     /// Like [`get`](Self::get), but always a newly opened connection: never
@@ -140,7 +179,7 @@ impl<M: Manager> GenericPool<M> {
         &self,
     ) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
         let caller = Location::caller();
-        self.inner.acquire(true, caller)
+        self.inner.acquire(true, self.inner.acquire_bound(), caller)
     }
 
     /// Counters and gauges, as Go's `DBStats` and more.

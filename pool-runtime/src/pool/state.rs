@@ -62,6 +62,8 @@ pub(crate) enum Take<C> {
     Permit,
     /// A place in line: the waiter's id and where its grant will arrive.
     Wait(u64, oneshot::Receiver<Grant<C>>),
+    /// Every permit is taken and the acquirer may not wait.
+    Exhausted,
     Closed,
 }
 
@@ -97,9 +99,10 @@ impl<C> State<C> {
         }
     }
 
-    /// Takes an idle connection, a permit to open one, or a place in line.
-    /// Idle connections found past their lifetime or idle time go to
-    /// `stale`, and their permits are reused.
+    /// Takes an idle connection, a permit to open one, or a place in line
+    /// (only if `may_wait`; otherwise [`Take::Exhausted`]). Idle connections
+    /// found past their lifetime or idle time go to `stale`, and their
+    /// permits are reused.
     ///
     /// With `fresh`, only a permit will do: the oldest idle connection is
     /// closed to make room when the pool is full.
@@ -107,6 +110,7 @@ impl<C> State<C> {
         &mut self,
         now: Instant,
         fresh: bool,
+        may_wait: bool,
         max_idle_time: Option<Duration>,
         stale: &mut Vec<ToClose<C>>,
     ) -> Take<C> {
@@ -140,6 +144,9 @@ impl<C> State<C> {
                 stale.push((oldest, CloseReason::Replaced));
                 return Take::Permit;
             }
+        }
+        if !may_wait {
+            return Take::Exhausted;
         }
         let id = self.next_waiter_id;
         self.next_waiter_id += 1;
@@ -327,9 +334,9 @@ mod tests {
         })
     }
 
-    fn take(st: &mut State<u32>, fresh: bool) -> Take<u32> {
+    fn take(st: &mut State<u32>, fresh: bool, may_wait: bool) -> Take<u32> {
         let mut stale = Vec::new();
-        let take = st.take(Instant::now(), fresh, None, &mut stale);
+        let take = st.take(Instant::now(), fresh, may_wait, None, &mut stale);
         assert!(stale.is_empty() || fresh);
         take
     }
@@ -344,19 +351,20 @@ mod tests {
     }
 
     #[test]
-    fn permits_run_out_at_max_open_then_acquirers_wait() {
+    fn permits_run_out_at_max_open_then_acquirers_wait_or_are_refused() {
         let mut st = state(2, 2);
-        assert!(matches!(take(&mut st, false), Take::Permit));
-        assert!(matches!(take(&mut st, false), Take::Permit));
-        assert!(matches!(take(&mut st, false), Take::Wait(0, _)));
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        assert!(matches!(take(&mut st, false, false), Take::Exhausted));
+        assert!(matches!(take(&mut st, false, true), Take::Wait(0, _)));
         assert_eq!(counts(&st), (2, 2, 0, 1));
     }
 
     #[test]
     fn a_release_goes_to_the_first_waiter_before_the_idle_list() {
         let mut st = state(1, 1);
-        assert!(matches!(take(&mut st, false), Take::Permit));
-        let Take::Wait(_, mut rx) = take(&mut st, false) else {
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
             panic!("expected a place in line");
         };
         assert!(st.release(conn(1), true).is_none());
@@ -368,7 +376,7 @@ mod tests {
     fn returns_past_max_idle_are_handed_back_to_be_closed() {
         let mut st = state(3, 1);
         for _ in 0..2 {
-            assert!(matches!(take(&mut st, false), Take::Permit));
+            assert!(matches!(take(&mut st, false, true), Take::Permit));
         }
         assert!(st.release(conn(1), true).is_none());
         let out = st.release(conn(2), true);
@@ -379,8 +387,8 @@ mod tests {
     #[test]
     fn a_freed_permit_goes_to_the_first_waiter_else_open_shrinks() {
         let mut st = state(1, 1);
-        assert!(matches!(take(&mut st, false), Take::Permit));
-        let Take::Wait(_, mut rx) = take(&mut st, false) else {
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
             panic!("expected a place in line");
         };
         st.free_permit(true);
@@ -394,12 +402,12 @@ mod tests {
     fn a_fresh_take_on_a_full_pool_replaces_the_oldest_idle_connection() {
         let mut st = state(2, 2);
         for _ in 0..2 {
-            assert!(matches!(take(&mut st, false), Take::Permit));
+            assert!(matches!(take(&mut st, false, true), Take::Permit));
         }
         assert!(st.release(conn(1), true).is_none());
         assert!(st.release(conn(2), true).is_none());
         let mut stale = Vec::new();
-        let take = st.take(Instant::now(), true, None, &mut stale);
+        let take = st.take(Instant::now(), true, true, None, &mut stale);
         assert!(matches!(take, Take::Permit));
         assert!(matches!(&stale[..], [(c, CloseReason::Replaced)] if c.id == 1));
         assert_eq!(counts(&st), (2, 1, 1, 0));
@@ -409,12 +417,12 @@ mod tests {
     fn shut_takes_the_idle_out_and_later_returns_are_closed() {
         let mut st = state(2, 2);
         for _ in 0..2 {
-            assert!(matches!(take(&mut st, false), Take::Permit));
+            assert!(matches!(take(&mut st, false, true), Take::Permit));
         }
         assert!(st.release(conn(1), true).is_none());
         assert_eq!(st.shut().len(), 1);
         assert!(!st.is_drained(), "one still in use");
-        assert!(matches!(take(&mut st, false), Take::Closed));
+        assert!(matches!(take(&mut st, false, true), Take::Closed));
         let out = st.release(conn(2), true);
         assert!(matches!(out, Some((_, CloseReason::Closed))));
         assert!(st.is_drained());

@@ -57,8 +57,11 @@ macro_rules! with_core_stats {
             pub connections_created: u64,
             /// Attempts to open a connection that failed or timed out.
             pub connect_errors: u64,
-            /// Acquires that gave up after `acquire_timeout`.
+            /// Acquires that gave up after their timeout (`acquire_timeout`, or
+            /// the one given to `get_timeout`).
             pub timeouts: u64,
+            /// Acquires that `try_get` refused because every permit was taken.
+            pub exhausted: u64,
             /// Connections reported held past `leak_threshold`.
             pub leaks_reported: u64,
             /// Polite closes (a goodbye such as `COM_QUIT`) that did not finish
@@ -95,6 +98,7 @@ macro_rules! with_core_stats {
                     connections_created: core.connections_created,
                     connect_errors: core.connect_errors,
                     timeouts: core.timeouts,
+                    exhausted: core.exhausted,
                     leaks_reported: core.leaks_reported,
                     goodbyes_abandoned: core.goodbyes_abandoned,
                     ..Self::default()
@@ -186,6 +190,7 @@ pub(crate) struct Counters {
     pub(crate) connections_created: AtomicU64,
     pub(crate) connect_errors: AtomicU64,
     pub(crate) timeouts: AtomicU64,
+    pub(crate) exhausted: AtomicU64,
     pub(crate) leaks_reported: AtomicU64,
     pub(crate) goodbyes_abandoned: AtomicU64,
 }
@@ -231,6 +236,7 @@ impl Counters {
         stats.connections_created = self.connections_created.load(Relaxed);
         stats.connect_errors = self.connect_errors.load(Relaxed);
         stats.timeouts = self.timeouts.load(Relaxed);
+        stats.exhausted = self.exhausted.load(Relaxed);
         stats.leaks_reported = self.leaks_reported.load(Relaxed);
         stats.goodbyes_abandoned = self.goodbyes_abandoned.load(Relaxed);
     }

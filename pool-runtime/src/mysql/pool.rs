@@ -127,10 +127,11 @@ impl Pool {
 
     /// Stops handing out connections, closes idle ones (`COM_QUIT`) and
     /// waits until those in use are returned and closed. Each goodbye gets
-    /// `connect_timeout`; returns how many were abandoned for taking longer
-    /// (see [`GenericPool::close`]).
-    pub async fn close(&self) -> u64 {
-        self.inner.close().await
+    /// `connect_timeout`; one that takes longer is abandoned, logged and
+    /// counted in [`PoolStats::goodbyes_abandoned`] (see
+    /// [`GenericPool::close`]).
+    pub async fn close(&self) {
+        self.inner.close().await;
     }
 
     /// Runs one maintenance pass now (retire, keepalives, `min_idle`, leak

@@ -73,7 +73,7 @@ async fn limits_hold_under_load_and_the_pool_settles() {
     tokio::time::timeout(Duration::from_secs(5), until_live(&manager, stats.open))
         .await
         .expect("connections alive but unknown to the pool");
-    assert!(stats.wait_count > 0, "64 tasks on 8 slots must have waited");
+    assert!(stats.wait_count > 0, "64 tasks on 8 permits must have waited");
 }
 
 #[tokio::test]
@@ -99,8 +99,8 @@ async fn waiters_are_served_in_arrival_order() {
 }
 
 #[tokio::test]
-async fn a_new_acquire_does_not_jump_the_line_when_a_slot_frees() {
-    // A connect fails while others wait: its slot goes to the first waiter,
+async fn a_new_acquire_does_not_jump_the_line_when_a_permit_frees() {
+    // A connect fails while others wait: its permit goes to the first waiter,
     // who then opens a connection, instead of to whoever asks next.
     let (pool, manager) = pool(limits(1, 1));
     let held = pool.get().await.unwrap();
@@ -109,7 +109,7 @@ async fn a_new_acquire_does_not_jump_the_line_when_a_slot_frees() {
         async move { pool.get().await.map(|c| c.pool_id()) }
     });
     until_waiting(&pool, 1).await;
-    held.detach(); // the slot frees; the waiter must open a connection
+    held.detach(); // the permit frees; the waiter must open a connection
     let id = first.await.unwrap().unwrap();
     assert_eq!(manager.connects(), 2);
     assert_ne!(id, 0);
@@ -310,7 +310,7 @@ async fn an_exhausted_pool_times_out_with_a_useful_error() {
 }
 
 #[tokio::test]
-async fn a_failed_connect_frees_its_slot_for_the_next_in_line() {
+async fn a_failed_connect_frees_its_permit_for_the_next_in_line() {
     let (pool, manager) = pool(limits(1, 1));
     manager.fail_next_connects(1);
     manager.set_connect_delay(Duration::from_millis(20));
@@ -328,7 +328,7 @@ async fn a_failed_connect_frees_its_slot_for_the_next_in_line() {
     second
         .await
         .unwrap()
-        .expect("the freed slot went to the waiter");
+        .expect("the freed permit went to the waiter");
     assert_eq!(pool.stats().connect_errors, 1);
     assert_eq!(pool.stats().open, 1);
 }
@@ -351,7 +351,7 @@ async fn close_fails_waiters_closes_idle_and_waits_for_the_rest() {
     let idle = pool.get().await.unwrap();
     let held = pool.get().await.unwrap();
     drop(idle);
-    // Both slots taken: one idle would serve a waiter, so take it back first.
+    // Both permits taken: one idle would serve a waiter, so take it back first.
     let idle_again = pool.get().await.unwrap();
     let waiter = tokio::spawn({
         let pool = pool.clone();
@@ -467,7 +467,7 @@ async fn a_connection_held_past_the_leak_threshold_is_reported_once() {
 }
 
 #[tokio::test]
-async fn detach_frees_the_slot_and_unlimited_means_unlimited() {
+async fn detach_frees_the_permit_and_unlimited_means_unlimited() {
     let (pool, manager) = pool(limits(0, 0));
     let held = futures_join(&pool, 100).await;
     assert_eq!(manager.live(), 100);

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use pool_runtime::PoolOptions;
-use pool_runtime::pool::{GenericPool, PoolError};
+use pool_runtime::pool::{GenericPool, Limits, PoolError};
 use pool_runtime::testkit::MemoryManager;
 
-fn options(max_open: u32, max_idle: u32) -> PoolOptions {
-    let mut o = PoolOptions::default();
+fn limits(max_open: u32, max_idle: u32) -> Limits {
+    let mut o = Limits::default();
     o.max_open = max_open;
     o.max_idle = max_idle;
     // Maintenance is driven by hand in these tests.
@@ -18,9 +17,9 @@ fn options(max_open: u32, max_idle: u32) -> PoolOptions {
     o
 }
 
-fn pool(options: PoolOptions) -> (GenericPool<MemoryManager>, MemoryManager) {
+fn pool(limits: Limits) -> (GenericPool<MemoryManager>, MemoryManager) {
     let manager = MemoryManager::new();
-    (GenericPool::new(manager.clone(), options).unwrap(), manager)
+    (GenericPool::new(manager.clone(), limits).unwrap(), manager)
 }
 
 /// Waits (yielding, no sleeping) until `n` acquires are in line.
@@ -32,7 +31,7 @@ async fn until_waiting(pool: &GenericPool<MemoryManager>, n: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_hold_under_load_and_the_pool_settles() {
-    let (pool, manager) = pool(options(8, 4));
+    let (pool, manager) = pool(limits(8, 4));
     let holders = Arc::new(AtomicUsize::new(0));
     let most_held = Arc::new(AtomicUsize::new(0));
     let most_live = Arc::new(AtomicUsize::new(0));
@@ -74,12 +73,15 @@ async fn limits_hold_under_load_and_the_pool_settles() {
     tokio::time::timeout(Duration::from_secs(5), until_live(&manager, stats.open))
         .await
         .expect("connections alive but unknown to the pool");
-    assert!(stats.wait_count > 0, "64 tasks on 8 slots must have waited");
+    assert!(
+        stats.wait_count > 0,
+        "64 tasks on 8 permits must have waited"
+    );
 }
 
 #[tokio::test]
 async fn waiters_are_served_in_arrival_order() {
-    let (pool, _) = pool(options(1, 1));
+    let (pool, _) = pool(limits(1, 1));
     let held = pool.get().await.unwrap();
     let served = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
@@ -100,17 +102,17 @@ async fn waiters_are_served_in_arrival_order() {
 }
 
 #[tokio::test]
-async fn a_new_acquire_does_not_jump_the_line_when_a_slot_frees() {
-    // A connect fails while others wait: its slot goes to the first waiter,
+async fn a_new_acquire_does_not_jump_the_line_when_a_permit_frees() {
+    // A connect fails while others wait: its permit goes to the first waiter,
     // who then opens a connection, instead of to whoever asks next.
-    let (pool, manager) = pool(options(1, 1));
+    let (pool, manager) = pool(limits(1, 1));
     let held = pool.get().await.unwrap();
     let first = tokio::spawn({
         let pool = pool.clone();
         async move { pool.get().await.map(|c| c.pool_id()) }
     });
     until_waiting(&pool, 1).await;
-    held.detach(); // the slot frees; the waiter must open a connection
+    held.detach(); // the permit frees; the waiter must open a connection
     let id = first.await.unwrap().unwrap();
     assert_eq!(manager.connects(), 2);
     assert_ne!(id, 0);
@@ -118,7 +120,7 @@ async fn a_new_acquire_does_not_jump_the_line_when_a_slot_frees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_cancelled_acquires_leak_nothing() {
-    let mut o = options(8, 8);
+    let mut o = limits(8, 8);
     // Every idle connection is validated, so cancellations also land in
     // pings; slow connects put them in connects too.
     o.validate_after_idle = Duration::ZERO;
@@ -181,7 +183,7 @@ async fn ten_thousand_cancelled_acquires_leak_nothing() {
 
 #[tokio::test]
 async fn connections_killed_while_idle_are_replaced_unseen() {
-    let mut o = options(10, 10);
+    let mut o = limits(10, 10);
     o.validate_after_idle = Duration::ZERO;
     let (pool, manager) = pool(o);
     let held: Vec<_> = futures_join(&pool, 10).await;
@@ -197,7 +199,7 @@ async fn connections_killed_while_idle_are_replaced_unseen() {
 
 #[tokio::test]
 async fn a_silent_connection_costs_the_adaptive_timeout_not_seconds() {
-    let mut o = options(4, 4);
+    let mut o = limits(4, 4);
     o.validate_after_idle = Duration::ZERO;
     let (pool, manager) = pool(o);
     drop(futures_join(&pool, 4).await);
@@ -216,7 +218,7 @@ async fn a_silent_connection_costs_the_adaptive_timeout_not_seconds() {
 
 #[tokio::test]
 async fn a_fixed_validation_timeout_is_honoured() {
-    let mut o = options(1, 1);
+    let mut o = limits(1, 1);
     o.validate_after_idle = Duration::ZERO;
     o.validation_timeout = Some(Duration::from_millis(150));
     let (pool, manager) = pool(o);
@@ -247,7 +249,7 @@ async fn futures_join(
 
 #[tokio::test]
 async fn returns_beyond_max_idle_are_closed() {
-    let (pool, manager) = pool(options(10, 2));
+    let (pool, manager) = pool(limits(10, 2));
     let held = futures_join(&pool, 5).await;
     assert_eq!(manager.live(), 5);
     drop(held);
@@ -263,7 +265,7 @@ async fn returns_beyond_max_idle_are_closed() {
 
 #[tokio::test]
 async fn a_broken_connection_is_dropped_on_return_and_a_dirty_one_reset() {
-    let (pool, manager) = pool(options(2, 2));
+    let (pool, manager) = pool(limits(2, 2));
     let mut conn = pool.get().await.unwrap();
     conn.break_it();
     drop(conn);
@@ -285,7 +287,7 @@ async fn a_broken_connection_is_dropped_on_return_and_a_dirty_one_reset() {
 
 #[tokio::test]
 async fn an_exhausted_pool_times_out_with_a_useful_error() {
-    let mut o = options(1, 1);
+    let mut o = limits(1, 1);
     o.acquire_timeout = Duration::from_millis(50);
     let (pool, _) = pool(o);
     let _held = pool.get().await.unwrap();
@@ -311,8 +313,8 @@ async fn an_exhausted_pool_times_out_with_a_useful_error() {
 }
 
 #[tokio::test]
-async fn a_failed_connect_frees_its_slot_for_the_next_in_line() {
-    let (pool, manager) = pool(options(1, 1));
+async fn a_failed_connect_frees_its_permit_for_the_next_in_line() {
+    let (pool, manager) = pool(limits(1, 1));
     manager.fail_next_connects(1);
     manager.set_connect_delay(Duration::from_millis(20));
     let first = tokio::spawn({
@@ -329,7 +331,7 @@ async fn a_failed_connect_frees_its_slot_for_the_next_in_line() {
     second
         .await
         .unwrap()
-        .expect("the freed slot went to the waiter");
+        .expect("the freed permit went to the waiter");
     assert_eq!(pool.stats().connect_errors, 1);
     assert_eq!(pool.stats().open, 1);
 }
@@ -348,11 +350,11 @@ async fn until_waiting_or_connecting(manager: &MemoryManager, connects: u64) {
 
 #[tokio::test]
 async fn close_fails_waiters_closes_idle_and_waits_for_the_rest() {
-    let (pool, manager) = pool(options(2, 2));
+    let (pool, manager) = pool(limits(2, 2));
     let idle = pool.get().await.unwrap();
     let held = pool.get().await.unwrap();
     drop(idle);
-    // Both slots taken: one idle would serve a waiter, so take it back first.
+    // Both permits taken: one idle would serve a waiter, so take it back first.
     let idle_again = pool.get().await.unwrap();
     let waiter = tokio::spawn({
         let pool = pool.clone();
@@ -389,7 +391,7 @@ async fn close_fails_waiters_closes_idle_and_waits_for_the_rest() {
 
 #[tokio::test]
 async fn expired_connections_are_never_handed_out() {
-    let mut o = options(1, 1);
+    let mut o = limits(1, 1);
     o.max_lifetime = Some(Duration::from_millis(40));
     let (pool, _) = pool(o);
     let first = pool.get().await.unwrap().id();
@@ -402,7 +404,7 @@ async fn expired_connections_are_never_handed_out() {
 
 #[tokio::test]
 async fn maintenance_retires_idle_connections_and_keeps_min_idle() {
-    let mut o = options(5, 5);
+    let mut o = limits(5, 5);
     o.max_idle_time = Some(Duration::from_millis(30));
     o.min_idle = 2;
     let (pool, manager) = pool(o);
@@ -421,7 +423,7 @@ async fn maintenance_retires_idle_connections_and_keeps_min_idle() {
 
 #[tokio::test]
 async fn maintenance_does_not_hammer_a_server_that_refuses() {
-    let mut o = options(5, 5);
+    let mut o = limits(5, 5);
     o.min_idle = 3;
     let (pool, manager) = pool(o);
     manager.refuse_all(true);
@@ -435,7 +437,7 @@ async fn maintenance_does_not_hammer_a_server_that_refuses() {
 
 #[tokio::test]
 async fn keepalive_pings_idle_connections_without_resetting_idle_time() {
-    let mut o = options(2, 2);
+    let mut o = limits(2, 2);
     o.keepalive_interval = Some(Duration::from_millis(20));
     o.max_idle_time = Some(Duration::from_millis(200));
     let (pool, manager) = pool(o);
@@ -456,7 +458,7 @@ async fn keepalive_pings_idle_connections_without_resetting_idle_time() {
 
 #[tokio::test]
 async fn a_connection_held_past_the_leak_threshold_is_reported_once() {
-    let mut o = options(2, 2);
+    let mut o = limits(2, 2);
     o.leak_threshold = Some(Duration::from_millis(20));
     let (pool, _) = pool(o);
     let held = pool.get().await.unwrap();
@@ -468,8 +470,8 @@ async fn a_connection_held_past_the_leak_threshold_is_reported_once() {
 }
 
 #[tokio::test]
-async fn detach_frees_the_slot_and_unlimited_means_unlimited() {
-    let (pool, manager) = pool(options(0, 0));
+async fn detach_frees_the_permit_and_unlimited_means_unlimited() {
+    let (pool, manager) = pool(limits(0, 0));
     let held = futures_join(&pool, 100).await;
     assert_eq!(manager.live(), 100);
     let raw: Vec<_> = held.into_iter().map(|c| c.detach()).collect();
@@ -485,13 +487,13 @@ async fn detach_frees_the_slot_and_unlimited_means_unlimited() {
 
 #[test]
 fn creating_a_pool_outside_a_runtime_is_an_error_not_a_panic() {
-    let err = GenericPool::new(MemoryManager::new(), PoolOptions::default()).unwrap_err();
+    let err = GenericPool::new(MemoryManager::new(), Limits::default()).unwrap_err();
     assert!(matches!(err, PoolError::NoRuntime), "{err:?}");
 }
 
 #[tokio::test]
 async fn get_new_always_opens_a_new_connection() {
-    let (pool, manager) = pool(options(2, 2));
+    let (pool, manager) = pool(limits(2, 2));
     let idle = pool.get().await.unwrap().id();
     // Room in the pool: a new one is opened beside the idle one.
     let new = pool.get_new().await.unwrap();
@@ -517,4 +519,219 @@ async fn get_new_always_opens_a_new_connection() {
     assert_eq!(manager.connects(), 4);
     drop(newer);
     assert!(pool.stats().open <= 2);
+}
+
+/// Longest any step that should finish may take before the test fails
+/// instead of hanging.
+const STEP: Duration = Duration::from_secs(30);
+
+async fn within<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(STEP, work)
+        .await
+        .expect("a step that should finish hung")
+}
+
+/// Limits whose `acquire_timeout` no test here outlasts: a call that returns
+/// within `STEP` did not wait for it.
+fn patient(max_open: u32, max_idle: u32) -> Limits {
+    let mut o = limits(max_open, max_idle);
+    o.acquire_timeout = Duration::from_secs(3600);
+    o
+}
+
+#[tokio::test]
+async fn try_get_takes_an_idle_connection() {
+    let (pool, manager) = pool(patient(2, 2));
+    let id = pool.get().await.unwrap().id();
+    let again = within(pool.try_get()).await.unwrap();
+    assert_eq!(again.id(), id, "the idle one, not a new one");
+    assert_eq!(manager.connects(), 1);
+}
+
+#[tokio::test]
+async fn try_get_opens_a_new_connection_when_a_permit_is_free() {
+    let (pool, manager) = pool(patient(2, 2));
+    let held = within(pool.try_get()).await.unwrap();
+    let second = within(pool.try_get()).await.unwrap();
+    assert_ne!(held.id(), second.id());
+    assert_eq!(manager.connects(), 2);
+    assert_eq!(pool.stats().in_use, 2);
+}
+
+#[tokio::test]
+async fn try_get_validates_an_idle_connection_and_replaces_a_dead_one() {
+    let mut o = patient(1, 1);
+    o.validate_after_idle = Duration::ZERO;
+    let (pool, manager) = pool(o);
+    drop(pool.get().await.unwrap());
+    manager.kill_existing();
+    let conn = within(pool.try_get()).await.unwrap();
+    assert_eq!(conn.id(), 1, "the dead one was replaced unseen");
+    assert_eq!(pool.stats().validation_failed, 1);
+}
+
+#[tokio::test]
+async fn try_get_on_an_exhausted_pool_fails_at_once_and_does_not_queue() {
+    let (pool, manager) = pool(patient(1, 1));
+    let held = pool.get().await.unwrap();
+    let err = within(pool.try_get()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PoolError::Exhausted {
+                max_open: 1,
+                in_use: 1,
+                waiting: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("exhausted"), "{err}");
+    let stats = pool.stats();
+    assert_eq!((stats.exhausted, stats.waiting, stats.timeouts), (1, 0, 0));
+
+    // With a waiter in line, a returned connection is the waiter's: a
+    // try_get does not jump the line.
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(|c| c.id()) }
+    });
+    until_waiting(&pool, 1).await;
+    assert!(matches!(
+        within(pool.try_get()).await,
+        Err(PoolError::Exhausted { waiting: 1, .. })
+    ));
+    let id = held.id();
+    drop(held);
+    assert_eq!(within(waiter).await.unwrap().unwrap(), id);
+    assert_eq!(manager.connects(), 1);
+}
+
+#[tokio::test]
+async fn try_get_on_a_closed_pool_fails_with_closed() {
+    let (pool, _) = pool(patient(1, 1));
+    drop(pool.get().await.unwrap());
+    within(pool.close()).await;
+    assert!(matches!(
+        within(pool.try_get()).await,
+        Err(PoolError::Closed)
+    ));
+}
+
+#[tokio::test]
+async fn get_timeout_times_out_with_its_own_bound_not_acquire_timeout() {
+    let (pool, _) = pool(patient(1, 1));
+    let _held = pool.get().await.unwrap();
+    let bound = Duration::from_millis(200);
+    let err = within(pool.get_timeout(bound)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PoolError::Timeout {
+                waited,
+                per_call: true,
+                in_use: 1,
+                ..
+            } if waited == bound
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("get_timeout"), "{err}");
+    let stats = pool.stats();
+    assert_eq!((stats.timeouts, stats.waiting), (1, 0), "{stats:?}");
+}
+
+#[tokio::test]
+async fn get_timeout_may_wait_longer_than_acquire_timeout() {
+    let mut o = limits(1, 1);
+    o.acquire_timeout = Duration::from_millis(50);
+    let (pool, _) = pool(o);
+    let held = pool.get().await.unwrap();
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get_timeout(STEP).await.map(|c| c.id()) }
+    });
+    until_waiting(&pool, 1).await;
+    // Time passing, not a stand-in for an event: acquire_timeout runs out.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        pool.stats().waiting,
+        1,
+        "still waiting past acquire_timeout"
+    );
+    let id = held.id();
+    drop(held);
+    assert_eq!(within(waiter).await.unwrap().unwrap(), id);
+    assert_eq!(pool.stats().timeouts, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_try_gets_and_get_timeouts_leak_nothing() {
+    let mut o = patient(4, 4);
+    o.validate_after_idle = Duration::ZERO;
+    let (pool, manager) = pool(o);
+    manager.set_connect_delay(Duration::from_micros(50));
+    let mut tasks = Vec::new();
+    for t in 0..32 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = fastrand::Rng::with_seed(t);
+            for i in 0..100 {
+                let budget = Duration::from_micros(rng.u64(0..=200));
+                let conn = if i % 2 == 0 {
+                    tokio::time::timeout(budget, pool.try_get()).await
+                } else {
+                    let bound = Duration::from_micros(rng.u64(0..=200));
+                    tokio::time::timeout(budget, pool.get_timeout(bound)).await
+                };
+                if let Ok(Ok(conn)) = conn {
+                    tokio::task::yield_now().await;
+                    drop(conn);
+                }
+            }
+        }));
+    }
+    within(async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    })
+    .await;
+    let stats = pool.stats();
+    assert_eq!((stats.in_use, stats.waiting), (0, 0), "{stats:?}");
+    assert!(stats.open <= 4, "{stats:?}");
+    within(until_live(&manager, stats.open)).await;
+    assert!(
+        within(pool.try_get()).await.is_ok(),
+        "the pool no longer serves"
+    );
+}
+
+#[tokio::test]
+async fn close_abandons_goodbyes_that_hang_and_counts_them() {
+    let mut o = limits(3, 3);
+    o.connect_timeout = Duration::from_millis(300);
+    let (pool, manager) = pool(o);
+    let held = futures_join(&pool, 3).await;
+    let mut held = held.into_iter();
+    let last = held.next().unwrap();
+    drop(held); // two idle
+    manager.hang_goodbyes(true);
+
+    let closing = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.close().await }
+    });
+    while !pool.is_closed() {
+        tokio::task::yield_now().await;
+    }
+    // Returned after close began: closed on return, its goodbye hangs too.
+    drop(last);
+    let abandoned = within(closing).await.unwrap();
+    assert_eq!(abandoned, 3);
+    assert_eq!(manager.goodbyes(), 3);
+    assert_eq!(manager.live(), 0, "abandoned connections are dropped");
+    let stats = pool.stats();
+    assert_eq!((stats.goodbyes_abandoned, stats.open), (3, 0), "{stats:?}");
 }

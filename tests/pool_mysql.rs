@@ -392,7 +392,7 @@ async fn maintenance_closes_connections_idle_past_max_idle_time() {
     );
 
     // ... until maintenance runs.
-    within(pool.generic().run_maintenance()).await;
+    within(pool.run_maintenance()).await;
     let stats = pool.stats();
     assert_eq!(stats.max_idle_time_closed, 3, "{stats:?}");
     assert_eq!((stats.idle, stats.open), (0, 0), "{stats:?}");
@@ -526,7 +526,7 @@ async fn maintenance_keeps_min_idle_connections_open_and_refills_after_a_kill() 
     o.validate_after_idle = Duration::ZERO;
     let pool = open_pool(o).await;
 
-    within(pool.generic().run_maintenance()).await;
+    within(pool.run_maintenance()).await;
     let stats = pool.stats();
     // `open` may still count a connection the start-up pass is opening (it
     // runs at once, alongside the boot acquire); `idle` is exact.
@@ -542,7 +542,7 @@ async fn maintenance_keeps_min_idle_connections_open_and_refills_after_a_kill() 
     let mut conn = within(pool.get()).await.expect("acquire after the kill");
     assert_eq!(select_one(&mut conn).await, 1);
     drop(conn);
-    within(pool.generic().run_maintenance()).await;
+    within(pool.run_maintenance()).await;
 
     let stats = pool.stats();
     assert_eq!(stats.validation_failed, 3, "{stats:?}");
@@ -625,7 +625,7 @@ async fn a_connection_held_past_leak_threshold_is_reported_with_its_call_site() 
     drop(quick);
     // The scenario: held past the threshold.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    within(pool.generic().run_maintenance()).await;
+    within(pool.run_maintenance()).await;
 
     let log = captured.text();
     eprintln!("captured log:\n{log}");
@@ -640,7 +640,7 @@ async fn a_connection_held_past_leak_threshold_is_reported_with_its_call_site() 
     assert_eq!(pool.stats().leaks_reported, 1);
 
     // Reported once, not at every pass.
-    within(pool.generic().run_maintenance()).await;
+    within(pool.run_maintenance()).await;
     assert_eq!(pool.stats().leaks_reported, 1);
     drop(conn);
     pool.close().await;
@@ -763,6 +763,46 @@ async fn close_wakes_a_waiter_on_an_exhausted_pool_with_closed() {
         "{stats:?}"
     );
     assert_eq!(server_connections_until(&server, |n| n == 0).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_get_and_get_timeout_do_not_wait_for_acquire_timeout() {
+    let server = start_server().await;
+    let mut o = options(&tcp_url(&server), 1, 1);
+    o.acquire_timeout = Duration::from_secs(3600);
+    let pool = open_pool(o).await;
+    let mut held = within(pool.try_get())
+        .await
+        .expect("the idle boot connection");
+    assert_eq!(select_one(&mut held).await, 1);
+
+    let refused = within(pool.try_get()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(AcquireError::Exhausted {
+                max_open: 1,
+                in_use: 1,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let timed_out = within(pool.get_timeout(Duration::from_millis(200))).await;
+    assert!(
+        matches!(timed_out, Err(AcquireError::Timeout { per_call: true, .. })),
+        "{timed_out:?}"
+    );
+
+    drop(held);
+    let mut again = within(pool.try_get()).await.expect("free again");
+    assert_eq!(select_one(&mut again).await, 1);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.exhausted, stats.timeouts, stats.connections_created),
+        (1, 1, 1),
+        "{stats:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -43,8 +43,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use pool_runtime::PoolOptions;
-use pool_runtime::pool::{GenericPool, Manager};
+use pool_runtime::pool::{GenericPool, Limits, Manager};
 use pool_runtime::testkit::MemoryManager;
 use tokio::runtime::Runtime;
 
@@ -164,22 +163,22 @@ impl BenchPool for Bb8 {
     }
 }
 
-fn our_options() -> PoolOptions {
-    let mut options = PoolOptions::default();
-    options.max_open = SLOTS;
-    options.max_idle = SLOTS;
-    options.min_idle = 0;
-    options.max_lifetime = None;
-    options.max_idle_time = None;
-    options.validate_after_idle = Duration::from_secs(3600);
-    options.acquire_timeout = BIG_TIMEOUT;
-    options
+fn our_limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_open = SLOTS;
+    limits.max_idle = SLOTS;
+    limits.min_idle = 0;
+    limits.max_lifetime = None;
+    limits.max_idle_time = None;
+    limits.validate_after_idle = Duration::from_secs(3600);
+    limits.acquire_timeout = BIG_TIMEOUT;
+    limits
 }
 
 /// Must run inside `rt`'s context (our pool spawns its maintenance task).
 fn ours<M: Manager>(rt: &Runtime, manager: M) -> Ours<M> {
     let _entered = rt.enter();
-    Ours(GenericPool::new(manager, our_options()).expect("pool-runtime pool"))
+    Ours(GenericPool::new(manager, our_limits()).expect("pool-runtime pool"))
 }
 
 fn deadpool(rt: &Runtime) -> Deadpool {

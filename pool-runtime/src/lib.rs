@@ -50,6 +50,7 @@
 //! ([`PoolConfig::load_from`] takes a `Figment`), so its layers can be
 //! extended. A major release of either is a major release of this crate.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub use mysql_async;
@@ -88,9 +89,8 @@ pub use config::{ConfigError, Loaded, PoolConfig};
 pub use error::Error;
 pub use exec::{ExecOutcome, Tx};
 pub use figment;
-pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PooledConn};
+pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn};
 pub use options::{PoolOptions, ResetPolicy, SettingValue};
-pub use pool::PoolStats;
 pub use url::{DatabaseUrl, UrlError};
 
 #[cfg(feature = "testkit")]

@@ -274,19 +274,39 @@ impl ToValue for BootPolicy {
     }
 }
 
-// Until the core has its own limits type.
-impl PoolOptions {
-    /// `max_open` as a count, `usize::MAX` for unlimited.
-    pub(crate) fn open_limit(&self) -> usize {
-        match self.max_open {
-            0 => usize::MAX,
-            n => n as usize,
+// `pool::Limits` is the generic core's own type; the core never imports
+// `PoolOptions` (it carries the URL, the boot policy and exec settings). The
+// conversion lives here, on the options' side, so that the dependency points
+// from options to the core, and so that `Limits::default()` is these
+// defaults, not a second copy of them.
+// ---------------------------------------------------------------------------
+
+impl From<&PoolOptions> for crate::pool::Limits {
+    fn from(options: &PoolOptions) -> Self {
+        // A struct literal, not field updates: a new limit fails to compile
+        // here until it is mapped.
+        crate::pool::Limits {
+            max_open: options.max_open,
+            max_idle: options.max_idle,
+            min_idle: options.min_idle,
+            max_lifetime: options.max_lifetime,
+            max_idle_time: options.max_idle_time,
+            acquire_timeout: options.acquire_timeout,
+            connect_timeout: options.connect_timeout,
+            validation_timeout: options.validation_timeout,
+            validate_after_idle: options.validate_after_idle,
+            keepalive_interval: options.keepalive_interval,
+            leak_threshold: options.leak_threshold,
+            maintenance_interval: options.maintenance_interval,
+            reset_every_return: options.reset_on_return == ResetPolicy::Always,
         }
     }
+}
 
-    /// `max_idle`, never above the open limit (Go clamps the same way).
-    pub(crate) fn idle_limit(&self) -> usize {
-        (self.max_idle as usize).min(self.open_limit())
+impl Default for crate::pool::Limits {
+    /// The limits of `PoolOptions::default()`.
+    fn default() -> Self {
+        Self::from(&PoolOptions::default())
     }
 }
 

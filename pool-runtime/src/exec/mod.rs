@@ -56,10 +56,12 @@
 //! gives up (minutes).
 
 mod classify;
+mod counters;
 mod pool_api;
 mod statement;
 mod tx;
 
+pub(crate) use counters::{ExecCounters, ExecStats};
 pub use statement::ExecOutcome;
 pub use tx::Tx;
 
@@ -68,33 +70,33 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::mysql::{Pool, PooledConn};
-use crate::pool::Counters;
 use classify::{Class, classify};
 use statement::Op;
 
-/// Attempts on pooled-or-new connections before the last, new one.
-const CACHED_ATTEMPTS: u32 = 2;
-const ATTEMPTS: u32 = CACHED_ATTEMPTS + 1;
+/// Attempts on a connection from the pool (idle or new) before the last,
+/// guaranteed new one.
+const POOLED_ATTEMPTS: u32 = 2;
+const ATTEMPTS: u32 = POOLED_ATTEMPTS + 1;
 
 impl Pool {
     /// Runs `op` with retries; returns its output and the connection it ran
     /// on (the transaction start keeps it).
     pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<(O::Output, PooledConn), Error> {
-        let counters = self.counters();
+        let counters = self.exec_counters();
         let mut attempt = 1;
         loop {
-            let mut conn = if attempt <= CACHED_ATTEMPTS {
+            let mut conn = if attempt <= POOLED_ATTEMPTS {
                 self.get().await?
             } else {
-                Counters::bump(&counters.new_conn_attempts);
-                self.generic().get_new().await?
+                counters.new_conn_attempt();
+                self.get_new().await?
             };
             let error = match bounded(self.statement_timeout(), op.run(&mut conn)).await {
                 Ok(output) => return Ok((output, conn)),
                 Err(Bounded::Failed(error)) => error,
                 Err(Bounded::TimedOut(timeout)) => {
                     // The connection is mid-statement: its state is unknown.
-                    Counters::bump(&counters.statement_timeouts);
+                    counters.statement_timeout();
                     conn.discard();
                     return Err(Error::StatementTimeout { timeout });
                 }
@@ -105,19 +107,19 @@ impl Pool {
                 Class::Client => return Err(Error::Client(error)),
                 Class::NotExecuted(reason) => {
                     conn.discard();
-                    Counters::bump(&counters.bad_conn_retries);
+                    counters.bad_conn_retry();
                     reason
                 }
                 // Judged only now, when it matters: the text scan costs
                 // nothing on the success path.
                 Class::Lost(reason) if self.options().retry_reads && op.is_read() => {
                     conn.discard();
-                    Counters::bump(&counters.read_retries);
+                    counters.read_retry();
                     reason
                 }
                 Class::Lost(reason) => {
                     conn.discard();
-                    Counters::bump(&counters.maybe_executed);
+                    counters.maybe_executed();
                     tracing::warn!(
                         statement = op.verb(),
                         attempt,
@@ -137,7 +139,7 @@ impl Pool {
                 statement = op.verb(),
                 attempt,
                 reason = retry_reason,
-                next = if attempt + 1 > CACHED_ATTEMPTS {
+                next = if attempt + 1 > POOLED_ATTEMPTS {
                     "new connection"
                 } else {
                     "pooled connection"

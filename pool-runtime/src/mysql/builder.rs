@@ -6,8 +6,6 @@
 //! in the new pool; [`PoolBuilder::check`] only reports and closes it, for
 //! a service's `--check-config` flag or a deploy pipeline.
 
-use std::sync::Arc;
-
 use mysql_async::Conn;
 
 use super::MySqlManager;
@@ -15,7 +13,7 @@ use super::pool::Pool;
 use crate::boot::{self, BootError, BootPolicy, Report, ServerFacts};
 use crate::config::{Loaded, PoolConfig};
 use crate::options::PoolOptions;
-use crate::pool::GenericPool;
+use crate::pool::{GenericPool, Limits};
 use crate::source::Sources;
 
 /// Builds a [`Pool`]; see [`Pool::builder`].
@@ -82,15 +80,10 @@ impl PoolBuilder {
             ..
         } = judged;
         let manager = manager.watching(options.clone(), target.clone());
-        let inner =
-            GenericPool::new(manager, options).map_err(|_| BootError::NoRuntime { target })?;
+        let inner = GenericPool::new(manager, Limits::from(&options))
+            .map_err(|_| BootError::NoRuntime { target })?;
         inner.adopt(first);
-        let statement_timeout = inner.options().statement_timeout;
-        Ok(Pool {
-            inner,
-            statement_timeout,
-            report: Arc::new(report),
-        })
+        Ok(Pool::started(inner, options, report))
     }
 
     /// Runs the boot checks without keeping a pool: connects as the pool

@@ -4,7 +4,9 @@
 mod builder;
 mod manager;
 mod pool;
+mod stats;
 
 pub use builder::PoolBuilder;
 pub use manager::MySqlManager;
 pub use pool::{AcquireError, Pool, PooledConn};
+pub use stats::PoolStats;

@@ -1,21 +1,21 @@
 //! `Pool`: the generic core over MySQL connections.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use crate::boot::Report;
+use crate::exec::ExecCounters;
 use crate::options::PoolOptions;
-use crate::pool::{Counters, GenericPool, PoolError, PoolStats, Pooled};
+use crate::pool::{GenericPool, PoolError, Pooled};
 
-use super::MySqlManager;
+use super::{MySqlManager, PoolStats};
 
 /// A connection checked out of a [`Pool`]; derefs to
 /// [`mysql_async::Conn`]. Dropping it returns it.
 pub type PooledConn = Pooled<MySqlManager>;
 
-/// Why [`Pool::get`] failed.
+/// Why [`Pool::get`], [`Pool::get_timeout`] or [`Pool::try_get`] failed.
 pub type AcquireError = PoolError<mysql_async::Error>;
 
 /// A MySQL/MariaDB connection pool. Cheap to clone: clones share one pool.
@@ -39,29 +39,86 @@ pub type AcquireError = PoolError<mysql_async::Error>;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Pool {
-    pub(super) inner: GenericPool<MySqlManager>,
+    inner: GenericPool<MySqlManager>,
     /// This handle's statement timeout (see `with_statement_timeout`).
-    pub(super) statement_timeout: Option<Duration>,
-    /// What the boot checks found.
-    pub(super) report: Arc<Report>,
+    statement_timeout: Option<Duration>,
+    /// What every handle of this pool shares beside the core.
+    context: Arc<PoolContext>,
+}
+
+/// What the MySQL pool keeps beside the generic core, which knows none of
+/// it: the options it was built from, what the boot checks found, and the
+/// exec path's counters.
+#[derive(Debug)]
+struct PoolContext {
+    options: PoolOptions,
+    report: Report,
+    exec_counters: ExecCounters,
 }
 
 impl Pool {
-    /// A connection: idle and checked, new, or the next one returned.
-    /// See [`GenericPool::get`].
+    /// A pool over a started core, with what the builder learnt at boot.
+    pub(super) fn started(
+        inner: GenericPool<MySqlManager>,
+        options: PoolOptions,
+        report: Report,
+    ) -> Pool {
+        Pool {
+            inner,
+            statement_timeout: options.statement_timeout,
+            context: Arc::new(PoolContext {
+                options,
+                report,
+                exec_counters: ExecCounters::default(),
+            }),
+        }
+    }
+
+    /// A connection: idle and checked, new, or the next one returned,
+    /// within `acquire_timeout`. See [`GenericPool::get`].
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<PooledConn, AcquireError>> + Send + '_ {
         self.inner.get()
     }
 
-    /// Counters and gauges.
-    pub fn stats(&self) -> PoolStats {
-        self.inner.stats()
+    /// Like [`get`](Self::get), bounded by `timeout` instead of
+    /// `acquire_timeout`. See [`GenericPool::get_timeout`].
+    #[track_caller]
+    pub fn get_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<PooledConn, AcquireError>> + Send + '_ {
+        self.inner.get_timeout(timeout)
     }
 
-    /// The options the pool runs with.
+    /// A connection without waiting for another task to return one: idle,
+    /// or new if a permit is free; otherwise [`PoolError::Exhausted`] at
+    /// once. It may still ping an idle connection (validation timeout) or
+    /// open one (`connect_timeout`). See [`GenericPool::try_get`].
+    #[track_caller]
+    pub fn try_get(&self) -> impl Future<Output = Result<PooledConn, AcquireError>> + Send + '_ {
+        self.inner.try_get()
+    }
+
+    /// A newly opened connection, never an idle one: the exec path's last
+    /// attempt.
+    #[track_caller]
+    pub(crate) fn get_new(
+        &self,
+    ) -> impl Future<Output = Result<PooledConn, AcquireError>> + Send + '_ {
+        self.inner.get_new()
+    }
+
+    /// Counters and gauges: the pool core's and the exec path's, in one
+    /// snapshot.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats::join(self.inner.stats(), self.context.exec_counters.read())
+    }
+
+    /// The options the pool runs with (after the boot checks' fixes, if
+    /// the policy allowed any).
     pub fn options(&self) -> &PoolOptions {
-        self.inner.options()
+        &self.context.options
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -70,18 +127,23 @@ impl Pool {
     }
 
     /// Stops handing out connections, closes idle ones (`COM_QUIT`) and
-    /// waits until those in use are returned and closed.
+    /// waits until those in use are returned and closed. Each goodbye gets
+    /// `connect_timeout`; one that takes longer is abandoned, logged and
+    /// counted in [`PoolStats::goodbyes_abandoned`] (see
+    /// [`GenericPool::close`]).
     pub async fn close(&self) {
         self.inner.close().await;
     }
 
-    /// The generic core, for what `Pool` does not wrap.
-    pub fn generic(&self) -> &GenericPool<MySqlManager> {
-        &self.inner
+    /// Runs one maintenance pass now (retire, keepalives, `min_idle`, leak
+    /// reports), so that tests need not wait for the timer.
+    #[cfg(feature = "testkit")]
+    pub async fn run_maintenance(&self) {
+        self.inner.run_maintenance().await;
     }
 
-    pub(crate) fn counters(&self) -> &Counters {
-        self.inner.counters()
+    pub(crate) fn exec_counters(&self) -> &ExecCounters {
+        &self.context.exec_counters
     }
 
     pub(crate) fn statement_timeout(&self) -> Option<Duration> {
@@ -92,13 +154,13 @@ impl Pool {
         Pool {
             inner: self.inner.clone(),
             statement_timeout,
-            report: Arc::clone(&self.report),
+            context: Arc::clone(&self.context),
         }
     }
 
     /// What the boot checks found when the pool started (warnings, fixes),
     /// with the server's limits.
     pub fn boot_report(&self) -> &Report {
-        &self.report
+        &self.context.report
     }
 }

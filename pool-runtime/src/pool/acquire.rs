@@ -1,57 +1,94 @@
 //! The acquire path: idle connection, new connection, or a place in line.
 //!
 //! The fast path (a connection returned less than `validate_after_idle` ago
-//! is waiting) takes one lock and no timer. Everything else runs under
-//! `acquire_timeout` and is cancel-safe at every `.await`: a dropped acquire
-//! leaves the line, hands back anything it was granted, and discards a
-//! connection whose ping it interrupted.
+//! is waiting) takes one lock and no timer. Everything else runs under the
+//! acquire's bound (`acquire_timeout`, or the call's own) and is cancel-safe
+//! at every `.await`: a dropped acquire leaves the line, hands back anything
+//! it was granted, and discards a connection whose ping it interrupted.
+//!
+//! `try_get` shares the path but never joins the line: where `get` would
+//! wait for another task, it fails with [`PoolError::Exhausted`].
 
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use super::error::PoolError;
-use super::flight::SlotInFlight;
+use super::flight::PermitInFlight;
 use super::guard::Pooled;
+use super::inner::PoolInner;
 use super::manager::Manager;
-use super::shared::{Grant, Shared, Take};
-use super::stats::{Counters, Retire};
+use super::state::{Grant, Take};
+use super::stats::{CloseReason, Counters};
 use super::tracked::Tracked;
 
 type Acquired<M> = Result<Pooled<M>, PoolError<<M as Manager>::Error>>;
 
-impl<M: Manager> Shared<M> {
-    /// An idle connection, a new one, or the next one returned; with
-    /// `fresh`, always a newly opened one.
+/// How long an acquire may take, and whose bound that is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bound {
+    pub(crate) limit: Duration,
+    /// The call's own bound (`get_timeout`), not `acquire_timeout`.
+    pub(crate) per_call: bool,
+}
+
+impl<M: Manager> PoolInner<M> {
+    /// The pool's own bound on acquires.
+    pub(crate) fn acquire_bound(&self) -> Bound {
+        Bound {
+            limit: self.limits.acquire_timeout,
+            per_call: false,
+        }
+    }
+
+    /// An idle connection, a new one, or the next one returned, within
+    /// `bound`; with `fresh`, always a newly opened one.
     pub(crate) async fn acquire(
         self: &Arc<Self>,
         fresh: bool,
+        bound: Bound,
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let now = Instant::now();
-        let first = self.take_retiring(now, fresh);
-        let first = match first {
+        let first = match self.take(now, fresh, true) {
             Take::Idle(conn) if !self.needs_validation(&conn, now) => {
                 return Ok(self.hand_out(conn, caller));
             }
             Take::Closed => return Err(PoolError::Closed),
             other => other,
         };
-        let limit = self.options.acquire_timeout;
-        match tokio::time::timeout(limit, self.acquire_slow(first, now, fresh, caller)).await {
+        let slow = self.acquire_slow(first, now, fresh, true, caller);
+        match tokio::time::timeout(bound.limit, slow).await {
             Ok(result) => result,
             Err(_elapsed) => {
                 Counters::bump(&self.counters.timeouts);
                 let stats = self.stats();
                 Err(PoolError::Timeout {
-                    waited: limit,
+                    waited: bound.limit,
+                    per_call: bound.per_call,
                     max_open: stats.max_open,
                     in_use: stats.in_use,
                     waiting: stats.waiting,
                 })
             }
+        }
+    }
+
+    /// An idle connection or a new one, without waiting for another task:
+    /// no place in line. Validating and opening are bounded by their own
+    /// timeouts.
+    pub(crate) async fn try_acquire(
+        self: &Arc<Self>,
+        caller: &'static Location<'static>,
+    ) -> Acquired<M> {
+        let now = Instant::now();
+        match self.take(now, false, false) {
+            Take::Idle(conn) if !self.needs_validation(&conn, now) => {
+                Ok(self.hand_out(conn, caller))
+            }
+            other => self.acquire_slow(other, now, false, false, caller).await,
         }
     }
 
@@ -64,16 +101,18 @@ impl<M: Manager> Shared<M> {
         first: Take<M::Connection>,
         since: Instant,
         fresh: bool,
+        may_wait: bool,
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let mut take = first;
         loop {
             let conn = match take {
                 Take::Closed => return Err(PoolError::Closed),
-                Take::Slot => return Box::pin(self.open_new(caller)).await,
+                Take::Exhausted => return Err(self.exhausted()),
+                Take::Permit => return Box::pin(self.open_new(caller)).await,
                 Take::Idle(conn) => conn,
                 Take::Wait(id, rx) => match Waiting::new(self, id, rx, since).served().await? {
-                    Grant::Slot => return Box::pin(self.open_new(caller)).await,
+                    Grant::Permit => return Box::pin(self.open_new(caller)).await,
                     // Handed over straight from a return, a keepalive or a
                     // fresh connect: it has just spoken to the server.
                     Grant::Conn(conn) => return Ok(self.hand_out(conn, caller)),
@@ -84,23 +123,24 @@ impl<M: Manager> Shared<M> {
             }
             match Box::pin(self.validate(conn)).await {
                 Some(conn) => return Ok(self.hand_out(conn, caller)),
-                // The dead connection is gone and its slot freed; look again.
-                None => take = self.take_retiring(Instant::now(), fresh),
+                // The dead connection is gone and its permit freed; look again.
+                None => take = self.take(Instant::now(), fresh, may_wait),
             }
         }
     }
 
-    fn take_retiring(self: &Arc<Self>, now: Instant, fresh: bool) -> Take<M::Connection> {
-        let mut retired = Vec::new();
-        let take = self.take(now, fresh, &mut retired);
-        for (conn, why) in retired {
-            self.retire(conn, why);
+    fn exhausted(&self) -> PoolError<M::Error> {
+        Counters::bump(&self.counters.exhausted);
+        let stats = self.stats();
+        PoolError::Exhausted {
+            max_open: stats.max_open,
+            in_use: stats.in_use,
+            waiting: stats.waiting,
         }
-        take
     }
 
     fn needs_validation(&self, conn: &Tracked<M::Connection>, now: Instant) -> bool {
-        now.saturating_duration_since(conn.last_contact) > self.options.validate_after_idle
+        now.saturating_duration_since(conn.last_contact) > self.limits.validate_after_idle
     }
 
     fn hand_out(
@@ -108,7 +148,7 @@ impl<M: Manager> Shared<M> {
         conn: Tracked<M::Connection>,
         caller: &'static Location<'static>,
     ) -> Pooled<M> {
-        self.record_checkout(conn.id, caller);
+        self.leaks.checked_out(conn.id, caller);
         Pooled::new(self, conn)
     }
 
@@ -118,29 +158,30 @@ impl<M: Manager> Shared<M> {
         self: &Arc<Self>,
         conn: Tracked<M::Connection>,
     ) -> Option<Tracked<M::Connection>> {
-        let bound = self.validation_timeout();
-        self.ping(conn, true, bound, Retire::ValidationFailed).await
+        let bound = self.validation.timeout();
+        self.ping(conn, true, bound, CloseReason::ValidationFailed)
+            .await
     }
 
-    /// Opens a connection into a slot this acquire holds.
+    /// Opens a connection with a permit this acquire holds.
     async fn open_new(self: &Arc<Self>, caller: &'static Location<'static>) -> Acquired<M> {
-        let slot = SlotInFlight::new(self, true);
+        let permit = PermitInFlight::new(self, true);
         match self.connect().await {
             Ok(conn) => {
-                slot.fill();
+                permit.connected();
                 Ok(self.hand_out(conn, caller))
             }
-            Err(e) => Err(e), // `slot` frees itself as it drops
+            Err(e) => Err(e), // `permit` frees itself as it drops
         }
     }
 
-    /// Opens a connection within `connect_timeout`; the caller holds a slot.
+    /// Opens a connection within `connect_timeout`; the caller holds a permit.
     pub(crate) async fn connect(&self) -> Result<Tracked<M::Connection>, PoolError<M::Error>> {
-        let limit = self.options.connect_timeout;
+        let limit = self.limits.connect_timeout;
         let started = Instant::now();
         match tokio::time::timeout(limit, self.manager.connect()).await {
             Ok(Ok(raw)) => {
-                self.observe_round_trip(started.elapsed());
+                self.validation.observe(started.elapsed());
                 Ok(self.new_tracked(raw, Instant::now()))
             }
             Ok(Err(e)) => {
@@ -160,7 +201,7 @@ impl<M: Manager> Shared<M> {
 /// An acquire's place in line. Dropped before it is served, it leaves the
 /// line and hands back whatever was granted in the meantime.
 struct Waiting<'a, M: Manager> {
-    shared: &'a Arc<Shared<M>>,
+    inner: &'a Arc<PoolInner<M>>,
     id: u64,
     rx: Option<oneshot::Receiver<Grant<M::Connection>>>,
     since: Instant,
@@ -168,13 +209,13 @@ struct Waiting<'a, M: Manager> {
 
 impl<'a, M: Manager> Waiting<'a, M> {
     fn new(
-        shared: &'a Arc<Shared<M>>,
+        inner: &'a Arc<PoolInner<M>>,
         id: u64,
         rx: oneshot::Receiver<Grant<M::Connection>>,
         since: Instant,
     ) -> Self {
         Waiting {
-            shared,
+            inner,
             id,
             rx: Some(rx),
             since,
@@ -188,7 +229,7 @@ impl<'a, M: Manager> Waiting<'a, M> {
         };
         // Served (or the pool closed, dropping our sender): nothing to undo.
         self.rx = None;
-        self.shared.counters.waited(self.since.elapsed());
+        self.inner.counters.waited(self.since.elapsed());
         outcome.map_err(|_closed| PoolError::Closed)
     }
 }
@@ -198,12 +239,12 @@ impl<M: Manager> Drop for Waiting<'_, M> {
         let Some(mut rx) = self.rx.take() else {
             return;
         };
-        self.shared.counters.waited(self.since.elapsed());
-        self.shared.leave_line(self.id);
+        self.inner.counters.waited(self.since.elapsed());
+        self.inner.leave_line(self.id);
         // Out of line, nothing more can arrive; something may already have.
         rx.close();
         if let Ok(grant) = rx.try_recv() {
-            self.shared.give_back(grant);
+            self.inner.return_grant(grant);
         }
     }
 }

@@ -1,36 +1,35 @@
 //! Guards for work the pool does between two places.
 //!
 //! An acquire may be cancelled (its future dropped) at any `.await`. While it
-//! pings a connection or opens one, that connection or slot belongs to no
+//! pings a connection or opens one, that connection or permit belongs to no
 //! list; these guards make sure that a drop puts the pool's counts right. A
-//! connection whose ping was interrupted is in an unknown state, so it is
-//! discarded, never returned.
+//! connection whose ping or reset was interrupted is in an unknown state, so
+//! it is discarded, never returned.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use super::inner::PoolInner;
 use super::manager::Manager;
-use super::shared::Shared;
-use super::stats::Retire;
+use super::stats::CloseReason;
 use super::tracked::Tracked;
 
 /// A connection being worked on outside the idle list.
 pub(crate) struct ConnInFlight<'a, M: Manager> {
-    shared: &'a Arc<Shared<M>>,
+    inner: &'a Arc<PoolInner<M>>,
     conn: Option<Tracked<M::Connection>>,
-    from_user: bool,
+    was_in_use: bool,
 }
 
 impl<'a, M: Manager> ConnInFlight<'a, M> {
     pub(crate) fn new(
-        shared: &'a Arc<Shared<M>>,
+        inner: &'a Arc<PoolInner<M>>,
         conn: Tracked<M::Connection>,
-        from_user: bool,
+        was_in_use: bool,
     ) -> Self {
         ConnInFlight {
-            shared,
+            inner,
             conn: Some(conn),
-            from_user,
+            was_in_use,
         }
     }
 
@@ -44,9 +43,9 @@ impl<'a, M: Manager> ConnInFlight<'a, M> {
     }
 
     /// The work failed: the connection leaves the pool for `why`.
-    pub(crate) fn discard(mut self, why: Retire) {
+    pub(crate) fn discard(mut self, why: CloseReason) {
         if let Some(conn) = self.conn.take() {
-            self.shared.discard(conn, why, self.from_user);
+            self.inner.discard(conn, why, self.was_in_use);
         }
     }
 
@@ -59,78 +58,40 @@ impl<M: Manager> Drop for ConnInFlight<'_, M> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             // Cancelled half-way: the connection's state is unknown.
-            self.shared.discard(conn, Retire::Broken, self.from_user);
+            self.inner
+                .discard(conn, CloseReason::Broken, self.was_in_use);
         }
     }
 }
 
-/// A slot reserved for a connection being opened.
-pub(crate) struct SlotInFlight<'a, M: Manager> {
-    shared: &'a Arc<Shared<M>>,
-    from_user: bool,
+/// A permit held while a connection is being opened with it. Dropped before
+/// the connection is there (the connect failed or was cancelled), it frees
+/// the permit.
+pub(crate) struct PermitInFlight<'a, M: Manager> {
+    inner: &'a Arc<PoolInner<M>>,
+    was_in_use: bool,
     armed: bool,
 }
 
-impl<'a, M: Manager> SlotInFlight<'a, M> {
-    pub(crate) fn new(shared: &'a Arc<Shared<M>>, from_user: bool) -> Self {
-        SlotInFlight {
-            shared,
-            from_user,
+impl<'a, M: Manager> PermitInFlight<'a, M> {
+    pub(crate) fn new(inner: &'a Arc<PoolInner<M>>, was_in_use: bool) -> Self {
+        PermitInFlight {
+            inner,
+            was_in_use,
             armed: true,
         }
     }
 
-    /// The connection opened: the slot is now its.
-    pub(crate) fn fill(mut self) {
+    /// The connection opened: the permit is now its.
+    pub(crate) fn connected(mut self) {
         self.armed = false;
     }
 }
 
-impl<M: Manager> Drop for SlotInFlight<'_, M> {
+impl<M: Manager> Drop for PermitInFlight<'_, M> {
     fn drop(&mut self) {
         if self.armed {
-            self.shared.abandon_slot(self.from_user);
+            self.inner.free_permit(self.was_in_use);
         }
-    }
-}
-
-impl<M: Manager> Shared<M> {
-    /// One ping, bounded by `bound`, for a connection taken out of the idle
-    /// list (validation before hand-out, or a keepalive). On success the
-    /// round trip feeds the adaptive timeout and the connection comes back
-    /// marked as just heard from; on failure it is discarded for `why`.
-    pub(crate) async fn ping(
-        self: &Arc<Self>,
-        conn: Tracked<M::Connection>,
-        from_user: bool,
-        bound: Duration,
-        why: Retire,
-    ) -> Option<Tracked<M::Connection>> {
-        let mut flight = ConnInFlight::new(self, conn, from_user);
-        let started = Instant::now();
-        let outcome = tokio::time::timeout(bound, self.manager.validate(flight.raw_mut()?)).await;
-        let broken = flight
-            .raw_mut()
-            .is_some_and(|raw| self.manager.is_broken(raw));
-        let failure = match &outcome {
-            Ok(Ok(())) if !broken => None,
-            Ok(Ok(())) => Some("connection broken after the ping".to_owned()),
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some(format!("no answer within {bound:?}")),
-        };
-        if let Some(error) = failure {
-            tracing::info!(
-                conn = flight.id(),
-                %error,
-                reason = why.as_str(),
-                "discarding an idle connection whose ping failed"
-            );
-            flight.discard(why);
-            return None;
-        }
-        self.observe_round_trip(started.elapsed());
-        let mut conn = flight.land()?;
-        conn.last_contact = Instant::now();
-        Some(conn)
     }
 }

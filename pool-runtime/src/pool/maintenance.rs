@@ -3,8 +3,8 @@
 //! One task per pool. It holds only a weak reference, so it never keeps a
 //! dropped pool alive, and it stops on close. Its interval adds to the
 //! longest time a connection can sit idle before it is retired, which is why
-//! the boot checks count it. Expired connections are also refused at acquire
-//! time, so a slow tick never lets one be handed out.
+//! the MySQL pool's start-up checks count it. Expired connections are also
+//! refused at acquire time, so a slow tick never lets one be handed out.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use super::flight::SlotInFlight;
+use super::flight::PermitInFlight;
+use super::inner::PoolInner;
 use super::manager::Manager;
-use super::shared::Shared;
-use super::stats::{Counters, Retire};
+use super::stats::{CloseReason, Counters};
 use super::tracked::Tracked;
 
 /// The least time a keepalive ping is given before its connection is
@@ -23,7 +23,7 @@ use super::tracked::Tracked;
 const KEEPALIVE_FLOOR: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run<M: Manager>(
-    pool: Weak<Shared<M>>,
+    pool: Weak<PoolInner<M>>,
     mut closing: watch::Receiver<bool>,
     every: Duration,
 ) {
@@ -35,52 +35,53 @@ pub(crate) async fn run<M: Manager>(
             // Closed, or the pool dropped (the sender went with it).
             _ = closing.changed() => return,
         }
-        let Some(shared) = pool.upgrade() else {
+        let Some(inner) = pool.upgrade() else {
             return;
         };
         if *closing.borrow() {
             return;
         }
-        shared.maintain().await;
+        inner.maintain().await;
     }
 }
 
-impl<M: Manager> Shared<M> {
-    /// One pass. Public to the crate so tests can drive it without waiting.
+impl<M: Manager> PoolInner<M> {
+    /// One pass; the timer's, or one run by hand in tests.
     pub(crate) async fn maintain(self: &Arc<Self>) {
         let _one_at_a_time = self.maintaining.lock().await;
-        let chores = self.chores(Instant::now());
-        for (conn, why) in chores.retire {
-            self.retire(conn, why);
+        let now = Instant::now();
+        let work = self.transition(|st| st.maintenance_work(now, &self.limits));
+        for (conn, why) in work.close {
+            self.close_conn(conn, why);
         }
-        for leak in chores.leaks {
+        for leak in self.leaks.overdue(now) {
             Counters::bump(&self.counters.leaks_reported);
             tracing::warn!(
                 conn = leak.id,
-                held_ms = leak.held.as_millis() as u64,
+                held_ms = u64::try_from(leak.held.as_millis()).unwrap_or(u64::MAX),
                 acquired_at = %leak.caller,
                 "a pooled connection is held past leak_threshold; is it leaked?"
             );
         }
         // Concurrently: one silent connection must not hold up the others.
         let mut pings = tokio::task::JoinSet::new();
-        for conn in chores.keepalive {
+        for conn in work.keepalive {
             pings.spawn(Arc::clone(self).keep_alive(conn));
         }
         while pings.join_next().await.is_some() {}
-        for filled in 0..chores.open_new {
-            let slot = SlotInFlight::new(self, false);
+        for filled in 0..work.open_new {
+            let permit = PermitInFlight::new(self, false);
             match self.connect().await {
                 Ok(conn) => {
-                    slot.fill();
+                    permit.connected();
                     self.release(conn, false);
                 }
                 Err(_) => {
                     // Already counted and logged. Do not hammer a server that
-                    // refuses: give back this slot and the rest, try next tick.
-                    drop(slot);
-                    for _ in filled + 1..chores.open_new {
-                        self.abandon_slot(false);
+                    // refuses: free this permit and the rest, try next tick.
+                    drop(permit);
+                    for _ in filled + 1..work.open_new {
+                        self.free_permit(false);
                     }
                     break;
                 }
@@ -91,8 +92,11 @@ impl<M: Manager> Shared<M> {
     async fn keep_alive(self: Arc<Self>, conn: Tracked<M::Connection>) {
         // Nobody waits on a keepalive, so a busy host gets the benefit of the
         // doubt: never less than KEEPALIVE_FLOOR.
-        let bound = self.validation_timeout().max(KEEPALIVE_FLOOR);
-        let Some(conn) = self.ping(conn, false, bound, Retire::KeepaliveFailed).await else {
+        let bound = self.validation.timeout().max(KEEPALIVE_FLOOR);
+        let Some(conn) = self
+            .ping(conn, false, bound, CloseReason::KeepaliveFailed)
+            .await
+        else {
             return;
         };
         Counters::bump(&self.counters.keepalives);

@@ -1,17 +1,22 @@
 //! The generic pool core.
 //!
 //! [`GenericPool`] implements the pool's semantics (Go `database/sql`'s,
-//! improved) over any [`Manager`]; the MySQL [`Pool`](crate::Pool) is a
-//! `GenericPool<MySqlManager>` with statement helpers on top. Being generic
-//! lets the core be tested, benchmarked and stress-tested without a server.
+//! improved) over any [`Manager`], with its own [`Limits`]; the MySQL
+//! [`Pool`](crate::Pool) is built on a `GenericPool` of MySQL connections,
+//! with statement helpers on top. Being generic lets the core be tested,
+//! benchmarked and stress-tested without a server. The core knows nothing
+//! of MySQL, of config loading or of the checks the MySQL pool runs at start.
 //!
 //! # Semantics
 //!
 //! - At most `max_open` connections exist at any instant, counting those
-//!   being opened, validated or reset (`0` = unlimited).
+//!   being opened, validated or reset (`0` = unlimited): each holds one
+//!   *permit*.
 //! - Up to `max_idle` returned connections are kept; more are closed.
 //! - Acquires that find nothing free wait in a first-come, first-served
-//!   line, up to `acquire_timeout`.
+//!   line, up to `acquire_timeout` (or the bound given to
+//!   [`get_timeout`](GenericPool::get_timeout)); [`try_get`](GenericPool::try_get)
+//!   never waits in line.
 //! - A connection idle longer than `validate_after_idle` is pinged before it
 //!   is handed out, within the validation timeout; a failure discards it
 //!   and the acquire goes on with the next one, unseen by the caller.
@@ -22,38 +27,55 @@
 //!   first, off the caller's path.
 //! - Acquire is cancel-safe: dropping its future at any point leaks nothing
 //!   and never hands out a half-used connection.
+//!
+//! # Layout
+//!
+//! [`GenericPool`] (this file) is the public face. Behind it, `PoolInner`
+//! (`inner.rs`) is what all handles share; `state.rs` holds the moves made
+//! under its lock, which do no I/O; `acquire.rs`, `check_in.rs`, `ping.rs`,
+//! `closing.rs` and `maintenance.rs` are the paths that do, with the guards
+//! of `flight.rs` keeping counts right when they are cancelled. `leak.rs`
+//! tracks checkouts, `rtt.rs` learns the validation timeout, `stats.rs`
+//! counts.
 
 mod acquire;
+mod check_in;
+mod closing;
 mod error;
 mod flight;
 mod guard;
+mod inner;
+mod leak;
+mod limits;
 mod maintenance;
 mod manager;
-pub(crate) mod rtt;
-mod shared;
+mod ping;
+mod rtt;
+mod state;
 mod stats;
 mod tracked;
 
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use error::PoolError;
 pub use guard::Pooled;
+pub use limits::Limits;
 pub use manager::Manager;
-pub(crate) use stats::Counters;
-pub use stats::PoolStats;
+pub use stats::CoreStats;
+pub(crate) use stats::with_core_stats;
 
-use crate::options::PoolOptions;
-use shared::Shared;
+use acquire::Bound;
+use inner::PoolInner;
 
 /// A connection pool over any [`Manager`]. Cheap to clone: clones share one
 /// pool.
 ///
 /// ```
 /// use std::convert::Infallible;
-/// use pool_runtime::PoolOptions;
-/// use pool_runtime::pool::{GenericPool, Manager};
+/// use pool_runtime::pool::{GenericPool, Limits, Manager};
 ///
 /// struct Numbers;
 /// impl Manager for Numbers {
@@ -66,7 +88,7 @@ use shared::Shared;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let pool = GenericPool::new(Numbers, PoolOptions::default()).unwrap();
+/// let pool = GenericPool::new(Numbers, Limits::default()).unwrap();
 /// let conn = pool.get().await.unwrap();
 /// assert_eq!(*conn, 7);
 /// assert_eq!(pool.stats().in_use, 1);
@@ -75,13 +97,13 @@ use shared::Shared;
 /// # }
 /// ```
 pub struct GenericPool<M: Manager> {
-    shared: Arc<Shared<M>>,
+    inner: Arc<PoolInner<M>>,
 }
 
 impl<M: Manager> Clone for GenericPool<M> {
     fn clone(&self) -> Self {
         GenericPool {
-            shared: Arc::clone(&self.shared),
+            inner: Arc::clone(&self.inner),
         }
     }
 }
@@ -90,101 +112,130 @@ impl<M: Manager> GenericPool<M> {
     /// Creates an empty pool and starts its maintenance task, which opens
     /// `min_idle` connections right away. Opens nothing else: the first
     /// acquire does. Must be called inside a Tokio runtime.
-    pub fn new(manager: M, options: PoolOptions) -> Result<Self, PoolError<M::Error>> {
+    pub fn new(manager: M, limits: Limits) -> Result<Self, PoolError<M::Error>> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| PoolError::NoRuntime)?;
-        let every = options
-            .maintenance_interval
-            .max(std::time::Duration::from_millis(1));
-        let shared = Arc::new(Shared::new(manager, options));
-        let closing = shared.closing.subscribe();
-        runtime.spawn(maintenance::run(Arc::downgrade(&shared), closing, every));
-        Ok(GenericPool { shared })
+        let every = limits.maintenance_interval.max(Duration::from_millis(1));
+        let inner = Arc::new(PoolInner::new(manager, limits));
+        let closing = inner.closing.subscribe();
+        runtime.spawn(maintenance::run(Arc::downgrade(&inner), closing, every));
+        Ok(GenericPool { inner })
     }
 
     /// Waits for a connection: an idle one (pinged first if it sat idle past
     /// `validate_after_idle`), a new one, or one returned by another task.
-    /// Fails after `acquire_timeout`, or at once when the pool is closed or
-    /// opening a connection fails.
+    /// Fails with [`PoolError::Timeout`] after `acquire_timeout`, or at once
+    /// when the pool is closed or opening a connection fails.
     ///
-    /// The call site is remembered for the leak warning.
+    /// Cancel-safe. The call site is remembered for the leak warning.
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
         let caller = Location::caller();
-        self.shared.acquire(false, caller)
+        self.inner
+            .acquire(false, self.inner.acquire_bound(), caller)
+    }
+
+    /// Like [`get`](Self::get), bounded by `timeout` instead of the pool's
+    /// `acquire_timeout` (longer or shorter). Its [`PoolError::Timeout`]
+    /// says which bound ran out. Cancel-safe.
+    #[track_caller]
+    pub fn get_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
+        let caller = Location::caller();
+        let bound = Bound {
+            limit: timeout,
+            per_call: true,
+        };
+        self.inner.acquire(false, bound, caller)
+    }
+
+    /// A connection without waiting for another task: an idle one, or a new
+    /// one if a permit is free. When every permit is taken (or other
+    /// acquires are already waiting, who come first), it fails at once with
+    /// [`PoolError::Exhausted`].
+    ///
+    /// It does not wait for a connection to be returned, nor for a permit to
+    /// be freed, and `acquire_timeout` does not apply. It may still do I/O:
+    /// an idle connection past `validate_after_idle` is pinged first (within
+    /// the validation timeout; one that fails is discarded and the next is
+    /// tried), and a new connection is opened within `connect_timeout`.
+    /// Cancel-safe.
+    #[track_caller]
+    pub fn try_get(
+        &self,
+    ) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
+        let caller = Location::caller();
+        self.inner.try_acquire(caller)
     }
 
     /// Like [`get`](Self::get), but always a newly opened connection: never
     /// an idle or returned one. When the pool is full, the oldest idle
     /// connection is closed to make room, or the next one returned is.
-    /// The exec path's last attempt uses it, as Go's `database/sql` does.
+    /// The MySQL pool's exec path uses it for its last attempt, as Go's
+    /// `database/sql` does.
     #[track_caller]
     pub fn get_new(
         &self,
     ) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
         let caller = Location::caller();
-        self.shared.acquire(true, caller)
+        self.inner.acquire(true, self.inner.acquire_bound(), caller)
     }
 
     /// Counters and gauges, as Go's `DBStats` and more.
-    pub fn stats(&self) -> PoolStats {
-        self.shared.stats()
+    pub fn stats(&self) -> CoreStats {
+        self.inner.stats()
     }
 
-    /// The options the pool runs with.
-    pub fn options(&self) -> &PoolOptions {
-        &self.shared.options
-    }
-
-    pub(crate) fn counters(&self) -> &Counters {
-        &self.shared.counters
+    /// The limits the pool runs with.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     /// The connection manager.
     pub fn manager(&self) -> &M {
-        &self.shared.manager
+        &self.inner.manager
     }
 
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
-        self.shared.is_closed()
+        self.inner.is_closed()
     }
 
     /// Closes the pool: new acquires fail with [`PoolError::Closed`], waiting
     /// ones are woken with it, idle connections are closed politely now, and
     /// connections in use are closed as they come back. Returns once every
-    /// connection is closed (its goodbye sent), so it waits for users to
-    /// return theirs.
-    pub async fn close(&self) {
-        let idle = self.shared.shut();
-        self.shared.closing.send_replace(true);
-        let mut closing = tokio::task::JoinSet::new();
-        for conn in idle {
-            let shared = Arc::clone(&self.shared);
-            closing.spawn(async move { shared.manager.close(conn.raw).await });
-        }
-        while closing.join_next().await.is_some() {}
-        self.shared.drained().await;
+    /// connection is closed, so it waits for users to return theirs.
+    ///
+    /// Each goodbye ([`Manager::close`]) gets `connect_timeout`; one that
+    /// takes longer is abandoned (the connection dropped without it). Returns
+    /// how many goodbyes were abandoned while it waited (also counted in
+    /// [`CoreStats::goodbyes_abandoned`], and logged).
+    pub async fn close(&self) -> u64 {
+        self.inner.close_pool().await
     }
 
     /// Puts an already open connection in the pool as idle, if there is
-    /// room (the boot connection); otherwise it is dropped.
+    /// room (the MySQL pool's first connection); otherwise it is closed.
     pub(crate) fn adopt(&self, raw: M::Connection) {
-        self.shared.adopt(raw);
+        self.inner.adopt(raw);
     }
 
-    /// Runs one maintenance pass now (tests use it to avoid waiting for the
-    /// timer).
-    #[doc(hidden)]
+    /// Runs one maintenance pass now, as the timer would: retires expired
+    /// and idle-too-long connections, sends due keepalives, opens up to
+    /// `min_idle`, reports leaks. For tests, which must not wait for the
+    /// timer; waits for a pass the timer is running.
+    #[cfg(any(test, feature = "testkit"))]
     pub async fn run_maintenance(&self) {
-        self.shared.maintain().await;
+        self.inner.maintain().await;
     }
 }
 
 impl<M: Manager> std::fmt::Debug for GenericPool<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GenericPool")
-            .field("options", &self.shared.options)
-            .field("stats", &self.shared.stats())
+            .field("limits", &self.inner.limits)
+            .field("stats", &self.inner.stats())
             .finish()
     }
 }

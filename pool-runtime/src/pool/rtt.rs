@@ -6,7 +6,11 @@
 //! the round-trip time from the pings and connects it already does, the way
 //! TCP learns its retransmission timeout (RFC 6298): a smoothed mean plus
 //! four deviations, then a safety multiple, kept between a floor and a cap.
+//!
+//! [`ValidationBound`] is what the pool holds: the estimator behind a lock,
+//! or the fixed `validation_timeout` when one is set.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// Never below: scheduler hiccups on a busy host are a few milliseconds.
@@ -50,6 +54,46 @@ impl RttEstimator {
     }
 }
 
+/// The bound on validation pings of one pool: fixed, or learned from the
+/// round trips the pool makes (pings and connects).
+#[derive(Debug)]
+pub(crate) struct ValidationBound {
+    fixed: Option<Duration>,
+    estimator: Mutex<RttEstimator>,
+}
+
+impl ValidationBound {
+    /// `fixed` set: that bound, always. `None`: learned.
+    pub(crate) fn new(fixed: Option<Duration>) -> Self {
+        ValidationBound {
+            fixed,
+            estimator: Mutex::new(RttEstimator::default()),
+        }
+    }
+
+    /// A round trip the pool just completed.
+    pub(crate) fn observe(&self, sample: Duration) {
+        if self.fixed.is_none() {
+            self.estimator().observe(sample);
+        }
+    }
+
+    /// The bound to give a validation ping now.
+    pub(crate) fn timeout(&self) -> Duration {
+        match self.fixed {
+            Some(fixed) => fixed,
+            None => self.estimator().timeout(),
+        }
+    }
+
+    fn estimator(&self) -> std::sync::MutexGuard<'_, RttEstimator> {
+        // Nothing panics under this lock; a poisoned estimate is still usable.
+        self.estimator
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +133,16 @@ mod tests {
     #[test]
     fn a_pathological_sample_is_capped() {
         assert_eq!(after(&[60_000_000]), CAP);
+    }
+
+    #[test]
+    fn a_fixed_bound_ignores_observations() {
+        let fixed = ValidationBound::new(Some(Duration::from_millis(150)));
+        fixed.observe(Duration::from_secs(3));
+        assert_eq!(fixed.timeout(), Duration::from_millis(150));
+        let learned = ValidationBound::new(None);
+        assert_eq!(learned.timeout(), CAP);
+        learned.observe(Duration::from_micros(100));
+        assert_eq!(learned.timeout(), FLOOR);
     }
 }

@@ -1,73 +1,131 @@
-//! Counters the pool keeps, and the snapshot users read.
+//! The core's counters, and the snapshot of them users read.
+//!
+//! Only what the core itself does is counted here: acquires, waits, opens,
+//! closes and their reasons. What the MySQL pool's exec path does (retries,
+//! statement timeouts) is counted beside that path and joined with this
+//! snapshot in [`PoolStats`](crate::PoolStats).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-/// A snapshot of a pool: Go's `DBStats`, plus what it takes to see a pool
-/// absorbing dead connections.
+/// Declares a snapshot struct whose fields start with the core's, declared
+/// once here, followed by the fields given.
 ///
-/// Gauges (`open`, `in_use`, `idle`, `waiting`) are read under the pool's
-/// lock, so they agree with each other; counters only grow.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PoolStats {
-    /// `max_open` as configured (0 = unlimited).
-    pub max_open: u32,
-    /// Connections open or being opened: in use, idle, or being checked.
-    pub open: u64,
-    /// Connections handed out to users.
-    pub in_use: u64,
-    /// Connections waiting in the pool.
-    pub idle: u64,
-    /// Acquires waiting for a connection right now.
-    pub waiting: u64,
-    /// Acquires that had to wait (Go: `WaitCount`).
-    pub wait_count: u64,
-    /// Total time acquires spent waiting (Go: `WaitDuration`).
-    pub wait_duration: Duration,
-    /// Connections closed because `max_idle` was reached (Go: `MaxIdleClosed`).
-    pub max_idle_closed: u64,
-    /// Connections closed for sitting idle past `max_idle_time`.
-    pub max_idle_time_closed: u64,
-    /// Connections closed for reaching `max_lifetime`.
-    pub max_lifetime_closed: u64,
-    /// Idle connections that failed or timed out their validation ping and
-    /// were discarded before anyone saw them.
-    pub validation_failed: u64,
-    /// Idle connections that failed a keepalive ping and were discarded.
-    pub keepalive_failed: u64,
-    /// Connections dropped because they came back broken (fatal error,
-    /// operation cancelled half-way) or failed their reset.
-    pub broken_closed: u64,
-    /// Dirty connections cleaned (rolled back or reset) on return.
-    pub resets: u64,
-    /// Keepalive pings sent to idle connections.
-    pub keepalives: u64,
-    /// New connections opened.
-    pub connections_created: u64,
-    /// Attempts to open a connection that failed or timed out.
-    pub connect_errors: u64,
-    /// Acquires that gave up after `acquire_timeout`.
-    pub timeouts: u64,
-    /// Connections reported held past `leak_threshold`.
-    pub leaks_reported: u64,
-    /// Statements re-sent after a connection error that proved they had not
-    /// run (exec path).
-    pub bad_conn_retries: u64,
-    /// Read-only statements re-sent after a connection loss (`retry_reads`).
-    pub read_retries: u64,
-    /// Last attempts made on a guaranteed new connection.
-    pub new_conn_attempts: u64,
-    /// Statements that lost their connection after they may have run, and
-    /// so were reported to the caller instead of re-sent.
-    pub maybe_executed: u64,
-    /// Statements that ran past their statement timeout.
-    pub statement_timeouts: u64,
+/// The MySQL pool's [`PoolStats`](crate::PoolStats) is the core's snapshot
+/// plus the exec path's counters, flat (as Go's `DBStats`, so that user code
+/// reads `stats.validation_failed` and `stats.bad_conn_retries` alike). It is
+/// declared with this macro so that its copy of the core's fields can never
+/// drift from [`CoreStats`]; a struct with more fields than the core's also
+/// gets `From<CoreStats>` (the rest from `Default`).
+macro_rules! with_core_stats {
+    (@struct [$(#[$meta:meta])*] $name:ident { $($more:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            /// `max_open` as configured (0 = unlimited).
+            pub max_open: u32,
+            /// Connections open or being opened: in use, idle, or being checked.
+            pub open: u64,
+            /// Connections handed out to users.
+            pub in_use: u64,
+            /// Connections waiting in the pool.
+            pub idle: u64,
+            /// Acquires waiting for a connection right now.
+            pub waiting: u64,
+            /// Acquires that had to wait (Go: `WaitCount`).
+            pub wait_count: u64,
+            /// Total time acquires spent waiting (Go: `WaitDuration`).
+            pub wait_duration: ::std::time::Duration,
+            /// Connections closed because `max_idle` was reached (Go: `MaxIdleClosed`).
+            pub max_idle_closed: u64,
+            /// Connections closed for sitting idle past `max_idle_time`.
+            pub max_idle_time_closed: u64,
+            /// Connections closed for reaching `max_lifetime`.
+            pub max_lifetime_closed: u64,
+            /// Idle connections that failed or timed out their validation ping and
+            /// were discarded before anyone saw them.
+            pub validation_failed: u64,
+            /// Idle connections that failed a keepalive ping and were discarded.
+            pub keepalive_failed: u64,
+            /// Connections dropped because they came back broken (fatal error,
+            /// operation cancelled half-way) or failed their reset.
+            pub broken_closed: u64,
+            /// Dirty connections cleaned (rolled back or reset) on return.
+            pub resets: u64,
+            /// Keepalive pings sent to idle connections.
+            pub keepalives: u64,
+            /// New connections opened.
+            pub connections_created: u64,
+            /// Attempts to open a connection that failed or timed out.
+            pub connect_errors: u64,
+            /// Acquires that gave up after their timeout (`acquire_timeout`, or
+            /// the one given to `get_timeout`).
+            pub timeouts: u64,
+            /// Acquires that `try_get` refused because every permit was taken.
+            pub exhausted: u64,
+            /// Connections reported held past `leak_threshold`.
+            pub leaks_reported: u64,
+            /// Polite closes (a goodbye such as `COM_QUIT`) that did not finish
+            /// within `connect_timeout` and were abandoned: the connection was
+            /// dropped without its goodbye.
+            pub goodbyes_abandoned: u64,
+            $($more)*
+        }
+    };
+    ($(#[$meta:meta])* pub struct CoreStats {}) => {
+        $crate::pool::with_core_stats!(@struct [$(#[$meta])*] CoreStats {});
+    };
+    ($(#[$meta:meta])* pub struct $name:ident { $($more:tt)+ }) => {
+        $crate::pool::with_core_stats!(@struct [$(#[$meta])*] $name { $($more)+ });
+
+        impl From<$crate::pool::CoreStats> for $name {
+            fn from(core: $crate::pool::CoreStats) -> Self {
+                $name {
+                    max_open: core.max_open,
+                    open: core.open,
+                    in_use: core.in_use,
+                    idle: core.idle,
+                    waiting: core.waiting,
+                    wait_count: core.wait_count,
+                    wait_duration: core.wait_duration,
+                    max_idle_closed: core.max_idle_closed,
+                    max_idle_time_closed: core.max_idle_time_closed,
+                    max_lifetime_closed: core.max_lifetime_closed,
+                    validation_failed: core.validation_failed,
+                    keepalive_failed: core.keepalive_failed,
+                    broken_closed: core.broken_closed,
+                    resets: core.resets,
+                    keepalives: core.keepalives,
+                    connections_created: core.connections_created,
+                    connect_errors: core.connect_errors,
+                    timeouts: core.timeouts,
+                    exhausted: core.exhausted,
+                    leaks_reported: core.leaks_reported,
+                    goodbyes_abandoned: core.goodbyes_abandoned,
+                    ..Self::default()
+                }
+            }
+        }
+    };
+}
+pub(crate) use with_core_stats;
+
+with_core_stats! {
+    /// A snapshot of a [`GenericPool`](super::GenericPool): Go's `DBStats`,
+    /// plus what it takes to see a pool absorbing dead connections.
+    ///
+    /// Gauges (`open`, `in_use`, `idle`, `waiting`) are read under the pool's
+    /// lock, so they agree with each other; counters only grow. The MySQL
+    /// [`Pool`](crate::Pool) reports these fields, under the same names, in
+    /// its [`PoolStats`](crate::PoolStats), with its exec path's counters
+    /// after them.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct CoreStats {}
 }
 
 /// Why a connection left the pool for good; each has its counter and log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Retire {
+pub(crate) enum CloseReason {
     MaxIdle,
     IdleTime,
     Lifetime,
@@ -77,21 +135,42 @@ pub(crate) enum Retire {
     ResetFailed,
     /// Closed to make room for a guaranteed new connection.
     Replaced,
+    /// Its user discarded it.
+    Discarded,
     Closed,
 }
 
-impl Retire {
+impl CloseReason {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Retire::MaxIdle => "max_idle reached",
-            Retire::IdleTime => "idle past max_idle_time",
-            Retire::Lifetime => "past max_lifetime",
-            Retire::ValidationFailed => "validation ping failed or timed out",
-            Retire::KeepaliveFailed => "keepalive ping failed or timed out",
-            Retire::Broken => "returned broken",
-            Retire::ResetFailed => "reset on return failed",
-            Retire::Replaced => "replaced by a new connection for a retry",
-            Retire::Closed => "pool closed",
+            CloseReason::MaxIdle => "max_idle reached",
+            CloseReason::IdleTime => "idle past max_idle_time",
+            CloseReason::Lifetime => "past max_lifetime",
+            CloseReason::ValidationFailed => "validation ping failed or timed out",
+            CloseReason::KeepaliveFailed => "keepalive ping failed or timed out",
+            CloseReason::Broken => "returned broken",
+            CloseReason::ResetFailed => "reset on return failed",
+            CloseReason::Replaced => "replaced by a new connection for a retry",
+            CloseReason::Discarded => "discarded by its user",
+            CloseReason::Closed => "pool closed",
+        }
+    }
+
+    /// Whether the connection is healthy enough to be sent a goodbye. A
+    /// broken one, or one in an unknown state, would only make the goodbye
+    /// wait on a dead peer.
+    pub(crate) fn is_polite(self) -> bool {
+        match self {
+            CloseReason::MaxIdle
+            | CloseReason::IdleTime
+            | CloseReason::Lifetime
+            | CloseReason::Replaced
+            | CloseReason::Closed => true,
+            CloseReason::ValidationFailed
+            | CloseReason::KeepaliveFailed
+            | CloseReason::Broken
+            | CloseReason::ResetFailed
+            | CloseReason::Discarded => false,
         }
     }
 }
@@ -111,12 +190,9 @@ pub(crate) struct Counters {
     pub(crate) connections_created: AtomicU64,
     pub(crate) connect_errors: AtomicU64,
     pub(crate) timeouts: AtomicU64,
+    pub(crate) exhausted: AtomicU64,
     pub(crate) leaks_reported: AtomicU64,
-    pub(crate) bad_conn_retries: AtomicU64,
-    pub(crate) read_retries: AtomicU64,
-    pub(crate) new_conn_attempts: AtomicU64,
-    pub(crate) maybe_executed: AtomicU64,
-    pub(crate) statement_timeouts: AtomicU64,
+    pub(crate) goodbyes_abandoned: AtomicU64,
 }
 
 impl Counters {
@@ -124,15 +200,17 @@ impl Counters {
         counter.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn retired(&self, why: Retire) {
+    pub(crate) fn closed(&self, why: CloseReason) {
         let counter = match why {
-            Retire::MaxIdle => &self.max_idle_closed,
-            Retire::IdleTime => &self.max_idle_time_closed,
-            Retire::Lifetime => &self.max_lifetime_closed,
-            Retire::ValidationFailed => &self.validation_failed,
-            Retire::KeepaliveFailed => &self.keepalive_failed,
-            Retire::Broken | Retire::ResetFailed => &self.broken_closed,
-            Retire::Replaced | Retire::Closed => return,
+            CloseReason::MaxIdle => &self.max_idle_closed,
+            CloseReason::IdleTime => &self.max_idle_time_closed,
+            CloseReason::Lifetime => &self.max_lifetime_closed,
+            CloseReason::ValidationFailed => &self.validation_failed,
+            CloseReason::KeepaliveFailed => &self.keepalive_failed,
+            CloseReason::Broken | CloseReason::ResetFailed | CloseReason::Discarded => {
+                &self.broken_closed
+            }
+            CloseReason::Replaced | CloseReason::Closed => return,
         };
         Self::bump(counter);
     }
@@ -144,7 +222,7 @@ impl Counters {
     }
 
     /// Fills the counter fields of `stats`.
-    pub(crate) fn read_into(&self, stats: &mut PoolStats) {
+    pub(crate) fn read_into(&self, stats: &mut CoreStats) {
         stats.wait_count = self.wait_count.load(Relaxed);
         stats.wait_duration = Duration::from_nanos(self.wait_nanos.load(Relaxed));
         stats.max_idle_closed = self.max_idle_closed.load(Relaxed);
@@ -158,11 +236,8 @@ impl Counters {
         stats.connections_created = self.connections_created.load(Relaxed);
         stats.connect_errors = self.connect_errors.load(Relaxed);
         stats.timeouts = self.timeouts.load(Relaxed);
+        stats.exhausted = self.exhausted.load(Relaxed);
         stats.leaks_reported = self.leaks_reported.load(Relaxed);
-        stats.bad_conn_retries = self.bad_conn_retries.load(Relaxed);
-        stats.read_retries = self.read_retries.load(Relaxed);
-        stats.new_conn_attempts = self.new_conn_attempts.load(Relaxed);
-        stats.maybe_executed = self.maybe_executed.load(Relaxed);
-        stats.statement_timeouts = self.statement_timeouts.load(Relaxed);
+        stats.goodbyes_abandoned = self.goodbyes_abandoned.load(Relaxed);
     }
 }

@@ -11,17 +11,16 @@ use crate::pool::Manager;
 /// A [`Manager`] whose connections are counters in memory, with switches to
 /// make them fail the ways real ones do: connects that fail or are slow,
 /// connections killed behind the pool's back (their ping fails), or
-/// silently dropped (their ping never answers).
+/// silently dropped (their ping never answers, nor their goodbye).
 ///
 /// ```
-/// use pool_runtime::PoolOptions;
-/// use pool_runtime::pool::GenericPool;
+/// use pool_runtime::pool::{GenericPool, Limits};
 /// use pool_runtime::testkit::MemoryManager;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let manager = MemoryManager::new();
-/// let pool = GenericPool::new(manager.clone(), PoolOptions::default()).unwrap();
+/// let pool = GenericPool::new(manager.clone(), Limits::default()).unwrap();
 /// drop(pool.get().await.unwrap());
 /// assert_eq!(manager.live(), 1);
 /// # }
@@ -38,6 +37,7 @@ struct State {
     connects: AtomicU64,
     validations: AtomicU64,
     resets: AtomicU64,
+    goodbyes: AtomicU64,
     fail_connects: AtomicU64,
     connect_delay_nanos: AtomicU64,
     /// Connections created before this generation fail validation.
@@ -45,6 +45,8 @@ struct State {
     /// Connections created before this generation never answer a ping.
     silenced_before: AtomicU64,
     refuse_all: AtomicBool,
+    /// Goodbyes ([`Manager::close`]) never finish.
+    hang_goodbyes: AtomicBool,
 }
 
 /// A connection of a [`MemoryManager`]. Dropping it closes it.
@@ -91,6 +93,17 @@ impl MemoryManager {
     /// Resets so far.
     pub fn resets(&self) -> u64 {
         self.state.resets.load(SeqCst)
+    }
+
+    /// Goodbyes ([`Manager::close`]) started so far, finished or not.
+    pub fn goodbyes(&self) -> u64 {
+        self.state.goodbyes.load(SeqCst)
+    }
+
+    /// From now on, every goodbye ([`Manager::close`]) hangs until the pool
+    /// gives up on it, as with a peer that vanished without a word.
+    pub fn hang_goodbyes(&self, hang: bool) {
+        self.state.hang_goodbyes.store(hang, SeqCst);
     }
 
     /// The next `n` connects fail.
@@ -215,5 +228,14 @@ impl Manager for MemoryManager {
         self.state.resets.fetch_add(1, SeqCst);
         conn.dirty = false;
         Ok(())
+    }
+
+    async fn close(&self, conn: MemoryConn) {
+        self.state.goodbyes.fetch_add(1, SeqCst);
+        if self.state.hang_goodbyes.load(SeqCst) {
+            // Holds the connection until the pool drops this future.
+            let _conn = conn;
+            std::future::pending::<()>().await;
+        }
     }
 }

@@ -1,0 +1,183 @@
+//! What all handles of one pool share, and the one lock around its state.
+//!
+//! [`PoolInner`] is behind the `Arc` every [`GenericPool`](super::GenericPool)
+//! clone and every [`Pooled`](super::Pooled) guard holds. Its methods here
+//! are the bridge between the pure moves of [`State`] and the outside: take
+//! the lock, make the move, let go, then close whatever the move took out
+//! (in [`closing`](super::closing)). Nothing here awaits while the lock is
+//! held.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::{Notify, watch};
+
+use super::leak::LeakTracker;
+use super::limits::Limits;
+use super::manager::Manager;
+use super::rtt::ValidationBound;
+use super::state::{Grant, State, Take, ToClose};
+use super::stats::{CloseReason, CoreStats, Counters};
+use super::tracked::Tracked;
+
+pub(crate) struct PoolInner<M: Manager> {
+    pub(crate) manager: M,
+    pub(crate) limits: Limits,
+    state: Mutex<State<M::Connection>>,
+    pub(crate) counters: Counters,
+    pub(crate) leaks: LeakTracker,
+    pub(crate) validation: ValidationBound,
+    next_conn_id: AtomicU64,
+    /// Flips to `true` once, on close; the maintenance task watches it.
+    pub(crate) closing: watch::Sender<bool>,
+    /// Signalled whenever `open` drops to zero after close, and whenever the
+    /// last goodbye in flight finishes.
+    pub(crate) drained: Notify,
+    /// Goodbyes (polite closes) running in background tasks.
+    pub(crate) goodbyes_in_flight: AtomicUsize,
+    /// One maintenance pass at a time: a pass run by hand waits for the
+    /// timer's, so neither counts on connections the other is opening.
+    pub(crate) maintaining: tokio::sync::Mutex<()>,
+}
+
+impl<M: Manager> PoolInner<M> {
+    pub(crate) fn new(manager: M, limits: Limits) -> Self {
+        PoolInner {
+            state: Mutex::new(State::new(&limits)),
+            leaks: LeakTracker::new(limits.leak_threshold),
+            validation: ValidationBound::new(limits.validation_timeout),
+            manager,
+            limits,
+            counters: Counters::default(),
+            next_conn_id: AtomicU64::new(1),
+            closing: watch::Sender::new(false),
+            drained: Notify::new(),
+            goodbyes_in_flight: AtomicUsize::new(0),
+            maintaining: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<M::Connection>> {
+        // No code panics while holding the lock; if some day one does, the
+        // counts are still the best information there is.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs one move under the lock, and wakes `close` if the move left a
+    /// closed pool with no connection.
+    pub(crate) fn transition<T>(&self, change: impl FnOnce(&mut State<M::Connection>) -> T) -> T {
+        let mut st = self.lock();
+        let outcome = change(&mut st);
+        if st.is_drained() {
+            self.drained.notify_waiters();
+        }
+        outcome
+    }
+
+    /// [`State::take`], then closes the stale idle connections it found.
+    pub(crate) fn take(
+        self: &Arc<Self>,
+        now: Instant,
+        fresh: bool,
+        may_wait: bool,
+    ) -> Take<M::Connection> {
+        let mut stale = Vec::new();
+        let max_idle_time = self.limits.max_idle_time;
+        let take = self.transition(|st| st.take(now, fresh, may_wait, max_idle_time, &mut stale));
+        for (conn, why) in stale {
+            self.close_conn(conn, why);
+        }
+        take
+    }
+
+    /// A waiter gave up: out of the line.
+    pub(crate) fn leave_line(&self, waiter_id: u64) {
+        self.transition(|st| st.leave_line(waiter_id));
+    }
+
+    /// A cancelled acquire hands back what it was granted and never used.
+    pub(crate) fn return_grant(self: &Arc<Self>, grant: Grant<M::Connection>) {
+        let out = self.transition(|st| st.return_grant(grant));
+        self.close_if_out(out);
+    }
+
+    /// Puts a healthy, clean connection back (see [`State::release`]).
+    pub(crate) fn release(self: &Arc<Self>, conn: Tracked<M::Connection>, was_in_use: bool) {
+        let out = self.transition(|st| st.release(conn, was_in_use));
+        self.close_if_out(out);
+    }
+
+    /// Takes a connection out of the pool for good, for `why`, freeing its
+    /// permit for a waiter.
+    pub(crate) fn discard(
+        self: &Arc<Self>,
+        conn: Tracked<M::Connection>,
+        why: CloseReason,
+        was_in_use: bool,
+    ) {
+        self.transition(|st| st.free_permit(was_in_use));
+        self.close_conn(conn, why);
+    }
+
+    /// A permit that was never used for a connection (its opening failed
+    /// or was cancelled) is freed.
+    pub(crate) fn free_permit(&self, was_in_use: bool) {
+        self.transition(|st| st.free_permit(was_in_use));
+    }
+
+    /// A user took connection `conn_id` out of the pool for good
+    /// ([`Pooled::detach`](super::Pooled::detach)): the pool stops tracking
+    /// it and frees its permit.
+    pub(crate) fn detached(&self, conn_id: u64) {
+        self.leaks.returned(conn_id);
+        self.transition(|st| st.free_permit(true));
+    }
+
+    /// An open connection from outside joins the idle list, room allowing.
+    pub(crate) fn adopt(self: &Arc<Self>, raw: M::Connection) {
+        let conn = self.new_tracked(raw, Instant::now());
+        let out = self.transition(|st| st.adopt(conn));
+        self.close_if_out(out);
+    }
+
+    fn close_if_out(self: &Arc<Self>, out: Option<ToClose<M::Connection>>) {
+        if let Some((conn, why)) = out {
+            self.close_conn(conn, why);
+        }
+    }
+
+    /// Gives a newly opened connection its id and lifetime.
+    pub(crate) fn new_tracked(
+        &self,
+        raw: M::Connection,
+        opened_at: Instant,
+    ) -> Tracked<M::Connection> {
+        let id = self.next_conn_id.fetch_add(1, Relaxed);
+        Counters::bump(&self.counters.connections_created);
+        Tracked::new(raw, id, opened_at, self.limits.max_lifetime)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().is_closed()
+    }
+
+    /// Whether the pool is closed and has no connection left.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.lock().is_drained()
+    }
+
+    pub(crate) fn stats(&self) -> CoreStats {
+        let gauges = self.lock().gauges();
+        let mut stats = CoreStats {
+            max_open: self.limits.max_open,
+            open: gauges.open as u64,
+            in_use: gauges.in_use as u64,
+            idle: gauges.idle as u64,
+            waiting: gauges.waiting as u64,
+            ..CoreStats::default()
+        };
+        self.counters.read_into(&mut stats);
+        stats
+    }
+}

@@ -1,0 +1,430 @@
+//! Where every connection is, and the moves between places.
+//!
+//! Every connection is in exactly one place: the idle list, a user's guard,
+//! a waiter's channel, or in flight inside the pool (being validated, reset,
+//! pinged, opened). `open` counts them all: it is the number of *permits*
+//! handed out, a permit being the right to have one connection open. So
+//! `max_open` holds at every instant, including while a connection is being
+//! opened.
+//!
+//! The moves are plain methods on [`State`], run under the pool's one lock
+//! ([`PoolInner::transition`](super::inner::PoolInner::transition)). They do
+//! no I/O, spawn nothing and never wait: a connection a move takes out of the
+//! pool is *returned* to the caller, who closes it after the lock is gone.
+//! That keeps the lock short and these rules testable on their own.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::limits::Limits;
+use super::stats::CloseReason;
+use super::tracked::Tracked;
+
+/// A connection a move took out of the pool, to be closed outside the lock.
+pub(crate) type ToClose<C> = (Tracked<C>, CloseReason);
+
+pub(crate) struct State<C> {
+    /// Most recently returned at the back: taken from the back (warm
+    /// connections stay warm), retired from the front (the coldest).
+    idle: VecDeque<Tracked<C>>,
+    /// First come, first served.
+    waiters: VecDeque<Waiter<C>>,
+    /// Permits handed out: connections open, being opened, or in flight.
+    open: usize,
+    /// Connections (or permits to open one) handed to acquirers.
+    in_use: usize,
+    closed: bool,
+    next_waiter_id: u64,
+    open_cap: usize,
+    idle_cap: usize,
+}
+
+struct Waiter<C> {
+    id: u64,
+    /// Wants a new connection (the exec path's last attempt): it is always
+    /// granted a permit, never a used connection.
+    fresh: bool,
+    tx: oneshot::Sender<Grant<C>>,
+}
+
+/// What a waiter is handed: a connection, or a permit to open one.
+pub(crate) enum Grant<C> {
+    Conn(Tracked<C>),
+    Permit,
+}
+
+/// The outcome of one look at the pool by an acquirer.
+pub(crate) enum Take<C> {
+    Idle(Tracked<C>),
+    /// A permit to open a new connection.
+    Permit,
+    /// A place in line: the waiter's id and where its grant will arrive.
+    Wait(u64, oneshot::Receiver<Grant<C>>),
+    /// Every permit is taken and the acquirer may not wait.
+    Exhausted,
+    Closed,
+}
+
+/// What a maintenance pass took out of the pool to work on.
+pub(crate) struct MaintenanceWork<C> {
+    /// Idle connections past their lifetime or idle time.
+    pub(crate) close: Vec<ToClose<C>>,
+    /// Idle connections due a keepalive ping.
+    pub(crate) keepalive: Vec<Tracked<C>>,
+    /// Permits taken to open connections up to `min_idle`.
+    pub(crate) open_new: usize,
+}
+
+/// The gauges of a pool, read together.
+pub(crate) struct Gauges {
+    pub(crate) open: usize,
+    pub(crate) in_use: usize,
+    pub(crate) idle: usize,
+    pub(crate) waiting: usize,
+}
+
+impl<C> State<C> {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        State {
+            idle: VecDeque::new(),
+            waiters: VecDeque::new(),
+            open: 0,
+            in_use: 0,
+            closed: false,
+            next_waiter_id: 0,
+            open_cap: limits.open_cap(),
+            idle_cap: limits.idle_cap(),
+        }
+    }
+
+    /// Takes an idle connection, a permit to open one, or a place in line
+    /// (only if `may_wait`; otherwise [`Take::Exhausted`]). Idle connections
+    /// found past their lifetime or idle time go to `stale`, and their
+    /// permits are reused.
+    ///
+    /// With `fresh`, only a permit will do: the oldest idle connection is
+    /// closed to make room when the pool is full.
+    pub(crate) fn take(
+        &mut self,
+        now: Instant,
+        fresh: bool,
+        may_wait: bool,
+        max_idle_time: Option<Duration>,
+        stale: &mut Vec<ToClose<C>>,
+    ) -> Take<C> {
+        if self.closed {
+            return Take::Closed;
+        }
+        if !fresh {
+            while let Some(conn) = self.idle.pop_back() {
+                if conn.is_expired(now) {
+                    self.open -= 1;
+                    stale.push((conn, CloseReason::Lifetime));
+                } else if conn.idle_too_long(now, max_idle_time) {
+                    self.open -= 1;
+                    stale.push((conn, CloseReason::IdleTime));
+                } else {
+                    self.in_use += 1;
+                    return Take::Idle(conn);
+                }
+            }
+        }
+        // Nobody jumps the line: with waiters, permits go to them.
+        if self.waiters.is_empty() {
+            if self.open < self.open_cap {
+                self.open += 1;
+                self.in_use += 1;
+                return Take::Permit;
+            }
+            if let Some(oldest) = self.idle.pop_front() {
+                // Only reached when `fresh`: its permit is handed straight on.
+                self.in_use += 1;
+                stale.push((oldest, CloseReason::Replaced));
+                return Take::Permit;
+            }
+        }
+        if !may_wait {
+            return Take::Exhausted;
+        }
+        let id = self.next_waiter_id;
+        self.next_waiter_id += 1;
+        let (tx, rx) = oneshot::channel();
+        self.waiters.push_back(Waiter { id, fresh, tx });
+        Take::Wait(id, rx)
+    }
+
+    /// A waiter gave up: takes it out of the line. If it was served in the
+    /// meantime, its grant is in its channel and comes back through
+    /// [`return_grant`](Self::return_grant).
+    pub(crate) fn leave_line(&mut self, waiter_id: u64) {
+        if let Some(pos) = self.waiters.iter().position(|w| w.id == waiter_id) {
+            self.waiters.remove(pos);
+        }
+    }
+
+    /// Takes back a grant whose acquire was cancelled before it used it.
+    pub(crate) fn return_grant(&mut self, grant: Grant<C>) -> Option<ToClose<C>> {
+        match grant {
+            Grant::Conn(conn) => self.release(conn, true),
+            Grant::Permit => {
+                self.free_permit(true);
+                None
+            }
+        }
+    }
+
+    /// Puts a healthy, clean connection back: to the first waiter, else to
+    /// the idle list, else (idle list full, or the pool closed) out, to be
+    /// closed. `was_in_use` says it was counted in use.
+    pub(crate) fn release(&mut self, conn: Tracked<C>, was_in_use: bool) -> Option<ToClose<C>> {
+        if was_in_use {
+            self.in_use -= 1;
+        }
+        if self.closed {
+            self.open -= 1;
+            return Some((conn, CloseReason::Closed));
+        }
+        let mut conn = conn;
+        while let Some(waiter) = self.waiters.pop_front() {
+            self.in_use += 1;
+            if waiter.fresh {
+                // It wants a new connection: this one makes room for it.
+                if waiter.tx.send(Grant::Permit).is_ok() {
+                    return Some((conn, CloseReason::Replaced));
+                }
+                self.in_use -= 1;
+                continue;
+            }
+            match waiter.tx.send(Grant::Conn(conn)) {
+                Ok(()) => return None,
+                // The waiter gave up; its acquire will not take this back.
+                Err(Grant::Conn(back)) => {
+                    self.in_use -= 1;
+                    conn = back;
+                }
+                // Only a connection was sent, so only one can come back.
+                Err(Grant::Permit) => return None,
+            }
+        }
+        if self.idle.len() < self.idle_cap {
+            self.idle.push_back(conn);
+            None
+        } else {
+            self.open -= 1;
+            Some((conn, CloseReason::MaxIdle))
+        }
+    }
+
+    /// A connection left the pool for good (closed, detached, or never
+    /// opened): its permit goes to the first waiter, who may open a
+    /// connection with it; with nobody waiting, `open` shrinks.
+    /// `was_in_use` says it was counted in use.
+    pub(crate) fn free_permit(&mut self, was_in_use: bool) {
+        if was_in_use {
+            self.in_use -= 1;
+        }
+        if !self.closed {
+            while let Some(waiter) = self.waiters.pop_front() {
+                self.in_use += 1;
+                if waiter.tx.send(Grant::Permit).is_ok() {
+                    return;
+                }
+                self.in_use -= 1;
+            }
+        }
+        self.open -= 1;
+    }
+
+    /// An open connection from outside the pool joins it as idle, room
+    /// allowing; otherwise it is given back, to be closed.
+    pub(crate) fn adopt(&mut self, conn: Tracked<C>) -> Option<ToClose<C>> {
+        if self.closed || self.open >= self.open_cap {
+            return Some((conn, CloseReason::MaxIdle));
+        }
+        self.open += 1;
+        self.release(conn, false)
+    }
+
+    /// Takes out what a maintenance pass must work on: connections to close,
+    /// connections due a keepalive, and permits to fill up to `min_idle`.
+    pub(crate) fn maintenance_work(&mut self, now: Instant, limits: &Limits) -> MaintenanceWork<C> {
+        let mut work = MaintenanceWork {
+            close: Vec::new(),
+            keepalive: Vec::new(),
+            open_new: 0,
+        };
+        if self.closed {
+            return work;
+        }
+        let idle = std::mem::take(&mut self.idle);
+        for conn in idle {
+            if conn.is_expired(now) {
+                work.close.push((conn, CloseReason::Lifetime));
+            } else if conn.idle_too_long(now, limits.max_idle_time) {
+                work.close.push((conn, CloseReason::IdleTime));
+            } else if limits
+                .keepalive_interval
+                .is_some_and(|k| now.saturating_duration_since(conn.last_contact) >= k)
+            {
+                work.keepalive.push(conn);
+            } else {
+                self.idle.push_back(conn);
+            }
+        }
+        // The closed connections' permits go to waiters first...
+        self.open -= work.close.len();
+        for _ in 0..work.close.len().min(self.waiters.len()) {
+            // Taken again, then freed: to the first waiter still there.
+            self.open += 1;
+            self.free_permit(false);
+        }
+        // ...then top up to min_idle.
+        let idle_soon = self.idle.len() + work.keepalive.len();
+        let want = usize::try_from(limits.min_idle)
+            .unwrap_or(usize::MAX)
+            .min(self.idle_cap);
+        let room = self.open_cap.saturating_sub(self.open);
+        if self.waiters.is_empty() {
+            work.open_new = want.saturating_sub(idle_soon).min(room);
+            self.open += work.open_new;
+        }
+        work
+    }
+
+    /// Marks the pool closed and takes out everything to close now: the idle
+    /// connections. The waiters' senders are dropped, which fails their waits.
+    pub(crate) fn shut(&mut self) -> Vec<Tracked<C>> {
+        self.closed = true;
+        self.waiters.clear();
+        let idle: Vec<_> = self.idle.drain(..).collect();
+        self.open -= idle.len();
+        idle
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Closed, and every permit back: nothing left to close.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.closed && self.open == 0
+    }
+
+    pub(crate) fn gauges(&self) -> Gauges {
+        Gauges {
+            open: self.open,
+            in_use: self.in_use,
+            idle: self.idle.len(),
+            waiting: self.waiters.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(max_open: u32, max_idle: u32) -> State<u32> {
+        State::new(&Limits {
+            max_open,
+            max_idle,
+            ..Limits::default()
+        })
+    }
+
+    fn take(st: &mut State<u32>, fresh: bool, may_wait: bool) -> Take<u32> {
+        let mut stale = Vec::new();
+        let take = st.take(Instant::now(), fresh, may_wait, None, &mut stale);
+        assert!(stale.is_empty() || fresh);
+        take
+    }
+
+    fn conn(id: u64) -> Tracked<u32> {
+        Tracked::new(0, id, Instant::now(), None)
+    }
+
+    fn counts(st: &State<u32>) -> (usize, usize, usize, usize) {
+        let g = st.gauges();
+        (g.open, g.in_use, g.idle, g.waiting)
+    }
+
+    #[test]
+    fn permits_run_out_at_max_open_then_acquirers_wait_or_are_refused() {
+        let mut st = state(2, 2);
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        assert!(matches!(take(&mut st, false, false), Take::Exhausted));
+        assert!(matches!(take(&mut st, false, true), Take::Wait(0, _)));
+        assert_eq!(counts(&st), (2, 2, 0, 1));
+    }
+
+    #[test]
+    fn a_release_goes_to_the_first_waiter_before_the_idle_list() {
+        let mut st = state(1, 1);
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
+            panic!("expected a place in line");
+        };
+        assert!(st.release(conn(1), true).is_none());
+        assert!(matches!(rx.try_recv(), Ok(Grant::Conn(c)) if c.id == 1));
+        assert_eq!(counts(&st), (1, 1, 0, 0));
+    }
+
+    #[test]
+    fn returns_past_max_idle_are_handed_back_to_be_closed() {
+        let mut st = state(3, 1);
+        for _ in 0..2 {
+            assert!(matches!(take(&mut st, false, true), Take::Permit));
+        }
+        assert!(st.release(conn(1), true).is_none());
+        let out = st.release(conn(2), true);
+        assert!(matches!(out, Some((c, CloseReason::MaxIdle)) if c.id == 2));
+        assert_eq!(counts(&st), (1, 0, 1, 0));
+    }
+
+    #[test]
+    fn a_freed_permit_goes_to_the_first_waiter_else_open_shrinks() {
+        let mut st = state(1, 1);
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
+            panic!("expected a place in line");
+        };
+        st.free_permit(true);
+        assert!(matches!(rx.try_recv(), Ok(Grant::Permit)));
+        assert_eq!(counts(&st), (1, 1, 0, 0));
+        st.free_permit(true);
+        assert_eq!(counts(&st), (0, 0, 0, 0));
+    }
+
+    #[test]
+    fn a_fresh_take_on_a_full_pool_replaces_the_oldest_idle_connection() {
+        let mut st = state(2, 2);
+        for _ in 0..2 {
+            assert!(matches!(take(&mut st, false, true), Take::Permit));
+        }
+        assert!(st.release(conn(1), true).is_none());
+        assert!(st.release(conn(2), true).is_none());
+        let mut stale = Vec::new();
+        let take = st.take(Instant::now(), true, true, None, &mut stale);
+        assert!(matches!(take, Take::Permit));
+        assert!(matches!(&stale[..], [(c, CloseReason::Replaced)] if c.id == 1));
+        assert_eq!(counts(&st), (2, 1, 1, 0));
+    }
+
+    #[test]
+    fn shut_takes_the_idle_out_and_later_returns_are_closed() {
+        let mut st = state(2, 2);
+        for _ in 0..2 {
+            assert!(matches!(take(&mut st, false, true), Take::Permit));
+        }
+        assert!(st.release(conn(1), true).is_none());
+        assert_eq!(st.shut().len(), 1);
+        assert!(!st.is_drained(), "one still in use");
+        assert!(matches!(take(&mut st, false, true), Take::Closed));
+        let out = st.release(conn(2), true);
+        assert!(matches!(out, Some((_, CloseReason::Closed))));
+        assert!(st.is_drained());
+    }
+}

@@ -59,9 +59,11 @@ mod classify;
 mod pool_api;
 mod statement;
 mod tx;
+mod tx_options;
 
 pub use statement::ExecOutcome;
 pub use tx::Tx;
+pub use tx_options::{IsolationLevel, TxOptions};
 
 use std::future::Future;
 use std::time::Duration;

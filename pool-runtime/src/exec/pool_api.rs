@@ -9,6 +9,7 @@ use super::statement::{
     Batch, Begin, Exec, ExecOutcome, QueryAll, QueryFirst, Sql, convert, convert_all,
 };
 use super::tx::Tx;
+use super::tx_options::TxOptions;
 use crate::error::Error;
 use crate::mysql::Pool;
 
@@ -104,8 +105,9 @@ impl Pool {
         Ok(())
     }
 
-    /// Starts a transaction on one connection. Starting is retried like a
-    /// read (it changes no data); nothing inside the transaction ever is.
+    /// Starts a transaction on one connection (`START TRANSACTION`).
+    /// Starting is retried like a read (it changes no data); nothing inside
+    /// the transaction ever is.
     /// Dropping the [`Tx`] without `commit` rolls it back.
     ///
     /// ```no_run
@@ -117,7 +119,30 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub async fn begin(&self) -> Result<Tx, Error> {
-        let ((), conn) = self.run(&Begin).await?;
+        self.begin_with(TxOptions::default()).await
+    }
+
+    /// Starts a transaction with an isolation level, an access mode or a
+    /// consistent snapshot ([`TxOptions`]); otherwise as
+    /// [`begin`](Self::begin). The level applies to this transaction only:
+    /// the connection's next user gets the session's own.
+    ///
+    /// ```no_run
+    /// use pool_runtime::{IsolationLevel, TxOptions};
+    ///
+    /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
+    /// let mut tx = pool
+    ///     .begin_with(TxOptions::new().isolation_level(IsolationLevel::Serializable))
+    ///     .await?;
+    /// let seats: Option<i64> = tx.query_first("SELECT free FROM flights WHERE id = ?", (7,)).await?;
+    /// if seats > Some(0) {
+    ///     tx.exec("UPDATE flights SET free = free - 1 WHERE id = ?", (7,)).await?;
+    /// }
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin_with(&self, options: TxOptions) -> Result<Tx, Error> {
+        let ((), conn) = self.run(&Begin(options)).await?;
         Ok(Tx::new(conn, self.statement_timeout()))
     }
 

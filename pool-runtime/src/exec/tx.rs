@@ -11,7 +11,8 @@ use super::{Bounded, bounded, server_error};
 use crate::error::Error;
 use crate::mysql::PooledConn;
 
-/// A transaction on one pooled connection, from [`Pool::begin`](crate::Pool::begin).
+/// A transaction on one pooled connection, from [`Pool::begin`](crate::Pool::begin)
+/// or [`Pool::begin_with`](crate::Pool::begin_with).
 ///
 /// Nothing in it is ever retried: a lost connection ends it with
 /// [`Error::TransactionLost`] (nothing was applied) or, during `COMMIT`,

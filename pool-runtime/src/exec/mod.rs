@@ -57,10 +57,12 @@
 
 mod classify;
 mod pool_api;
+mod row_stream;
 mod statement;
 mod tx;
 mod tx_options;
 
+pub use row_stream::RowStream;
 pub use statement::ExecOutcome;
 pub use tx::Tx;
 pub use tx_options::{IsolationLevel, TxOptions};

@@ -5,6 +5,7 @@ use std::time::Duration;
 use mysql_async::Params;
 use mysql_async::prelude::FromRow;
 
+use super::row_stream::RowStream;
 use super::statement::{
     Batch, Begin, Exec, ExecOutcome, QueryAll, QueryFirst, Sql, convert, convert_all,
 };
@@ -71,6 +72,36 @@ impl Pool {
             params: params.into(),
         });
         self.run(&op).await?.0.map(convert).transpose()
+    }
+
+    /// Runs a query whose rows are read one at a time, for results too
+    /// large to collect: see [`RowStream`]. Opening it (the query and its
+    /// first row) is retried like [`query`](Self::query); once a row was
+    /// delivered nothing is. The stream owns its connection (`'static`:
+    /// it may be moved into a task or an HTTP body) until its last row.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
+    /// let mut rows = pool
+    ///     .query_stream::<(u64, f64)>("SELECT id, total FROM orders WHERE year = ?", (2024,))
+    ///     .await?;
+    /// let mut sum = 0.0;
+    /// while let Some(row) = rows.next().await {
+    ///     let (_id, total) = row?;
+    ///     sum += total;
+    /// }
+    /// println!("{} orders, {sum} in all", rows.rows_delivered());
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_stream<T>(
+        &self,
+        sql: &str,
+        params: impl Into<Params>,
+    ) -> Result<RowStream<'static, T>, Error>
+    where
+        T: FromRow + Send + 'static,
+    {
+        self.open_stream(Sql::new(sql, params)).await
     }
 
     /// Runs a query and maps each row with `f`. The rows are collected first,

@@ -42,8 +42,15 @@ pub(crate) struct Sql<'a> {
     pub(crate) params: Params,
 }
 
-impl Sql<'_> {
-    fn is_plain(&self) -> bool {
+impl<'a> Sql<'a> {
+    pub(crate) fn new(text: &'a str, params: impl Into<Params>) -> Self {
+        Sql {
+            text,
+            params: params.into(),
+        }
+    }
+
+    pub(crate) fn is_plain(&self) -> bool {
         matches!(self.params, Params::Empty)
     }
 }
@@ -204,7 +211,7 @@ fn skip_noise(mut sql: &str) -> &str {
     }
 }
 
-fn first_keyword(sql: &str) -> &str {
+pub(crate) fn first_keyword(sql: &str) -> &str {
     let sql = skip_noise(sql);
     let end = sql
         .find(|c: char| !c.is_ascii_alphabetic())

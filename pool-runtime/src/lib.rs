@@ -77,7 +77,7 @@ pub use boot::BootError;
 pub use config::{ConfigError, Loaded, PoolConfig};
 pub use error::Error;
 pub use exec::{ExecOutcome, Tx};
-pub use exec::{IsolationLevel, RowStream, TxOptions};
+pub use exec::{Executor, IsolationLevel, RowStream, TxOptions};
 pub use figment;
 pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PooledConn};
 pub use options::{PoolOptions, ResetPolicy};

@@ -56,12 +56,14 @@
 //! gives up (minutes).
 
 mod classify;
-mod pool_api;
+mod executor;
+mod pool_statements;
 mod row_stream;
 mod statement;
 mod tx;
 mod tx_options;
 
+pub use executor::Executor;
 pub use row_stream::RowStream;
 pub use statement::ExecOutcome;
 pub use tx::Tx;

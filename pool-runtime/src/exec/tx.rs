@@ -6,8 +6,9 @@ use mysql_async::prelude::*;
 use mysql_async::{Conn, Params};
 
 use super::classify::{Class, classify};
+use super::executor::{self, Target};
 use super::row_stream::{Protocol, RowStream, drop_rest};
-use super::statement::{Exec, ExecOutcome, Op, QueryAll, QueryFirst, Sql, convert, convert_all};
+use super::statement::{ExecOutcome, Op, Sql};
 use super::{Bounded, bounded, server_error};
 use crate::error::Error;
 use crate::mysql::PooledConn;
@@ -20,6 +21,8 @@ use crate::mysql::PooledConn;
 /// [`Error::CommitOutcomeUnknown`]. Dropping it without
 /// [`commit`](Self::commit) rolls it back (the pool does, before the
 /// connection is reused).
+///
+/// `&mut Tx` is an [`Executor`](crate::Executor), as `&Pool` is.
 #[derive(Debug)]
 pub struct Tx {
     /// `None` once the connection was lost or closed.
@@ -45,7 +48,7 @@ impl Tx {
         sql: &str,
         params: impl Into<Params>,
     ) -> Result<ExecOutcome, Error> {
-        self.run(&Exec(Sql::new(sql, params))).await
+        executor::exec(&mut Target::Tx(self), Sql::new(sql, params)).await
     }
 
     /// Runs a query and collects its rows.
@@ -53,7 +56,7 @@ impl Tx {
     where
         T: FromRow + Send + 'static,
     {
-        convert_all(self.run(&QueryAll(Sql::new(sql, params))).await?)
+        executor::query(&mut Target::Tx(self), Sql::new(sql, params)).await
     }
 
     /// Runs a query and returns its first row, if any.
@@ -65,10 +68,7 @@ impl Tx {
     where
         T: FromRow + Send + 'static,
     {
-        self.run(&QueryFirst(Sql::new(sql, params)))
-            .await?
-            .map(convert)
-            .transpose()
+        executor::query_first(&mut Target::Tx(self), Sql::new(sql, params)).await
     }
 
     /// Runs a query whose rows are read one at a time, on the transaction's

@@ -1,14 +1,14 @@
-//! The statement methods of [`Pool`].
+//! The statement methods of [`Pool`]: each on a connection of its own,
+//! retried where that is safe.
 
 use std::time::Duration;
 
 use mysql_async::Params;
 use mysql_async::prelude::FromRow;
 
+use super::executor::{self, Target};
 use super::row_stream::RowStream;
-use super::statement::{
-    Batch, Begin, Exec, ExecOutcome, QueryAll, QueryFirst, Sql, convert, convert_all,
-};
+use super::statement::{Batch, Begin, ExecOutcome, Sql};
 use super::tx::Tx;
 use super::tx_options::TxOptions;
 use crate::error::Error;
@@ -26,11 +26,7 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub async fn exec(&self, sql: &str, params: impl Into<Params>) -> Result<ExecOutcome, Error> {
-        let op = Exec(Sql {
-            text: sql,
-            params: params.into(),
-        });
-        Ok(self.run(&op).await?.0)
+        executor::exec(&mut Target::Pool(self), Sql::new(sql, params)).await
     }
 
     /// Runs a query and collects its rows. Read-only statements are retried
@@ -45,11 +41,7 @@ impl Pool {
     where
         T: FromRow + Send + 'static,
     {
-        let op = QueryAll(Sql {
-            text: sql,
-            params: params.into(),
-        });
-        convert_all(self.run(&op).await?.0)
+        executor::query(&mut Target::Pool(self), Sql::new(sql, params)).await
     }
 
     /// Runs a query and returns its first row, if any.
@@ -67,11 +59,7 @@ impl Pool {
     where
         T: FromRow + Send + 'static,
     {
-        let op = QueryFirst(Sql {
-            text: sql,
-            params: params.into(),
-        });
-        self.run(&op).await?.0.map(convert).transpose()
+        executor::query_first(&mut Target::Pool(self), Sql::new(sql, params)).await
     }
 
     /// Runs a query whose rows are read one at a time, for results too

@@ -60,6 +60,12 @@ use crate::pool::Counters;
 /// (`LIMIT`). In a transaction the connection stays: the unread rows are
 /// read and thrown away before the transaction's next statement.
 ///
+/// [`next`](Self::next) is cancel-safe: a call dropped before it returns
+/// (in a `select!`, under a timeout) loses no row, and the next call goes
+/// on with the same read. Only dropping the stream mid-read leaves the
+/// connection mid-packet: from a pool it is closed, as above; in a
+/// transaction the transaction is lost ([`Error::TransactionClosed`] next).
+///
 /// # Statement timeout
 ///
 /// `statement_timeout` bounds each wait for the server (for the first row,

@@ -84,6 +84,23 @@ pub enum Error {
         source: mysql_async::Error,
     },
 
+    /// The connection was lost while a [`RowStream`](crate::RowStream) was
+    /// being read, after some of its rows had been delivered. The stream
+    /// ended there; the query was not re-sent, since the caller had already
+    /// seen rows.
+    #[error(
+        "the connection was lost after {rows} row(s) of the result had been delivered; \
+         the rest was not read and the query was not re-sent: run it again to read the \
+         whole result"
+    )]
+    StreamInterrupted {
+        /// Rows delivered before the loss.
+        rows: u64,
+        /// The connection error.
+        #[source]
+        source: mysql_async::Error,
+    },
+
     /// The transaction already ended: its connection was lost or timed out.
     #[error("the transaction already ended (its connection was lost); start a new one")]
     TransactionClosed,
@@ -114,6 +131,7 @@ impl Error {
             self,
             Error::MaybeExecuted { .. }
                 | Error::StatementTimeout { .. }
+                | Error::StreamInterrupted { .. }
                 | Error::CommitOutcomeUnknown { .. }
         )
     }

@@ -88,6 +88,7 @@ pub use boot::BootError;
 pub use config::{ConfigError, Loaded, PoolConfig};
 pub use error::Error;
 pub use exec::{ExecOutcome, Tx};
+pub use exec::{Executor, IsolationLevel, RowStream, TxOptions};
 pub use figment;
 pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn};
 pub use options::{PoolOptions, ResetPolicy, SettingValue};

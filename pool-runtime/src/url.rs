@@ -81,20 +81,22 @@ impl fmt::Debug for DatabaseUrl {
 /// Replaces the password of `scheme://user:password@host...` with `***`.
 ///
 /// Works on the text, not a parse, so that even a URL the driver rejects is
-/// printed without its secret. The userinfo ends at the last `@` before the
-/// path: passwords may contain `@` when not percent-encoded.
+/// printed without its secret. The userinfo ends at the last `@` of the
+/// whole text: a password that is not percent-encoded may contain `@`, and
+/// also `/`, `?` or `#`, which the driver then reads as the start of the
+/// path, query or fragment and rejects the URL; its error must still not
+/// show the password. (An `@` in the query, rare, hides a little more than
+/// the password: never less.)
 pub(crate) fn redact(raw: &str) -> String {
     let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
         // Not a URL at all: it might be a bare secret. Show nothing of it.
         return "<not a URL>".to_owned();
     };
     let rest = &raw[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
+    let Some(at) = rest.rfind('@') else {
         return raw.to_owned();
     };
-    let userinfo = &authority[..at];
+    let userinfo = &rest[..at];
     let user = match userinfo.find(':') {
         Some(colon) => format!("{}:***", &userinfo[..colon]),
         None => userinfo.to_owned(),
@@ -115,6 +117,11 @@ mod tests {
             ("mysql://u:s%40c@h/db", "mysql://u:***@h/db"),
             ("mysql://u@h/db", "mysql://u@h/db"),
             ("mysql://h:3306/db", "mysql://h:3306/db"),
+            // Unencoded delimiters in the password: the driver rejects these.
+            ("mysql://u:pa/ss@h/db", "mysql://u:***@h/db"),
+            ("mysql://u:p?ss@h/db", "mysql://u:***@h/db"),
+            ("mysql://u:p#ss@h/db", "mysql://u:***@h/db"),
+            ("mysql://u:p@ss/wo@rd@h:1/db", "mysql://u:***@h:1/db"),
             ("secret-without-scheme", "<not a URL>"),
         ];
         for (raw, expected) in cases {
@@ -128,6 +135,19 @@ mod tests {
         let text = format!("{err} {err:?}");
         assert!(!text.contains("topsecret"), "{text}");
         assert!(text.contains("prefer_socket"), "{text}");
+    }
+
+    #[test]
+    fn a_password_the_driver_reads_as_a_path_does_not_leak_in_the_error() {
+        for raw in [
+            "mysql://u:top/secret@h:3306/db",
+            "mysql://u:top?secret@h:3306/db",
+            "mysql://u:top#secret@h:3306/db",
+        ] {
+            let err = DatabaseUrl::parse(raw).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("top") && !text.contains("secret"), "{text}");
+        }
     }
 
     #[test]

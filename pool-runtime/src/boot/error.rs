@@ -12,6 +12,12 @@ pub enum BootError {
     #[error("no database URL configured: set `url` (e.g. mysql://user:password@host:3306/db)")]
     MissingUrl,
 
+    /// The database URL could not be parsed (from
+    /// [`Pool::connect`](crate::Pool::connect)); the source says what is
+    /// wrong with it. Neither shows the password.
+    #[error("the database URL is not valid")]
+    InvalidUrl(#[source] crate::url::UrlError),
+
     /// The config does not fit the server; the report says why and how to fix it.
     #[error("{0}")]
     Rejected(Box<Report>),

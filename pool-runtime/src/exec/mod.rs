@@ -57,13 +57,19 @@
 
 mod classify;
 mod counters;
-mod pool_api;
+mod executor;
+mod pool_statements;
+mod row_stream;
 mod statement;
 mod tx;
+mod tx_options;
 
 pub(crate) use counters::{ExecCounters, ExecStats};
+pub use executor::Executor;
+pub use row_stream::RowStream;
 pub use statement::ExecOutcome;
 pub use tx::Tx;
+pub use tx_options::{IsolationLevel, TxOptions};
 
 use std::future::Future;
 use std::time::Duration;

@@ -6,6 +6,8 @@ use std::future::Future;
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Params, Row};
 
+use super::tx_options::TxOptions;
+
 /// What `exec` reports about a statement that ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -40,8 +42,15 @@ pub(crate) struct Sql<'a> {
     pub(crate) params: Params,
 }
 
-impl Sql<'_> {
-    fn is_plain(&self) -> bool {
+impl<'a> Sql<'a> {
+    pub(crate) fn new(text: &'a str, params: impl Into<Params>) -> Self {
+        Sql {
+            text,
+            params: params.into(),
+        }
+    }
+
+    pub(crate) fn is_plain(&self) -> bool {
         matches!(self.params, Params::Empty)
     }
 }
@@ -53,7 +62,9 @@ pub(crate) struct Batch<'a> {
     pub(crate) text: &'a str,
     pub(crate) params: Vec<Params>,
 }
-pub(crate) struct Begin;
+/// `START TRANSACTION`, after `SET TRANSACTION` when an isolation level is
+/// asked for.
+pub(crate) struct Begin(pub(crate) TxOptions);
 
 impl Op for Exec<'_> {
     type Output = ExecOutcome;
@@ -158,7 +169,17 @@ impl Op for Begin {
     type Output = ();
 
     async fn run(&self, conn: &mut Conn) -> Result<(), mysql_async::Error> {
-        conn.query_drop("START TRANSACTION").await
+        let (set, start) = self.0.statements();
+        let Some(set) = set else {
+            return conn.query_drop(start).await;
+        };
+        conn.query_drop(set).await?;
+        // Should START fail, the level stays pending for the session's next
+        // transaction (MariaDB keeps it past a statement it cannot parse).
+        // It cannot reach the next user: a connection whose last statement
+        // failed is reset on return (ROLLBACK, which clears it), and a broken
+        // one is closed.
+        conn.query_drop(start).await
     }
 
     fn is_read(&self) -> bool {
@@ -190,7 +211,7 @@ fn skip_noise(mut sql: &str) -> &str {
     }
 }
 
-fn first_keyword(sql: &str) -> &str {
+pub(crate) fn first_keyword(sql: &str) -> &str {
     let sql = skip_noise(sql);
     let end = sql
         .find(|c: char| !c.is_ascii_alphabetic())

@@ -6,23 +6,31 @@ use mysql_async::prelude::*;
 use mysql_async::{Conn, Params};
 
 use super::classify::{Class, classify};
-use super::statement::{Exec, ExecOutcome, Op, QueryAll, QueryFirst, Sql, convert, convert_all};
+use super::executor::{self, Target};
+use super::row_stream::{Protocol, RowStream, drop_rest};
+use super::statement::{ExecOutcome, Op, Sql};
 use super::{Bounded, bounded, server_error};
 use crate::error::Error;
 use crate::mysql::PooledConn;
 
-/// A transaction on one pooled connection, from [`Pool::begin`](crate::Pool::begin).
+/// A transaction on one pooled connection, from [`Pool::begin`](crate::Pool::begin)
+/// or [`Pool::begin_with`](crate::Pool::begin_with).
 ///
 /// Nothing in it is ever retried: a lost connection ends it with
 /// [`Error::TransactionLost`] (nothing was applied) or, during `COMMIT`,
 /// [`Error::CommitOutcomeUnknown`]. Dropping it without
 /// [`commit`](Self::commit) rolls it back (the pool does, before the
 /// connection is reused).
+///
+/// `&mut Tx` is an [`Executor`](crate::Executor), as `&Pool` is.
 #[derive(Debug)]
 pub struct Tx {
     /// `None` once the connection was lost or closed.
     conn: Option<PooledConn>,
     statement_timeout: Option<Duration>,
+    /// A row stream was dropped before its end: its rows are still to be
+    /// read (in this protocol) before the next statement.
+    unread: Option<Protocol>,
 }
 
 impl Tx {
@@ -30,6 +38,7 @@ impl Tx {
         Tx {
             conn: Some(conn),
             statement_timeout,
+            unread: None,
         }
     }
 
@@ -39,11 +48,7 @@ impl Tx {
         sql: &str,
         params: impl Into<Params>,
     ) -> Result<ExecOutcome, Error> {
-        let op = Exec(Sql {
-            text: sql,
-            params: params.into(),
-        });
-        self.run(&op).await
+        executor::exec(&mut Target::Tx(self), Sql::new(sql, params)).await
     }
 
     /// Runs a query and collects its rows.
@@ -51,11 +56,7 @@ impl Tx {
     where
         T: FromRow + Send + 'static,
     {
-        let op = QueryAll(Sql {
-            text: sql,
-            params: params.into(),
-        });
-        convert_all(self.run(&op).await?)
+        executor::query(&mut Target::Tx(self), Sql::new(sql, params)).await
     }
 
     /// Runs a query and returns its first row, if any.
@@ -67,16 +68,42 @@ impl Tx {
     where
         T: FromRow + Send + 'static,
     {
-        let op = QueryFirst(Sql {
-            text: sql,
-            params: params.into(),
-        });
-        self.run(&op).await?.map(convert).transpose()
+        executor::query_first(&mut Target::Tx(self), Sql::new(sql, params)).await
+    }
+
+    /// Runs a query whose rows are read one at a time, on the transaction's
+    /// connection: see [`RowStream`]. The transaction is borrowed until the
+    /// stream is dropped; rows left unread then are read and thrown away
+    /// before the next statement.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
+    /// let mut tx = pool.begin().await?;
+    /// let mut total = 0;
+    /// let mut rows = tx.query_stream::<i64>("SELECT amount FROM ledger", ()).await?;
+    /// while let Some(amount) = rows.next().await {
+    ///     total += amount?;
+    /// }
+    /// drop(rows);
+    /// tx.exec("INSERT INTO totals (total) VALUES (?)", (total,)).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_stream<T>(
+        &mut self,
+        sql: &str,
+        params: impl Into<Params>,
+    ) -> Result<RowStream<'_, T>, Error>
+    where
+        T: FromRow + Send + 'static,
+    {
+        self.open_stream(Sql::new(sql, params)).await
     }
 
     /// Commits. If the connection is lost while the `COMMIT` may have
     /// reached the server, the outcome is unknown and the error says so.
     pub async fn commit(mut self) -> Result<(), Error> {
+        self.read_away_unread().await?;
         let conn = self.conn.as_mut().ok_or(Error::TransactionClosed)?;
         match bounded(self.statement_timeout, conn.query_drop("COMMIT")).await {
             Ok(()) => Ok(()),
@@ -102,6 +129,9 @@ impl Tx {
     /// Rolls back. A connection lost on the way is not an error: the server
     /// rolls back a transaction whose connection is gone.
     pub async fn rollback(mut self) -> Result<(), Error> {
+        if self.read_away_unread().await.is_err() {
+            return Ok(());
+        }
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
@@ -121,7 +151,8 @@ impl Tx {
         self.conn.as_deref_mut().ok_or(Error::TransactionClosed)
     }
 
-    async fn run<O: Op>(&mut self, op: &O) -> Result<O::Output, Error> {
+    pub(super) async fn run<O: Op>(&mut self, op: &O) -> Result<O::Output, Error> {
+        self.read_away_unread().await?;
         let conn = self.conn.as_mut().ok_or(Error::TransactionClosed)?;
         let outcome = match bounded(self.statement_timeout, op.run(conn)).await {
             Ok(output) => return Ok(output),
@@ -141,8 +172,50 @@ impl Tx {
         })
     }
 
+    /// Reads away the rows a dropped stream left, so that the next
+    /// statement's answer (and error) is its own. Nothing of the
+    /// transaction is sent, so a loss here means nothing was committed.
+    async fn read_away_unread(&mut self) -> Result<(), Error> {
+        let (Some(protocol), Some(conn)) = (self.unread.take(), self.conn.as_mut()) else {
+            return Ok(());
+        };
+        match bounded(self.statement_timeout, drop_rest(conn, protocol)).await {
+            Ok(()) => Ok(()),
+            Err(Bounded::Failed(e)) if classify(&e) == Class::Server => {
+                // The unread part ended in an error (a failing statement in
+                // a CALL): it belongs to the dropped stream, not to what
+                // comes next.
+                tracing::debug!(error = %e, "the rest of a dropped row stream ended in an error");
+                Ok(())
+            }
+            Err(Bounded::Failed(e)) => {
+                self.lose();
+                Err(Error::TransactionLost { source: e })
+            }
+            Err(Bounded::TimedOut(timeout)) => {
+                self.lose();
+                Err(Error::StatementTimeout { timeout })
+            }
+        }
+    }
+
+    pub(super) fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
+
+    /// The connection, unless it was lost.
+    pub(super) fn live_conn(&mut self) -> Option<&mut Conn> {
+        self.conn.as_deref_mut()
+    }
+
+    /// A row stream was dropped between rows: read the rest before the
+    /// next statement.
+    pub(super) fn left_unread(&mut self, protocol: Protocol) {
+        self.unread = Some(protocol);
+    }
+
     /// The connection is gone or in an unknown state: close it.
-    fn lose(&mut self) {
+    pub(super) fn lose(&mut self) {
         if let Some(conn) = self.conn.take() {
             conn.discard();
         }

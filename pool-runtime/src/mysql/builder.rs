@@ -41,6 +41,24 @@ impl Pool {
             sources: None,
         }
     }
+
+    /// Opens a pool for `url` with the default settings: the one-liner.
+    /// The boot checks run as for [`PoolBuilder::connect`], and so do the
+    /// first connection's checks (server reachable, credentials, database).
+    /// For other settings use [`Pool::builder`] (or the derive).
+    ///
+    /// A URL that cannot be parsed is [`BootError::InvalidUrl`], which never
+    /// shows the password.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), pool_runtime::BootError> {
+    /// let pool = pool_runtime::Pool::connect("mysql://app:secret@127.0.0.1:3306/shop").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Pool, BootError> {
+        let options = PoolOptions::from_url(url).map_err(BootError::InvalidUrl)?;
+        Pool::builder(options).connect().await
+    }
 }
 
 impl PoolBuilder {

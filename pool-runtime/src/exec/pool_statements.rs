@@ -1,14 +1,16 @@
-//! The statement methods of [`Pool`].
+//! The statement methods of [`Pool`]: each on a connection of its own,
+//! retried where that is safe.
 
 use std::time::Duration;
 
 use mysql_async::Params;
 use mysql_async::prelude::FromRow;
 
-use super::statement::{
-    Batch, Begin, Exec, ExecOutcome, QueryAll, QueryFirst, Sql, convert, convert_all,
-};
+use super::executor::{self, Target};
+use super::row_stream::RowStream;
+use super::statement::{Batch, Begin, ExecOutcome, Sql};
 use super::tx::Tx;
+use super::tx_options::TxOptions;
 use crate::error::Error;
 use crate::mysql::Pool;
 
@@ -24,11 +26,7 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub async fn exec(&self, sql: &str, params: impl Into<Params>) -> Result<ExecOutcome, Error> {
-        let op = Exec(Sql {
-            text: sql,
-            params: params.into(),
-        });
-        Ok(self.run(&op).await?.0)
+        executor::exec(&mut Target::Pool(self), Sql::new(sql, params)).await
     }
 
     /// Runs a query and collects its rows. Read-only statements are retried
@@ -43,11 +41,7 @@ impl Pool {
     where
         T: FromRow + Send + 'static,
     {
-        let op = QueryAll(Sql {
-            text: sql,
-            params: params.into(),
-        });
-        convert_all(self.run(&op).await?.0)
+        executor::query(&mut Target::Pool(self), Sql::new(sql, params)).await
     }
 
     /// Runs a query and returns its first row, if any.
@@ -65,11 +59,37 @@ impl Pool {
     where
         T: FromRow + Send + 'static,
     {
-        let op = QueryFirst(Sql {
-            text: sql,
-            params: params.into(),
-        });
-        self.run(&op).await?.0.map(convert).transpose()
+        executor::query_first(&mut Target::Pool(self), Sql::new(sql, params)).await
+    }
+
+    /// Runs a query whose rows are read one at a time, for results too
+    /// large to collect: see [`RowStream`]. Opening it (the query and its
+    /// first row) is retried like [`query`](Self::query); once a row was
+    /// delivered nothing is. The stream owns its connection (`'static`:
+    /// it may be moved into a task or an HTTP body) until its last row.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
+    /// let mut rows = pool
+    ///     .query_stream::<(u64, f64)>("SELECT id, total FROM orders WHERE year = ?", (2024,))
+    ///     .await?;
+    /// let mut sum = 0.0;
+    /// while let Some(row) = rows.next().await {
+    ///     let (_id, total) = row?;
+    ///     sum += total;
+    /// }
+    /// println!("{} orders, {sum} in all", rows.rows_delivered());
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_stream<T>(
+        &self,
+        sql: &str,
+        params: impl Into<Params>,
+    ) -> Result<RowStream<'static, T>, Error>
+    where
+        T: FromRow + Send + 'static,
+    {
+        self.open_stream(Sql::new(sql, params)).await
     }
 
     /// Runs a query and maps each row with `f`. The rows are collected first,
@@ -104,8 +124,9 @@ impl Pool {
         Ok(())
     }
 
-    /// Starts a transaction on one connection. Starting is retried like a
-    /// read (it changes no data); nothing inside the transaction ever is.
+    /// Starts a transaction on one connection (`START TRANSACTION`).
+    /// Starting is retried like a read (it changes no data); nothing inside
+    /// the transaction ever is.
     /// Dropping the [`Tx`] without `commit` rolls it back.
     ///
     /// ```no_run
@@ -117,7 +138,30 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub async fn begin(&self) -> Result<Tx, Error> {
-        let ((), conn) = self.run(&Begin).await?;
+        self.begin_with(TxOptions::default()).await
+    }
+
+    /// Starts a transaction with an isolation level, an access mode or a
+    /// consistent snapshot ([`TxOptions`]); otherwise as
+    /// [`begin`](Self::begin). The level applies to this transaction only:
+    /// the connection's next user gets the session's own.
+    ///
+    /// ```no_run
+    /// use pool_runtime::{IsolationLevel, TxOptions};
+    ///
+    /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
+    /// let mut tx = pool
+    ///     .begin_with(TxOptions::new().isolation_level(IsolationLevel::Serializable))
+    ///     .await?;
+    /// let seats: Option<i64> = tx.query_first("SELECT free FROM flights WHERE id = ?", (7,)).await?;
+    /// if seats > Some(0) {
+    ///     tx.exec("UPDATE flights SET free = free - 1 WHERE id = ?", (7,)).await?;
+    /// }
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin_with(&self, options: TxOptions) -> Result<Tx, Error> {
+        let ((), conn) = self.run(&Begin(options)).await?;
         Ok(Tx::new(conn, self.statement_timeout()))
     }
 

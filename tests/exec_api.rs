@@ -149,10 +149,17 @@ async fn an_isolation_level_holds_in_its_transaction_and_not_in_the_next() {
         tx.commit().await.unwrap();
 
         // Only the next transaction was ever changed, never the session.
-        let session: Option<String> = pool
-            .query_first("SELECT @@SESSION.tx_isolation", ())
+        // (MySQL 8 and MariaDB 11.1+ name it `transaction_isolation`.)
+        let session: Option<String> = match pool
+            .query_first("SELECT @@SESSION.transaction_isolation", ())
             .await
-            .unwrap();
+        {
+            Ok(level) => level,
+            Err(_) => pool
+                .query_first("SELECT @@SESSION.tx_isolation", ())
+                .await
+                .unwrap(),
+        };
         assert_eq!(session.as_deref(), Some("REPEATABLE-READ"));
         assert_eq!(pool.stats().open, 1, "it was one connection throughout");
     })

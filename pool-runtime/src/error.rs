@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use crate::mysql::AcquireError;
+use crate::pool::PoolError;
+
+/// The acquire error of the MySQL pool (`crate::AcquireError`).
+type AcquireError = PoolError<mysql_async::Error>;
 
 /// Why a statement run through [`Pool`](crate::Pool) or [`Tx`](crate::Tx)
 /// failed. Each variant says whether the statement may have taken effect,

@@ -1,7 +1,8 @@
-//! The MySQL side: the connection manager, the pool services use, and the
-//! builder that runs the boot checks.
+//! The MySQL side: the connection manager, the pool services use, the
+//! builder that runs the boot checks, and the statement path (`exec`).
 
 mod builder;
+pub(crate) mod exec;
 mod manager;
 mod pool;
 mod stats;

@@ -4,8 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::exec::ExecCounters;
 use crate::boot::Report;
-use crate::exec::ExecCounters;
 use crate::options::PoolOptions;
 use crate::pool::{GenericPool, PoolError, Pooled};
 

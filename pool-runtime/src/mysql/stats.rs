@@ -9,7 +9,7 @@
 //! ([`with_core_stats!`](crate::pool::with_core_stats)), so the two cannot
 //! drift apart.
 
-use crate::exec::ExecStats;
+use super::exec::ExecStats;
 use crate::pool::CoreStats;
 
 crate::pool::with_core_stats! {

@@ -23,14 +23,19 @@ pub enum Error {
 
     /// The server ran or refused the statement and said why (duplicate key,
     /// syntax error, lock wait timeout...). Returned as is, never retried.
-    #[error("the server refused the statement: {0}")]
-    Server(#[source] mysql_async::ServerError),
+    #[error(
+        "the server refused the statement: error {} ({}): {}",
+        .0.code,
+        .0.state,
+        .0.message
+    )]
+    Server(mysql_async::ServerError),
 
     /// The connection was lost after the statement may have reached the
     /// server. It may or may not have run, so it was not sent again.
     #[error(
-        "the connection was lost after the statement may have reached the server ({source}); \
-         it may or may not have run and was not re-sent: check its effect before retrying"
+        "the connection was lost after the statement may have reached the server; it may or \
+         may not have run and was not re-sent: check its effect before retrying"
     )]
     MaybeExecuted {
         /// The connection error.
@@ -42,7 +47,7 @@ pub enum Error {
     /// it did not run. The server is probably restarting or unreachable.
     #[error(
         "the statement was not run: {attempts} connections in a row were dead before it \
-         could be sent (last: {source}); is the server restarting or unreachable?"
+         could be sent; is the server restarting or unreachable?"
     )]
     BadConnection {
         /// Attempts made, the last on a new connection.
@@ -66,8 +71,8 @@ pub enum Error {
     /// The connection was lost inside a transaction, before `COMMIT`. The
     /// server rolls back uncommitted work: none of it was applied.
     #[error(
-        "the connection was lost inside the transaction ({source}); the server rolls back \
-         uncommitted work, so none of it was applied: retry the whole transaction"
+        "the connection was lost inside the transaction; the server rolls back uncommitted \
+         work, so none of it was applied: retry the whole transaction"
     )]
     TransactionLost {
         /// The connection error.
@@ -78,8 +83,8 @@ pub enum Error {
     /// The connection was lost during `COMMIT`: the transaction may or may
     /// not have been committed.
     #[error(
-        "the connection was lost during COMMIT ({source}): the transaction may or may not \
-         have been committed; check before retrying it"
+        "the connection was lost during COMMIT: the transaction may or may not have been \
+         committed; check before retrying it"
     )]
     CommitOutcomeUnknown {
         /// The connection error.
@@ -122,8 +127,8 @@ pub enum Error {
 
     /// A client-side error unrelated to the connection: a row that does not
     /// convert to the requested type, parameters that do not match.
-    #[error("{0}")]
-    Client(#[source] mysql_async::Error),
+    #[error(transparent)]
+    Client(mysql_async::Error),
 }
 
 impl Error {

@@ -48,7 +48,7 @@ pub enum PoolError<E: std::error::Error + 'static> {
     Closed,
 
     /// Opening a new connection failed.
-    #[error("could not open a new connection: {0}")]
+    #[error("could not open a new connection")]
     Connect(#[source] E),
 
     /// Opening a new connection took longer than `connect_timeout`.

@@ -54,11 +54,7 @@ pub(crate) fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Con
     };
     for attr in pool_attrs(&input.attrs) {
         let parsed = attr.parse_nested_meta(|meta| {
-            let name = meta
-                .path
-                .get_ident()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
+            let name = ident_of(&meta.path);
             match name.as_str() {
                 "env_prefix" => set_once(
                     cx,
@@ -141,11 +137,7 @@ fn field<'a>(cx: &mut Ctxt, field: &'a syn::Field) -> Option<Field<'a>> {
     };
     for attr in pool_attrs(&field.attrs) {
         let parsed = attr.parse_nested_meta(|meta| {
-            let name = meta
-                .path
-                .get_ident()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
+            let name = ident_of(&meta.path);
             let span = syn::spanned::Spanned::span(&meta.path);
             match name.as_str() {
                 "default" => set_once(
@@ -183,14 +175,18 @@ fn field<'a>(cx: &mut Ctxt, field: &'a syn::Field) -> Option<Field<'a>> {
     Some(out)
 }
 
+/// The attribute key as written, or empty for a path like `a::b`.
+fn ident_of(path: &syn::Path) -> String {
+    path.get_ident().map(|i| i.to_string()).unwrap_or_default()
+}
+
 fn pool_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|a| a.path().is_ident("pool"))
 }
 
 fn set_once<T>(cx: &mut Ctxt, path: &syn::Path, slot: &mut Option<T>, value: T) {
     if slot.is_some() {
-        let name = path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-        cx.error(path, format!("`{name}` is given twice"));
+        cx.error(path, format!("`{}` is given twice", ident_of(path)));
     } else {
         *slot = Some(value);
     }

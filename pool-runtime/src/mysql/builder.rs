@@ -9,7 +9,7 @@
 use mysql_async::Conn;
 
 use super::MySqlManager;
-use super::pool::Pool;
+use super::handle::Pool;
 use crate::boot::{self, BootError, BootPolicy, Report, ServerFacts};
 use crate::config::{Loaded, PoolConfig};
 use crate::options::PoolOptions;

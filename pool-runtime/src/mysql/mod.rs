@@ -3,11 +3,11 @@
 
 mod builder;
 pub(crate) mod exec;
+mod handle;
 mod manager;
-mod pool;
 mod stats;
 
 pub use builder::PoolBuilder;
+pub use handle::{AcquireError, Pool, PooledConn};
 pub use manager::MySqlManager;
-pub use pool::{AcquireError, Pool, PooledConn};
 pub use stats::PoolStats;

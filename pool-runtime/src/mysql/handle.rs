@@ -1,4 +1,5 @@
-//! `Pool`: the generic core over MySQL connections.
+//! `Pool`: the handle services hold, the generic core over MySQL
+//! connections plus what the MySQL side keeps beside it.
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,5 +1,8 @@
-//! The error of the exec path: what happened, and whether it may have run.
+//! The error of the exec path: which pool, what happened, and whether the
+//! statement may have run.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::pool::PoolError;
@@ -8,13 +11,86 @@ use crate::pool::PoolError;
 type AcquireError = PoolError<mysql_async::Error>;
 
 /// Why a statement run through [`Pool`](crate::Pool) or [`Tx`](crate::Tx)
-/// failed. Each variant says whether the statement may have taken effect,
-/// because that decides what the caller may safely do next.
+/// failed, and on which pool: its `Display` starts with the pool's target
+/// (`user@host:port/db`, never the password), so that a log line tells the
+/// primary from a replica. [`kind`](Self::kind) says what happened.
+///
+/// ```no_run
+/// use pool_runtime::ErrorKind;
+///
+/// # async fn demo(pool: pool_runtime::Pool) {
+/// match pool.exec("UPDATE stock SET n = n - 1 WHERE id = ?", (7,)).await {
+///     Ok(_) => {}
+///     Err(e) if e.may_have_run() => eprintln!("{e}: check before retrying"),
+///     Err(e) => match e.kind() {
+///         ErrorKind::Server(server) if server.code == 1213 => eprintln!("deadlock: retry"),
+///         _ => eprintln!("{e}"),
+///     },
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Error {
+    pool: Arc<str>,
+    kind: ErrorKind,
+}
+
+impl Error {
+    pub(crate) fn new(pool: &Arc<str>, kind: ErrorKind) -> Self {
+        Error {
+            pool: Arc::clone(pool),
+            kind,
+        }
+    }
+
+    /// What happened.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// What happened, by value.
+    pub fn into_kind(self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The pool it came from: its target, `user@host:port/db`.
+    pub fn pool(&self) -> &str {
+        &self.pool
+    }
+
+    /// Whether the statement (or transaction) may have taken effect.
+    /// `false` means it certainly did not: safe to retry.
+    pub fn may_have_run(&self) -> bool {
+        self.kind.may_have_run()
+    }
+
+    /// The server's error code, for [`ErrorKind::Server`].
+    pub fn server_code(&self) -> Option<u16> {
+        self.kind.server_code()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pool {}: {}", self.pool, self.kind)
+    }
+}
+
+/// The kind's own cause, so that the chain reads pool, kind, cause, with no
+/// text twice.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.kind)
+    }
+}
+
+/// What went wrong with a statement. Each variant says whether it may have
+/// taken effect, because that decides what the caller may safely do next.
 ///
 /// Never contains a password: driver errors carry user and host at most.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// No connection could be had: pool exhausted past `acquire_timeout`,
     /// pool closed, or opening a connection failed (server down, wrong
     /// password, too many connections). Nothing was sent.
@@ -131,23 +207,23 @@ pub enum Error {
     Client(mysql_async::Error),
 }
 
-impl Error {
+impl ErrorKind {
     /// Whether the statement (or transaction) may have taken effect.
     /// `false` means it certainly did not: safe to retry.
     pub fn may_have_run(&self) -> bool {
         matches!(
             self,
-            Error::MaybeExecuted { .. }
-                | Error::StatementTimeout { .. }
-                | Error::StreamInterrupted { .. }
-                | Error::CommitOutcomeUnknown { .. }
+            ErrorKind::MaybeExecuted { .. }
+                | ErrorKind::StatementTimeout { .. }
+                | ErrorKind::StreamInterrupted { .. }
+                | ErrorKind::CommitOutcomeUnknown { .. }
         )
     }
 
-    /// The server's error code, for [`Error::Server`].
+    /// The server's error code, for [`ErrorKind::Server`].
     pub fn server_code(&self) -> Option<u16> {
         match self {
-            Error::Server(e) => Some(e.code),
+            ErrorKind::Server(e) => Some(e.code),
             _ => None,
         }
     }

@@ -85,7 +85,7 @@ mod url;
 
 pub use boot::BootError;
 pub use config::{ConfigError, Loaded, PoolConfig};
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use figment;
 pub use mysql::exec::{ExecOutcome, Tx};
 pub use mysql::exec::{Executor, IsolationLevel, RowStream, TxOptions};

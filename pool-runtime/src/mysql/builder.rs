@@ -98,10 +98,13 @@ impl PoolBuilder {
             ..
         } = judged;
         let manager = manager.watching(options.clone(), target.clone());
-        let inner = GenericPool::new(manager, Limits::from(&options))
-            .map_err(|_| BootError::NoRuntime { target })?;
+        let inner = GenericPool::new(manager, Limits::from(&options)).map_err(|_| {
+            BootError::NoRuntime {
+                target: target.clone(),
+            }
+        })?;
         inner.adopt(first);
-        Ok(Pool::started(inner, options, report))
+        Ok(Pool::started(inner, &target, options, report))
     }
 
     /// Runs the boot checks without keeping a pool: connects as the pool

@@ -52,6 +52,8 @@ pub struct Pool {
 /// exec path's counters.
 #[derive(Debug)]
 struct PoolContext {
+    /// `user@host:port/db`: how errors and logs name this pool.
+    name: Arc<str>,
     options: PoolOptions,
     report: Report,
     exec_counters: ExecCounters,
@@ -61,6 +63,7 @@ impl Pool {
     /// A pool over a started core, with what the builder learnt at boot.
     pub(super) fn started(
         inner: GenericPool<MySqlManager>,
+        name: &str,
         options: PoolOptions,
         report: Report,
     ) -> Pool {
@@ -68,6 +71,7 @@ impl Pool {
             inner,
             statement_timeout: options.statement_timeout,
             context: Arc::new(PoolContext {
+                name: name.into(),
                 options,
                 report,
                 exec_counters: ExecCounters::default(),
@@ -157,6 +161,12 @@ impl Pool {
             statement_timeout,
             context: Arc::clone(&self.context),
         }
+    }
+
+    /// How errors and logs name this pool: `user@host:port/db`, never the
+    /// password. Tells a primary from a replica in an error message.
+    pub fn name(&self) -> &Arc<str> {
+        &self.context.name
     }
 
     /// What the boot checks found when the pool started (warnings, fixes),

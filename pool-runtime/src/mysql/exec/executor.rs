@@ -2,6 +2,7 @@
 //! statement method is written once here, for both.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use mysql_async::Params;
 use mysql_async::prelude::FromRow;
@@ -9,7 +10,7 @@ use mysql_async::prelude::FromRow;
 use super::row_stream::RowStream;
 use super::statement::{Exec, ExecOutcome, Op, QueryAll, QueryFirst, Sql, convert, convert_all};
 use super::tx::Tx;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::mysql::Pool;
 
 /// Runs statements: implemented by `&Pool` and `&mut Tx`, so that a
@@ -29,7 +30,7 @@ use crate::mysql::Pool;
 /// use pool_runtime::{Error, Executor, Pool};
 ///
 /// /// Moves stock between two shelves; atomic only if `db` is a transaction.
-/// async fn move_stock(mut db: impl Executor, from: u64, to: u64, n: u32) -> Result<(), Error> {
+/// async fn move_stock(mut db: impl Executor, from: u64, to: u64, n: u32) -> Result<(), ErrorKind> {
 ///     db.exec("UPDATE shelf SET qty = qty - ? WHERE id = ?", (n, from)).await?;
 ///     db.exec("UPDATE shelf SET qty = qty + ? WHERE id = ?", (n, to)).await?;
 ///     let left: Option<u32> = db.query_first("SELECT qty FROM shelf WHERE id = ?", (from,)).await?;
@@ -37,7 +38,7 @@ use crate::mysql::Pool;
 ///     Ok(())
 /// }
 ///
-/// # async fn demo(pool: Pool) -> Result<(), Error> {
+/// # async fn demo(pool: Pool) -> Result<(), ErrorKind> {
 /// // On the pool: each statement on its own, retried where safe.
 /// move_stock(&pool, 1, 2, 5).await?;
 ///
@@ -102,10 +103,12 @@ pub trait Executor: sealed::Sealed + Send {
     {
         let sql = Sql::new(sql, params);
         async move {
-            match self.target() {
+            let pool = self.target().pool_name();
+            let opened = match self.target() {
                 Target::Pool(pool) => pool.open_stream(sql).await,
                 Target::Tx(tx) => tx.open_stream(sql).await,
-            }
+            };
+            opened.map_err(|kind| Error::new(&pool, kind))
         }
     }
 }
@@ -143,7 +146,20 @@ pub enum Target<'a> {
 }
 
 impl Target<'_> {
-    async fn run<O: Op>(&mut self, op: &O) -> Result<O::Output, Error> {
+    /// The pool the statement runs on, as errors name it.
+    fn pool_name(&self) -> Arc<str> {
+        match self {
+            Target::Pool(pool) => Arc::clone(pool.name()),
+            Target::Tx(tx) => Arc::clone(tx.pool_name()),
+        }
+    }
+
+    /// Names the pool in an error of this target.
+    fn named<T>(&self, result: Result<T, ErrorKind>) -> Result<T, Error> {
+        result.map_err(|kind| Error::new(&self.pool_name(), kind))
+    }
+
+    async fn run<O: Op>(&mut self, op: &O) -> Result<O::Output, ErrorKind> {
         match self {
             Target::Pool(pool) => Ok(pool.run(op).await?.0),
             Target::Tx(tx) => tx.run(op).await,
@@ -154,19 +170,25 @@ impl Target<'_> {
 // Each statement is written once, for both targets.
 
 pub(crate) async fn exec(target: &mut Target<'_>, sql: Sql<'_>) -> Result<ExecOutcome, Error> {
-    target.run(&Exec(sql)).await
+    let outcome = target.run(&Exec(sql)).await;
+    target.named(outcome)
 }
 
 pub(crate) async fn query<T: FromRow>(
     target: &mut Target<'_>,
     sql: Sql<'_>,
 ) -> Result<Vec<T>, Error> {
-    convert_all(target.run(&QueryAll(sql)).await?)
+    let rows = target.run(&QueryAll(sql)).await.and_then(convert_all);
+    target.named(rows)
 }
 
 pub(crate) async fn query_first<T: FromRow>(
     target: &mut Target<'_>,
     sql: Sql<'_>,
 ) -> Result<Option<T>, Error> {
-    target.run(&QueryFirst(sql)).await?.map(convert).transpose()
+    let row = target
+        .run(&QueryFirst(sql))
+        .await
+        .and_then(|row| row.map(convert).transpose());
+    target.named(row)
 }

@@ -23,11 +23,11 @@
 //! | server error 4031 (MySQL 8 idle timeout) | the server closed the session before reading the statement | retried | retried |
 //! | codec "packets out of sync" (how `mysql_async` reports MySQL 8's unprompted 4031), driver `PacketOutOfOrder` | the server spoke out of turn: a goodbye sent before it read the statement | retried | retried |
 //! | driver `ConnectionClosed` | the connection was closed before the statement | retried | retried |
-//! | I/O `UnexpectedEof`, `ConnectionReset`, other I/O, TLS | the connection broke after the write: the statement **may have run** | [`Error::MaybeExecuted`](crate::Error::MaybeExecuted) | retried |
-//! | server errors 1053, 1927, 1317 (shutdown, killed, interrupted) | the session ended during the statement: **may have run** | [`Error::MaybeExecuted`](crate::Error::MaybeExecuted) | retried |
-//! | any other server error (duplicate key, deadlock, syntax, ...) | the server answered | [`Error::Server`](crate::Error::Server) | same |
-//! | row conversion, parameter errors | a client-side mistake | [`Error::Client`](crate::Error::Client) | same |
-//! | acquire errors (timeout, closed, connect failed) | nothing was sent | [`Error::Acquire`](crate::Error::Acquire) | same |
+//! | I/O `UnexpectedEof`, `ConnectionReset`, other I/O, TLS | the connection broke after the write: the statement **may have run** | [`ErrorKind::MaybeExecuted`](crate::ErrorKind::MaybeExecuted) | retried |
+//! | server errors 1053, 1927, 1317 (shutdown, killed, interrupted) | the session ended during the statement: **may have run** | [`ErrorKind::MaybeExecuted`](crate::ErrorKind::MaybeExecuted) | retried |
+//! | any other server error (duplicate key, deadlock, syntax, ...) | the server answered | [`ErrorKind::Server`](crate::ErrorKind::Server) | same |
+//! | row conversion, parameter errors | a client-side mistake | [`ErrorKind::Client`](crate::ErrorKind::Client) | same |
+//! | acquire errors (timeout, closed, connect failed) | nothing was sent | [`ErrorKind::Acquire`](crate::ErrorKind::Acquire) | same |
 //!
 //! Why `ConnectionReset` is not proof: the server may have executed the
 //! statement and then crashed, or been killed, before answering. Why
@@ -50,7 +50,7 @@
 //! With `statement_timeout` set (per pool, or per handle with
 //! [`Pool::with_statement_timeout`](crate::Pool::with_statement_timeout)),
 //! each attempt is bounded. On expiry the connection is closed, because its
-//! state is unknown, and [`Error::StatementTimeout`](crate::Error::StatementTimeout)
+//! state is unknown, and [`ErrorKind::StatementTimeout`](crate::ErrorKind::StatementTimeout)
 //! says the statement may have run; it is not retried. Without it, a
 //! statement on a connection whose flow was silently dropped waits until TCP
 //! gives up (minutes).
@@ -74,7 +74,7 @@ pub use tx_options::{IsolationLevel, TxOptions};
 use std::future::Future;
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::ErrorKind;
 use crate::mysql::{Pool, PooledConn};
 use classify::{Class, classify};
 use statement::Op;
@@ -87,7 +87,7 @@ const ATTEMPTS: u32 = POOLED_ATTEMPTS + 1;
 impl Pool {
     /// Runs `op` with retries; returns its output and the connection it ran
     /// on (the transaction start keeps it).
-    pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<(O::Output, PooledConn), Error> {
+    pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<(O::Output, PooledConn), ErrorKind> {
         let counters = self.exec_counters();
         let mut attempt = 1;
         loop {
@@ -104,13 +104,13 @@ impl Pool {
                     // The connection is mid-statement: its state is unknown.
                     counters.statement_timeout();
                     conn.discard();
-                    return Err(Error::StatementTimeout { timeout });
+                    return Err(ErrorKind::StatementTimeout { timeout });
                 }
             };
             let class = classify(&error);
             let retry_reason = match class {
                 Class::Server => return Err(server_error(error)),
-                Class::Client => return Err(Error::Client(error)),
+                Class::Client => return Err(ErrorKind::Client(error)),
                 Class::NotExecuted(reason) => {
                     conn.discard();
                     counters.bad_conn_retry();
@@ -132,11 +132,11 @@ impl Pool {
                         reason,
                         "connection lost after the statement may have run; not re-sending it"
                     );
-                    return Err(Error::MaybeExecuted { source: error });
+                    return Err(ErrorKind::MaybeExecuted { source: error });
                 }
             };
             if attempt == ATTEMPTS {
-                return Err(Error::BadConnection {
+                return Err(ErrorKind::BadConnection {
                     attempts: attempt,
                     source: error,
                 });
@@ -178,9 +178,9 @@ pub(crate) enum Bounded {
 }
 
 /// A server error as the exec path reports it.
-pub(crate) fn server_error(e: mysql_async::Error) -> Error {
+pub(crate) fn server_error(e: mysql_async::Error) -> ErrorKind {
     match e {
-        mysql_async::Error::Server(e) => Error::Server(e),
-        other => Error::Client(other),
+        mysql_async::Error::Server(e) => ErrorKind::Server(e),
+        other => ErrorKind::Client(other),
     }
 }

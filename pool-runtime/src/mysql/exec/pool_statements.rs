@@ -11,13 +11,13 @@ use super::row_stream::RowStream;
 use super::statement::{Batch, Begin, ExecOutcome, Sql};
 use super::tx::Tx;
 use super::tx_options::TxOptions;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::mysql::Pool;
 
 impl Pool {
     /// Runs a statement that changes data and reports what it changed.
     /// Retried only when the error proves it did not run; otherwise
-    /// [`Error::MaybeExecuted`] tells the caller to check.
+    /// [`ErrorKind::MaybeExecuted`] tells the caller to check.
     ///
     /// ```no_run
     /// # async fn demo(pool: pool_runtime::Pool) -> Result<(), pool_runtime::Error> {
@@ -89,7 +89,8 @@ impl Pool {
     where
         T: FromRow + Send + 'static,
     {
-        self.open_stream(Sql::new(sql, params)).await
+        let opened = self.open_stream(Sql::new(sql, params)).await;
+        opened.map_err(|kind| self.error(kind))
     }
 
     /// Runs a query and maps each row with `f`. The rows are collected first,
@@ -120,7 +121,7 @@ impl Pool {
             text: sql,
             params: params.into_iter().map(Into::into).collect(),
         };
-        self.run(&op).await?;
+        self.run(&op).await.map_err(|kind| self.error(kind))?;
         Ok(())
     }
 
@@ -161,8 +162,16 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub async fn begin_with(&self, options: TxOptions) -> Result<Tx, Error> {
-        let ((), conn) = self.run(&Begin(options)).await?;
-        Ok(Tx::new(conn, self.statement_timeout()))
+        let ((), conn) = self
+            .run(&Begin(options))
+            .await
+            .map_err(|kind| self.error(kind))?;
+        Ok(Tx::new(conn, self.statement_timeout(), self.name()))
+    }
+
+    /// An error of this pool, naming it.
+    pub(crate) fn error(&self, kind: ErrorKind) -> Error {
+        Error::new(self.name(), kind)
     }
 
     /// A handle on the same pool whose statements use this timeout (`None`:

@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use super::classify::{Class, classify};
 use super::statement::{Op, Sql, convert, first_keyword, is_read_only};
 use super::tx::Tx;
 use super::{Bounded, bounded, server_error};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::mysql::{Pool, PooledConn};
 
 /// The rows of a query, read from the server one at a time as they are
@@ -44,8 +45,8 @@ use crate::mysql::{Pool, PooledConn};
 /// Opening the stream runs the query and reads its first row, with the
 /// same retries as [`Pool::query`](crate::Pool::query): nothing has been
 /// delivered yet. Once a row was delivered, nothing is retried: a lost
-/// connection ends the stream with [`Error::StreamInterrupted`] (in a
-/// transaction, [`Error::TransactionLost`]), and the caller decides.
+/// connection ends the stream with [`ErrorKind::StreamInterrupted`] (in a
+/// transaction, [`ErrorKind::TransactionLost`]), and the caller decides.
 ///
 /// # The connection
 ///
@@ -63,7 +64,7 @@ use crate::mysql::{Pool, PooledConn};
 /// (in a `select!`, under a timeout) loses no row, and the next call goes
 /// on with the same read. Only dropping the stream mid-read leaves the
 /// connection mid-packet: from a pool it is closed, as above; in a
-/// transaction the transaction is lost ([`Error::TransactionClosed`] next).
+/// transaction the transaction is lost ([`ErrorKind::TransactionClosed`] next).
 ///
 /// # Statement timeout
 ///
@@ -72,7 +73,7 @@ use crate::mysql::{Pool, PooledConn};
 ///
 /// # Errors as items
 ///
-/// A row that does not convert to `T` is an [`Error::Conversion`] item and
+/// A row that does not convert to `T` is an [`ErrorKind::Conversion`] item and
 /// the stream goes on with the next row. Any other error is the last item.
 #[must_use = "a stream does nothing unless its rows are read"]
 pub struct RowStream<'c, T> {
@@ -81,6 +82,8 @@ pub struct RowStream<'c, T> {
     state: State<'c>,
     timeout: Option<Duration>,
     delivered: u64,
+    /// The pool it reads from, as errors name it.
+    pool: Arc<str>,
     row: PhantomData<fn() -> T>,
 }
 
@@ -94,7 +97,7 @@ enum State<'c> {
 type Read = Result<Option<Row>, Bounded>;
 
 impl<'c, T: FromRow> RowStream<'c, T> {
-    fn new(opened: Opened, place: Place<'c>, timeout: Option<Duration>) -> Self {
+    fn new(opened: Opened, place: Place<'c>, timeout: Option<Duration>, pool: Arc<str>) -> Self {
         let holder = Holder {
             place: Some(place),
             protocol: opened.protocol,
@@ -113,6 +116,7 @@ impl<'c, T: FromRow> RowStream<'c, T> {
             state,
             timeout,
             delivered: 0,
+            pool,
             row: PhantomData,
         }
     }
@@ -120,7 +124,7 @@ impl<'c, T: FromRow> RowStream<'c, T> {
     /// The next row, `None` after the last one (or after an error other
     /// than a conversion error).
     pub async fn next(&mut self) -> Option<Result<T, Error>> {
-        std::future::poll_fn(|cx| self.poll_row(cx)).await
+        std::future::poll_fn(|cx| self.poll_named(cx)).await
     }
 
     /// Rows delivered so far.
@@ -128,7 +132,13 @@ impl<'c, T: FromRow> RowStream<'c, T> {
         self.delivered
     }
 
-    fn poll_row(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Error>>> {
+    fn poll_named(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Error>>> {
+        let pool = Arc::clone(&self.pool);
+        self.poll_row(cx)
+            .map(|row| row.map(|row| row.map_err(|kind| Error::new(&pool, kind))))
+    }
+
+    fn poll_row(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, ErrorKind>>> {
         if let Some(row) = self.first.take() {
             return Poll::Ready(Some(self.deliver(row)));
         }
@@ -159,7 +169,7 @@ impl<'c, T: FromRow> RowStream<'c, T> {
         }
     }
 
-    fn deliver(&mut self, row: Row) -> Result<T, Error> {
+    fn deliver(&mut self, row: Row) -> Result<T, ErrorKind> {
         self.delivered += 1;
         convert(row)
     }
@@ -169,7 +179,7 @@ impl<T: FromRow> Stream for RowStream<'_, T> {
     type Item = Result<T, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().poll_row(cx)
+        self.get_mut().poll_named(cx)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -316,7 +326,7 @@ impl<'c> Holder<'c> {
 
     /// What an error that ended the stream means for the caller and for
     /// the connection.
-    fn fail(mut self, failure: Bounded, delivered: u64) -> Error {
+    fn fail(mut self, failure: Bounded, delivered: u64) -> ErrorKind {
         let place = self.place.take();
         let e = match failure {
             Bounded::TimedOut(timeout) => {
@@ -328,7 +338,7 @@ impl<'c> Holder<'c> {
                     Some(Place::Tx(tx)) => tx.lose(),
                     None => {}
                 }
-                return Error::StatementTimeout { timeout };
+                return ErrorKind::StatementTimeout { timeout };
             }
             Bounded::Failed(e) => e,
         };
@@ -348,9 +358,11 @@ impl<'c> Holder<'c> {
             // lock wait, a failing statement in a CALL): the connection
             // is clean and goes back (or stays in the transaction).
             Class::Server => server_error(e),
-            Class::Client => Error::Client(e),
-            Class::NotExecuted(_) | Class::Lost(_) if in_tx => Error::TransactionLost { source: e },
-            Class::NotExecuted(_) | Class::Lost(_) => Error::StreamInterrupted {
+            Class::Client => ErrorKind::Client(e),
+            Class::NotExecuted(_) | Class::Lost(_) if in_tx => {
+                ErrorKind::TransactionLost { source: e }
+            }
+            Class::NotExecuted(_) | Class::Lost(_) => ErrorKind::StreamInterrupted {
                 rows: delivered,
                 source: e,
             },
@@ -386,13 +398,18 @@ impl Pool {
     pub(crate) async fn open_stream<'c, T: FromRow>(
         &self,
         sql: Sql<'_>,
-    ) -> Result<RowStream<'c, T>, Error> {
+    ) -> Result<RowStream<'c, T>, ErrorKind> {
         let (opened, conn) = self.run(&OpenStream(sql)).await?;
         let place = Place::Pool {
             conn,
             pool: self.clone(),
         };
-        Ok(RowStream::new(opened, place, self.statement_timeout()))
+        Ok(RowStream::new(
+            opened,
+            place,
+            self.statement_timeout(),
+            Arc::clone(self.name()),
+        ))
     }
 }
 
@@ -400,9 +417,10 @@ impl Tx {
     pub(crate) async fn open_stream<T: FromRow>(
         &mut self,
         sql: Sql<'_>,
-    ) -> Result<RowStream<'_, T>, Error> {
+    ) -> Result<RowStream<'_, T>, ErrorKind> {
         let opened = self.run(&OpenStream(sql)).await?;
         let timeout = self.statement_timeout();
-        Ok(RowStream::new(opened, Place::Tx(self), timeout))
+        let pool = Arc::clone(self.pool_name());
+        Ok(RowStream::new(opened, Place::Tx(self), timeout, pool))
     }
 }

@@ -136,15 +136,15 @@ impl Op for QueryFirst<'_> {
 
 /// Converts rows to `T` without the driver's panicking conversion: a row
 /// that does not fit is an error naming the type, never a panic.
-pub(crate) fn convert<T: FromRow>(row: Row) -> Result<T, crate::Error> {
+pub(crate) fn convert<T: FromRow>(row: Row) -> Result<T, crate::ErrorKind> {
     let columns = row.len();
-    T::from_row_opt(row).map_err(|_| crate::Error::Conversion {
+    T::from_row_opt(row).map_err(|_| crate::ErrorKind::Conversion {
         target: std::any::type_name::<T>(),
         columns,
     })
 }
 
-pub(crate) fn convert_all<T: FromRow>(rows: Vec<Row>) -> Result<Vec<T>, crate::Error> {
+pub(crate) fn convert_all<T: FromRow>(rows: Vec<Row>) -> Result<Vec<T>, crate::ErrorKind> {
     rows.into_iter().map(convert).collect()
 }
 

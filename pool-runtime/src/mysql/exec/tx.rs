@@ -1,5 +1,6 @@
 //! Transactions: one connection, never retried.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::*;
@@ -10,15 +11,15 @@ use super::executor::{self, Target};
 use super::row_stream::{Protocol, RowStream, drop_rest};
 use super::statement::{ExecOutcome, Op, Sql};
 use super::{Bounded, bounded, server_error};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::mysql::PooledConn;
 
 /// A transaction on one pooled connection, from [`Pool::begin`](crate::Pool::begin)
 /// or [`Pool::begin_with`](crate::Pool::begin_with).
 ///
 /// Nothing in it is ever retried: a lost connection ends it with
-/// [`Error::TransactionLost`] (nothing was applied) or, during `COMMIT`,
-/// [`Error::CommitOutcomeUnknown`]. Dropping it without
+/// [`ErrorKind::TransactionLost`] (nothing was applied) or, during `COMMIT`,
+/// [`ErrorKind::CommitOutcomeUnknown`]. Dropping it without
 /// [`commit`](Self::commit) rolls it back (the pool does, before the
 /// connection is reused).
 ///
@@ -27,6 +28,8 @@ use crate::mysql::PooledConn;
 pub struct Tx {
     /// `None` once the connection was lost or closed.
     conn: Option<PooledConn>,
+    /// The pool it came from, as errors name it.
+    pool: Arc<str>,
     statement_timeout: Option<Duration>,
     /// A row stream was dropped before its end: its rows are still to be
     /// read (in this protocol) before the next statement.
@@ -34,9 +37,14 @@ pub struct Tx {
 }
 
 impl Tx {
-    pub(crate) fn new(conn: PooledConn, statement_timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        conn: PooledConn,
+        statement_timeout: Option<Duration>,
+        pool: &Arc<str>,
+    ) -> Self {
         Tx {
             conn: Some(conn),
+            pool: Arc::clone(pool),
             statement_timeout,
             unread: None,
         }
@@ -97,30 +105,39 @@ impl Tx {
     where
         T: FromRow + Send + 'static,
     {
-        self.open_stream(Sql::new(sql, params)).await
+        let pool = Arc::clone(&self.pool);
+        let opened = self.open_stream(Sql::new(sql, params)).await;
+        opened.map_err(|kind| Error::new(&pool, kind))
     }
 
     /// Commits. If the connection is lost while the `COMMIT` may have
     /// reached the server, the outcome is unknown and the error says so.
     pub async fn commit(mut self) -> Result<(), Error> {
+        let pool = Arc::clone(&self.pool);
+        self.commit_inner()
+            .await
+            .map_err(|kind| Error::new(&pool, kind))
+    }
+
+    async fn commit_inner(&mut self) -> Result<(), ErrorKind> {
         self.read_away_unread().await?;
-        let conn = self.conn.as_mut().ok_or(Error::TransactionClosed)?;
+        let conn = self.conn.as_mut().ok_or(ErrorKind::TransactionClosed)?;
         match bounded(self.statement_timeout, conn.query_drop("COMMIT")).await {
             Ok(()) => Ok(()),
             Err(Bounded::TimedOut(timeout)) => {
                 self.lose();
-                Err(Error::StatementTimeout { timeout })
+                Err(ErrorKind::StatementTimeout { timeout })
             }
             Err(Bounded::Failed(e)) => match classify(&e) {
                 Class::Server => Err(server_error(e)),
-                Class::Client => Err(Error::Client(e)),
+                Class::Client => Err(ErrorKind::Client(e)),
                 Class::NotExecuted(_) => {
                     self.lose();
-                    Err(Error::TransactionLost { source: e })
+                    Err(ErrorKind::TransactionLost { source: e })
                 }
                 Class::Lost(_) => {
                     self.lose();
-                    Err(Error::CommitOutcomeUnknown { source: e })
+                    Err(ErrorKind::CommitOutcomeUnknown { source: e })
                 }
             },
         }
@@ -129,6 +146,13 @@ impl Tx {
     /// Rolls back. A connection lost on the way is not an error: the server
     /// rolls back a transaction whose connection is gone.
     pub async fn rollback(mut self) -> Result<(), Error> {
+        let pool = Arc::clone(&self.pool);
+        self.rollback_inner()
+            .await
+            .map_err(|kind| Error::new(&pool, kind))
+    }
+
+    async fn rollback_inner(&mut self) -> Result<(), ErrorKind> {
         if self.read_away_unread().await.is_err() {
             return Ok(());
         }
@@ -148,26 +172,34 @@ impl Tx {
     /// The connection itself, for what the methods above do not cover.
     /// Whatever runs on it is part of the transaction and is not retried.
     pub fn conn(&mut self) -> Result<&mut Conn, Error> {
-        self.conn.as_deref_mut().ok_or(Error::TransactionClosed)
+        let pool = &self.pool;
+        self.conn
+            .as_deref_mut()
+            .ok_or_else(|| Error::new(pool, ErrorKind::TransactionClosed))
     }
 
-    pub(super) async fn run<O: Op>(&mut self, op: &O) -> Result<O::Output, Error> {
+    /// The pool it came from, as errors name it.
+    pub(crate) fn pool_name(&self) -> &Arc<str> {
+        &self.pool
+    }
+
+    pub(super) async fn run<O: Op>(&mut self, op: &O) -> Result<O::Output, ErrorKind> {
         self.read_away_unread().await?;
-        let conn = self.conn.as_mut().ok_or(Error::TransactionClosed)?;
+        let conn = self.conn.as_mut().ok_or(ErrorKind::TransactionClosed)?;
         let outcome = match bounded(self.statement_timeout, op.run(conn)).await {
             Ok(output) => return Ok(output),
             Err(Bounded::TimedOut(timeout)) => {
                 self.lose();
-                return Err(Error::StatementTimeout { timeout });
+                return Err(ErrorKind::StatementTimeout { timeout });
             }
             Err(Bounded::Failed(e)) => Err(e),
         };
         outcome.map_err(|e| match classify(&e) {
             Class::Server => server_error(e),
-            Class::Client => Error::Client(e),
+            Class::Client => ErrorKind::Client(e),
             Class::NotExecuted(_) | Class::Lost(_) => {
                 self.lose();
-                Error::TransactionLost { source: e }
+                ErrorKind::TransactionLost { source: e }
             }
         })
     }
@@ -175,7 +207,7 @@ impl Tx {
     /// Reads away the rows a dropped stream left, so that the next
     /// statement's answer (and error) is its own. Nothing of the
     /// transaction is sent, so a loss here means nothing was committed.
-    async fn read_away_unread(&mut self) -> Result<(), Error> {
+    async fn read_away_unread(&mut self) -> Result<(), ErrorKind> {
         let (Some(protocol), Some(conn)) = (self.unread.take(), self.conn.as_mut()) else {
             return Ok(());
         };
@@ -190,11 +222,11 @@ impl Tx {
             }
             Err(Bounded::Failed(e)) => {
                 self.lose();
-                Err(Error::TransactionLost { source: e })
+                Err(ErrorKind::TransactionLost { source: e })
             }
             Err(Bounded::TimedOut(timeout)) => {
                 self.lose();
-                Err(Error::StatementTimeout { timeout })
+                Err(ErrorKind::StatementTimeout { timeout })
             }
         }
     }

@@ -30,7 +30,7 @@ use crate::mysql::Pool;
 /// use pool_runtime::{Error, Executor, Pool};
 ///
 /// /// Moves stock between two shelves; atomic only if `db` is a transaction.
-/// async fn move_stock(mut db: impl Executor, from: u64, to: u64, n: u32) -> Result<(), ErrorKind> {
+/// async fn move_stock(mut db: impl Executor, from: u64, to: u64, n: u32) -> Result<(), Error> {
 ///     db.exec("UPDATE shelf SET qty = qty - ? WHERE id = ?", (n, from)).await?;
 ///     db.exec("UPDATE shelf SET qty = qty + ? WHERE id = ?", (n, to)).await?;
 ///     let left: Option<u32> = db.query_first("SELECT qty FROM shelf WHERE id = ?", (from,)).await?;
@@ -38,7 +38,7 @@ use crate::mysql::Pool;
 ///     Ok(())
 /// }
 ///
-/// # async fn demo(pool: Pool) -> Result<(), ErrorKind> {
+/// # async fn demo(pool: Pool) -> Result<(), Error> {
 /// // On the pool: each statement on its own, retried where safe.
 /// move_stock(&pool, 1, 2, 5).await?;
 ///

@@ -29,6 +29,7 @@ use serde_json::json;
 )]
 struct Args {
     /// YAML file with pool settings (`max_open: 20`, `url: mysql://...`).
+    /// Without it, the file named by `PREFIX_CONFIG_FILE`, if set.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -80,16 +81,26 @@ enum LoadError {
 }
 
 fn load(args: &Args) -> Result<pool_runtime::Loaded<PoolOptions>, LoadError> {
+    let lead = args
+        .env_prefix
+        .as_ref()
+        .map(|prefix| format!("{}_", prefix.trim_end_matches('_')));
+    // As a service's derived config reads it: `--config`, else the file
+    // named by `PREFIX_CONFIG_FILE`.
+    let file = args.config.clone().or_else(|| {
+        let var = format!("{}CONFIG_FILE", lead.as_deref()?);
+        std::env::var_os(var).map(PathBuf::from)
+    });
     let mut figment = Figment::new();
-    if let Some(file) = &args.config {
+    if let Some(file) = &file {
         if !file.is_file() {
             return Err(LoadError::MissingFile(file.clone()));
         }
         figment = figment.merge(Yaml::file_exact(file));
     }
-    if let Some(prefix) = &args.env_prefix {
-        let lead = format!("{}_", prefix.trim_end_matches('_'));
-        figment = figment.merge(Env::prefixed(&lead).split("__"));
+    if let Some(lead) = &lead {
+        // `PREFIX_CONFIG_FILE` names the file; it is not a setting.
+        figment = figment.merge(Env::prefixed(lead).ignore(&["config_file"]).split("__"));
     }
     let loaded = if args.allow_unknown {
         PoolOptions::load_from_ignoring_unknown(figment)

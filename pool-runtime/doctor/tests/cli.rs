@@ -184,6 +184,24 @@ async fn a_wrong_password_exits_2_and_never_prints_the_password() {
 }
 
 #[tokio::test]
+async fn the_file_named_by_prefix_config_file_is_read_as_a_service_reads_it() {
+    let server = TestServer::start().await.unwrap();
+    server.set_global("wait_timeout", 500).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = yaml(dir.path(), "max_lifetime: 600s\nmax_idle_time: off\n");
+    let env = [("APP_DB_URL", server.url()), ("APP_DB_CONFIG_FILE", &file)];
+    let out = doctor(&["--env-prefix", "APP_DB"], &env).await;
+    // Refused for the file's values: the file was read, and the variable
+    // naming it was not taken for an unknown setting.
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("{file} (key `max_lifetime`)")),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
 async fn help_lists_the_exit_codes() {
     let out = doctor(&["--help"], &[]).await;
     assert_eq!(code(&out), 0);

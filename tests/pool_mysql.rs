@@ -35,9 +35,12 @@ const NEVER: Duration = Duration::from_secs(3600);
 
 /// The server's client sessions other than the asking one (as the test
 /// kit counts them).
+/// The pool's sessions as the server sees them: not this query's own, not
+/// the server's threads, not the test kit's (`pool_testkit`), and not those
+/// already killed and on their way out (as the kit counts them).
 const CLIENT_SESSIONS: &str = "SELECT ID FROM information_schema.PROCESSLIST \
-     WHERE ID <> CONNECTION_ID() AND COMMAND NOT IN ('Daemon', 'Binlog Dump') \
-     AND USER NOT IN ('system user', 'event_scheduler')";
+     WHERE ID <> CONNECTION_ID() AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Killed') \
+     AND USER NOT IN ('system user', 'event_scheduler', 'pool_testkit')";
 
 async fn start_server() -> TestServer {
     TestServer::start()

@@ -10,9 +10,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use pool_runtime::config::in_code;
-use pool_runtime::testkit::TestServer;
 use pool_runtime::{BootError, PoolConfig};
+
+mod common;
 
 #[derive(PoolConfig)]
 #[pool(env_prefix = "APP_DB", file = "examples/config/incident.yaml")]
@@ -26,26 +26,9 @@ struct DbConfig {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let server = match TestServer::start().await {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(e) = server.set_global("wait_timeout", 500).await {
-        eprintln!("{e}");
-        return ExitCode::from(2);
-    }
-    // In a service: `DbConfig::load()`; here the URL is the throwaway server's.
-    let config = DbConfig::figment()
-        .and_then(|f| DbConfig::load_from(f.merge(in_code("url", server.url()))));
-    let config = match config {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+    let (_server, config) = match common::config_against_throwaway::<DbConfig>(Some(500)).await {
+        Ok(loaded) => loaded,
+        Err(status) => return status,
     };
     match config.connect().await {
         Ok(pool) => {

@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use pool_runtime::PoolConfig;
-use pool_runtime::config::in_code;
-use pool_runtime::testkit::TestServer;
+
+mod common;
 
 #[derive(PoolConfig)]
 #[pool(env_prefix = "APP_DB", file = "examples/config/db.yaml")]
@@ -32,21 +32,9 @@ struct DbConfig {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let server = match TestServer::start().await {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    let config = DbConfig::figment()
-        .and_then(|f| DbConfig::load_from(f.merge(in_code("url", server.url()))));
-    let config = match config {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+    let (_server, config) = match common::config_against_throwaway::<DbConfig>(None).await {
+        Ok(loaded) => loaded,
+        Err(status) => return status,
     };
     match config.check().await {
         Ok(report) => {

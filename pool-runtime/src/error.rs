@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use crate::pool::PoolError;
 
-/// The acquire error of the MySQL pool (`crate::AcquireError`).
-type AcquireError = PoolError<mysql_async::Error>;
+/// Why [`Pool::get`](crate::Pool::get), [`Pool::get_timeout`](crate::Pool::get_timeout)
+/// or [`Pool::try_get`](crate::Pool::try_get) failed. Defined here, beside
+/// the statement error that wraps it, so that this module needs nothing of
+/// the MySQL pool.
+pub type AcquireError = PoolError<mysql_async::Error>;
 
 /// Why a statement run through [`Pool`](crate::Pool) or [`Tx`](crate::Tx)
 /// failed, and on which pool: its `Display` starts with the pool's target

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::exec::ExecCounters;
 use crate::boot::Report;
 use crate::options::PoolOptions;
-use crate::pool::{GenericPool, PoolError, Pooled};
+use crate::pool::{GenericPool, Pooled};
 
 use super::{MySqlManager, PoolStats};
 
@@ -16,8 +16,7 @@ use super::{MySqlManager, PoolStats};
 /// [`mysql_async::Conn`]. Dropping it returns it.
 pub type PooledConn = Pooled<MySqlManager>;
 
-/// Why [`Pool::get`], [`Pool::get_timeout`] or [`Pool::try_get`] failed.
-pub type AcquireError = PoolError<mysql_async::Error>;
+pub use crate::error::AcquireError;
 
 /// A MySQL/MariaDB connection pool. Cheap to clone: clones share one pool.
 ///
@@ -97,7 +96,7 @@ impl Pool {
     }
 
     /// A connection without waiting for another task to return one: idle,
-    /// or new if a permit is free; otherwise [`PoolError::Exhausted`] at
+    /// or new if a permit is free; otherwise [`PoolError::Exhausted`](crate::pool::PoolError::Exhausted) at
     /// once. It may still ping an idle connection (validation timeout) or
     /// open one (`connect_timeout`). See [`GenericPool::try_get`].
     #[track_caller]

@@ -133,9 +133,9 @@ impl<'c, T: FromRow> RowStream<'c, T> {
     }
 
     fn poll_named(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Error>>> {
-        let pool = Arc::clone(&self.pool);
-        self.poll_row(cx)
-            .map(|row| row.map(|row| row.map_err(|kind| Error::new(&pool, kind))))
+        // The name is cloned into an error only: nothing per row.
+        let polled = self.poll_row(cx);
+        polled.map(|row| row.map(|row| row.map_err(|kind| Error::new(&self.pool, kind))))
     }
 
     fn poll_row(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, ErrorKind>>> {

@@ -113,10 +113,8 @@ impl Tx {
     /// Commits. If the connection is lost while the `COMMIT` may have
     /// reached the server, the outcome is unknown and the error says so.
     pub async fn commit(mut self) -> Result<(), Error> {
-        let pool = Arc::clone(&self.pool);
-        self.commit_inner()
-            .await
-            .map_err(|kind| Error::new(&pool, kind))
+        let outcome = self.commit_inner().await;
+        outcome.map_err(|kind| Error::new(&self.pool, kind))
     }
 
     async fn commit_inner(&mut self) -> Result<(), ErrorKind> {
@@ -146,10 +144,8 @@ impl Tx {
     /// Rolls back. A connection lost on the way is not an error: the server
     /// rolls back a transaction whose connection is gone.
     pub async fn rollback(mut self) -> Result<(), Error> {
-        let pool = Arc::clone(&self.pool);
-        self.rollback_inner()
-            .await
-            .map_err(|kind| Error::new(&pool, kind))
+        let outcome = self.rollback_inner().await;
+        outcome.map_err(|kind| Error::new(&self.pool, kind))
     }
 
     async fn rollback_inner(&mut self) -> Result<(), ErrorKind> {

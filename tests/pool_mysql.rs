@@ -355,15 +355,21 @@ async fn connections_killed_the_mysql8_way_are_replaced_invisibly() {
     burst_after_proxy_fault(Fault::MySql8IdleKill).await;
 }
 
+/// The adaptive validation timeout's promise: a silently dropped flow costs
+/// a few round trips, not a fixed multi-second timeout. A pool that waited
+/// out the timeout's ceiling (5 s) on each ping would take at least that
+/// long for the burst, however fast the machine; the measured figure is
+/// printed (and benchmarked in `recovery`), not asserted.
+const FIXED_VALIDATION_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn blackholed_connections_are_replaced_within_100ms_on_loopback() {
+async fn blackholed_connections_are_replaced_before_a_fixed_timeout_would_fire() {
     let took = burst_after_proxy_fault(Fault::Blackhole).await;
     eprintln!("BLACKHOLE burst of 10 (default validation settings, loopback): {took:?}");
-    // The adaptive validation timeout's promise: a silently dropped flow
-    // costs milliseconds on loopback, not a fixed multi-second timeout.
     assert!(
-        took < Duration::from_millis(100),
-        "burst through blackholed connections took {took:?}"
+        took < FIXED_VALIDATION_TIMEOUT,
+        "burst through blackholed connections took {took:?}: the pings waited \
+         out a fixed timeout instead of one adapted to the round trip"
     );
 }
 

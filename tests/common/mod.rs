@@ -2,7 +2,9 @@
 
 #![allow(dead_code)] // each test binary uses a part
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -44,4 +46,38 @@ impl<'a> MakeWriter<'a> for Captured {
     fn make_writer(&'a self) -> Captured {
         self.clone()
     }
+}
+
+/// The outer bound of a whole test: generous on a loaded 2-core machine,
+/// short enough that a hang fails the run with the test's name.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How often [`eventually`] looks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Runs `work`, failing the test with `what` if it takes longer than
+/// `limit`: a hang becomes a named failure instead of a stalled suite.
+pub async fn bounded<F: Future>(what: &str, limit: Duration, work: F) -> F::Output {
+    match tokio::time::timeout(limit, work).await {
+        Ok(out) => out,
+        Err(_) => panic!("{what}: not done within {limit:?}"),
+    }
+}
+
+/// Waits for an event instead of sleeping for it: calls `check` until it
+/// returns `Some`, and fails the test with `what` if that has not happened
+/// within `limit`.
+pub async fn eventually<T, Fut>(what: &str, limit: Duration, mut check: impl FnMut() -> Fut) -> T
+where
+    Fut: Future<Output = Option<T>>,
+{
+    bounded(what, limit, async {
+        loop {
+            if let Some(seen) = check().await {
+                return seen;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    })
+    .await
 }

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 mod helpers;
+mod in_code;
 mod types;
 
 mod bad_values;

@@ -4,6 +4,9 @@ use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod common;
+use common::{TEST_TIMEOUT, bounded, eventually};
+
 use pool_runtime::mysql_async::prelude::*;
 use pool_runtime::mysql_async::{self, Conn, Opts};
 use pool_runtime::testkit::{TestServer, TestkitError};
@@ -25,140 +28,199 @@ fn process_exists(pid: u32) -> bool {
 
 #[tokio::test]
 async fn a_fresh_server_serves_database_test_as_root_without_password() {
-    let server = TestServer::start().await.unwrap();
-    eprintln!("test server started in {:?}", server.started_in().unwrap());
-    assert!(server.is_owned());
-    assert!(server.url().starts_with("mysql://root@127.0.0.1:"));
+    bounded(
+        "a_fresh_server_serves_database_test_as_root_without_password",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::start().await.unwrap();
+            eprintln!("test server started in {:?}", server.started_in().unwrap());
+            assert!(server.is_owned());
+            assert!(server.url().starts_with("mysql://root@127.0.0.1:"));
 
-    let mut conn = connect(server.url()).await;
-    let (db, version): (String, String) = conn
-        .query_first("SELECT DATABASE(), VERSION()")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(db, "test");
-    assert!(!version.is_empty());
-    conn.disconnect().await.unwrap();
+            let mut conn = connect(server.url()).await;
+            let (db, version): (String, String) = conn
+                .query_first("SELECT DATABASE(), VERSION()")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(db, "test");
+            assert!(!version.is_empty());
+            conn.disconnect().await.unwrap();
+        },
+    )
+    .await
 }
 
 #[tokio::test]
 async fn set_global_reaches_new_sessions_and_the_server_enforces_it() {
-    let server = TestServer::start().await.unwrap();
-    server.set_global("wait_timeout", 1).await.unwrap();
+    bounded(
+        "set_global_reaches_new_sessions_and_the_server_enforces_it",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::start().await.unwrap();
+            server.set_global("wait_timeout", 1).await.unwrap();
 
-    let mut conn = connect(server.url()).await;
-    let timeout: Option<u64> = conn
-        .query_first("SELECT @@session.wait_timeout")
-        .await
-        .unwrap();
-    assert_eq!(timeout, Some(1));
+            let mut conn = connect(server.url()).await;
+            let timeout: Option<u64> = conn
+                .query_first("SELECT @@session.wait_timeout")
+                .await
+                .unwrap();
+            assert_eq!(timeout, Some(1));
 
-    // Idle past the server's limit: the server closes the session, and the
-    // next statement finds a dead socket.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let err = conn.query_drop("SELECT 1").await.unwrap_err();
-    let kind = io_kind(&err);
-    assert!(
-        matches!(
-            kind,
-            Some(ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof)
-        ),
-        "unexpected error after the idle kill: {err:?}"
-    );
+            // Idle past the server's limit: the server closes the session (seen on
+            // the server, not slept for), and the next statement finds a dead socket.
+            assert_eq!(server.client_connections().await.unwrap(), 1);
+            eventually("the server ends the idle session", TEST_TIMEOUT, || async {
+                (server.client_connections().await.unwrap() == 0).then_some(())
+            })
+            .await;
+            let err = conn.query_drop("SELECT 1").await.unwrap_err();
+            let kind = io_kind(&err);
+            assert!(
+                matches!(
+                    kind,
+                    Some(
+                        ErrorKind::BrokenPipe
+                            | ErrorKind::ConnectionReset
+                            | ErrorKind::UnexpectedEof
+                    )
+                ),
+                "unexpected error after the idle kill: {err:?}"
+            );
+        },
+    )
+    .await
 }
 
 #[tokio::test]
 async fn set_global_refuses_a_name_that_is_not_an_identifier() {
-    let server = TestServer::start().await.unwrap();
-    let err = server
-        .set_global("wait_timeout = 1; DROP DATABASE test; --", 1)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, TestkitError::BadVariableName { .. }),
-        "{err:?}"
-    );
+    bounded(
+        "set_global_refuses_a_name_that_is_not_an_identifier",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::start().await.unwrap();
+            let err = server
+                .set_global("wait_timeout = 1; DROP DATABASE test; --", 1)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, TestkitError::BadVariableName { .. }),
+                "{err:?}"
+            );
+        },
+    )
+    .await
 }
 
 #[tokio::test]
 async fn kill_all_client_connections_breaks_every_open_session() {
-    let server = TestServer::start().await.unwrap();
-    let mut conns = Vec::new();
-    for _ in 0..3 {
-        conns.push(connect(server.url()).await);
-    }
-    assert_eq!(server.client_connections().await.unwrap(), 3);
+    bounded(
+        "kill_all_client_connections_breaks_every_open_session",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::start().await.unwrap();
+            let mut conns = Vec::new();
+            for _ in 0..3 {
+                conns.push(connect(server.url()).await);
+            }
+            assert_eq!(server.client_connections().await.unwrap(), 3);
 
-    assert_eq!(server.kill_all_client_connections().await.unwrap(), 3);
-    for conn in &mut conns {
-        let err = conn.query_drop("SELECT 1").await.unwrap_err();
-        assert!(
-            err.is_fatal(),
-            "a killed session must fail fatally: {err:?}"
-        );
-    }
-    assert_eq!(server.client_connections().await.unwrap(), 0);
+            assert_eq!(server.kill_all_client_connections().await.unwrap(), 3);
+            for conn in &mut conns {
+                let err = conn.query_drop("SELECT 1").await.unwrap_err();
+                assert!(
+                    err.is_fatal(),
+                    "a killed session must fail fatally: {err:?}"
+                );
+            }
+            assert_eq!(server.client_connections().await.unwrap(), 0);
+        },
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_stopped_server_refuses_connections_and_restarts_with_its_data_and_port() {
-    let mut server = TestServer::start().await.unwrap();
-    let url = server.url().to_owned();
-    let mut conn = connect(&url).await;
-    conn.query_drop("CREATE TABLE t (v INT) ENGINE=InnoDB")
-        .await
-        .unwrap();
-    conn.query_drop("INSERT INTO t VALUES (7)").await.unwrap();
-    conn.disconnect().await.unwrap();
+    bounded(
+        "a_stopped_server_refuses_connections_and_restarts_with_its_data_and_port",
+        TEST_TIMEOUT,
+        async {
+            let mut server = TestServer::start().await.unwrap();
+            let url = server.url().to_owned();
+            let mut conn = connect(&url).await;
+            conn.query_drop("CREATE TABLE t (v INT) ENGINE=InnoDB")
+                .await
+                .unwrap();
+            conn.query_drop("INSERT INTO t VALUES (7)").await.unwrap();
+            conn.disconnect().await.unwrap();
 
-    server.stop().await.unwrap();
-    assert_eq!(server.pid(), None);
-    let tcp = server.url_at(server.addr()).unwrap();
-    let err = Conn::new(Opts::from_url(&tcp).unwrap()).await.unwrap_err();
-    assert_eq!(io_kind(&err), Some(ErrorKind::ConnectionRefused), "{err:?}");
-    let err = server.set_global("wait_timeout", 5).await.unwrap_err();
-    assert!(matches!(err, TestkitError::Stopped { .. }), "{err:?}");
+            server.stop().await.unwrap();
+            assert_eq!(server.pid(), None);
+            let tcp = server.url_at(server.addr()).unwrap();
+            let err = Conn::new(Opts::from_url(&tcp).unwrap()).await.unwrap_err();
+            assert_eq!(io_kind(&err), Some(ErrorKind::ConnectionRefused), "{err:?}");
+            let err = server.set_global("wait_timeout", 5).await.unwrap_err();
+            assert!(matches!(err, TestkitError::Stopped { .. }), "{err:?}");
 
-    server.start_again().await.unwrap();
-    assert_eq!(server.url(), url, "restart keeps the port");
-    let mut conn = connect(&url).await;
-    let v: Option<i32> = conn.query_first("SELECT v FROM t").await.unwrap();
-    assert_eq!(v, Some(7));
-    conn.disconnect().await.unwrap();
+            server.start_again().await.unwrap();
+            assert_eq!(server.url(), url, "restart keeps the port");
+            let mut conn = connect(&url).await;
+            let v: Option<i32> = conn.query_first("SELECT v FROM t").await.unwrap();
+            assert_eq!(v, Some(7));
+            conn.disconnect().await.unwrap();
+        },
+    )
+    .await
 }
 
 #[tokio::test]
 async fn two_servers_run_at_once_independently() {
-    let (a, b) = tokio::join!(TestServer::start(), TestServer::start());
-    let (a, b) = (a.unwrap(), b.unwrap());
-    assert_ne!(a.addr(), b.addr());
+    bounded(
+        "two_servers_run_at_once_independently",
+        TEST_TIMEOUT,
+        async {
+            let (a, b) = tokio::join!(TestServer::start(), TestServer::start());
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_ne!(a.addr(), b.addr());
 
-    a.set_global("max_connections", 33).await.unwrap();
-    let mut on_a = connect(a.url()).await;
-    let mut on_b = connect(b.url()).await;
-    let max_a: Option<u32> = on_a.query_first("SELECT @@max_connections").await.unwrap();
-    let max_b: Option<u32> = on_b.query_first("SELECT @@max_connections").await.unwrap();
-    assert_eq!(max_a, Some(33));
-    assert_ne!(max_b, Some(33));
+            a.set_global("max_connections", 33).await.unwrap();
+            let mut on_a = connect(a.url()).await;
+            let mut on_b = connect(b.url()).await;
+            let max_a: Option<u32> = on_a.query_first("SELECT @@max_connections").await.unwrap();
+            let max_b: Option<u32> = on_b.query_first("SELECT @@max_connections").await.unwrap();
+            assert_eq!(max_a, Some(33));
+            assert_ne!(max_b, Some(33));
+        },
+    )
+    .await
 }
 
 #[tokio::test]
 async fn url_at_forces_tcp_to_the_given_address() {
-    let server = TestServer::start().await.unwrap();
-    let url = server.url_at(server.addr()).unwrap();
-    assert!(url.contains("prefer_socket=false"), "{url}");
-    assert!(
-        url.contains(&format!(":{}/test", server.addr().port())),
-        "{url}"
-    );
+    bounded(
+        "url_at_forces_tcp_to_the_given_address",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::start().await.unwrap();
+            let url = server.url_at(server.addr()).unwrap();
+            assert!(url.contains("prefer_socket=false"), "{url}");
+            assert!(
+                url.contains(&format!(":{}/test", server.addr().port())),
+                "{url}"
+            );
 
-    let mut conn = connect(&url).await;
-    // Over TCP the server sees a peer address; over the socket it sees `localhost`.
-    let host: Option<String> = conn
-        .query_first("SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()")
-        .await
-        .unwrap();
-    assert!(host.unwrap().starts_with("127.0.0.1:"));
+            let mut conn = connect(&url).await;
+            // Over TCP the server sees a peer address; over the socket it sees `localhost`.
+            let host: Option<String> = conn
+                .query_first(
+                    "SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()",
+                )
+                .await
+                .unwrap();
+            assert!(host.unwrap().starts_with("127.0.0.1:"));
+        },
+    )
+    .await
 }
 
 /// Longest a server start may take in these tests before they fail instead
@@ -232,7 +294,10 @@ fn a_panicking_test_still_removes_its_server() {
     let outcome = std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
-            let server = TestServer::start().await.unwrap();
+            let server = tokio::time::timeout(START, TestServer::start())
+                .await
+                .expect("the server starts in time")
+                .unwrap();
             tx.send((server.pid().unwrap(), server.dir().unwrap().to_path_buf()))
                 .unwrap();
             panic!("the test fails while its server runs");

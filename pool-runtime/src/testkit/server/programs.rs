@@ -30,10 +30,8 @@ pub(super) struct ServerPrograms {
 impl ServerPrograms {
     /// Looks in `PATH` and the usual system directories.
     pub(super) async fn find() -> Result<Self, TestkitError> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-        dirs.extend(EXTRA_DIRS.iter().map(PathBuf::from));
-        Self::find_in(&dirs).await
+        let path = std::env::var_os("PATH");
+        Self::find_in(&search_dirs(path.as_deref(), EXTRA_DIRS)).await
     }
 
     pub(super) async fn find_in(dirs: &[PathBuf]) -> Result<Self, TestkitError> {
@@ -65,6 +63,18 @@ impl ServerPrograms {
         })?;
         Ok(ServerPrograms { server, install_db })
     }
+}
+
+/// Where the programs are looked for: the directories of `path` (the value
+/// of `PATH`, if set), then `extra`. A function of its inputs, so tests
+/// need not change the process's environment.
+fn search_dirs(path: Option<&std::ffi::OsStr>, extra: &[&str]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = path
+        .map(|p| std::env::split_paths(p).collect())
+        .unwrap_or_default();
+    dirs.retain(|d| !d.as_os_str().is_empty());
+    dirs.extend(extra.iter().map(PathBuf::from));
+    dirs
 }
 
 fn first_in(dirs: &[PathBuf], names: &[&str]) -> Option<PathBuf> {
@@ -160,6 +170,75 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("POOL_TEST_URL"), "{message}");
+    }
+
+    #[test]
+    fn an_empty_or_unset_path_adds_no_directory() {
+        for path in [None, Some(std::ffi::OsStr::new(""))] {
+            assert_eq!(
+                search_dirs(path, EXTRA_DIRS),
+                EXTRA_DIRS.iter().map(PathBuf::from).collect::<Vec<_>>(),
+                "PATH = {path:?}"
+            );
+        }
+        let path = std::ffi::OsStr::new("/opt/a:/opt/b");
+        assert_eq!(
+            search_dirs(Some(path), &["/usr/sbin"]),
+            ["/opt/a", "/opt/b", "/usr/sbin"]
+                .map(PathBuf::from)
+                .to_vec()
+        );
+    }
+
+    /// A machine without a server: PATH empty, and nothing in the system
+    /// directories (an empty one stands in for them). The error names the
+    /// install command and the way out (`POOL_TEST_URL`).
+    #[tokio::test]
+    async fn an_empty_path_on_a_machine_without_a_server_names_the_install_command() {
+        let empty = tempfile::tempdir().unwrap();
+        let system = empty.path().display().to_string();
+        let dirs = search_dirs(Some(std::ffi::OsStr::new("")), &[system.as_str()]);
+        let err = ServerPrograms::find_in(&dirs).await.unwrap_err();
+        assert!(
+            matches!(err, TestkitError::NoServerBinary { ref searched } if *searched == system),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("install one with `apt-get install -y mariadb-server`"),
+            "{message}"
+        );
+        assert!(message.contains("set POOL_TEST_URL"), "{message}");
+    }
+
+    /// A server binary without its install script beside it is refused
+    /// before anything starts, naming the package to install.
+    #[tokio::test]
+    async fn a_server_without_its_install_script_names_the_package() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("mariadbd");
+        std::fs::write(&fake, "#!/bin/sh\necho 'mariadbd  Ver 10.11.6-MariaDB'\n").unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut tries = 0;
+        let err = loop {
+            let err = ServerPrograms::find_in(&[dir.path().to_path_buf()])
+                .await
+                .unwrap_err();
+            // A script just written may be "busy" while another thread's
+            // child still holds it between fork and exec: look again.
+            let busy = matches!(&err, TestkitError::Io { source, .. } if source.raw_os_error() == Some(26));
+            tries += 1;
+            if !busy || tries == 20 {
+                break err;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(
+            matches!(err, TestkitError::UnsupportedServer { ref binary, .. } if *binary == fake),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("mariadb-server"), "{err}");
     }
 
     #[tokio::test]

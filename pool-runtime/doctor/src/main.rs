@@ -8,6 +8,7 @@
 //! With `--json`, every outcome is one JSON document on stdout.
 
 use std::error::Error as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -110,11 +111,22 @@ fn load(args: &Args) -> Result<pool_runtime::Loaded<PoolOptions>, LoadError> {
     loaded.map_err(LoadError::Config)
 }
 
+/// Writes a line to stdout. A reader that went away (`pool-doctor | head`)
+/// is no reason to panic: the exit status still tells the verdict.
+fn out(text: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+/// Writes a line to stderr, ignoring a closed stream as [`out`] does.
+fn err(text: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
 fn print_report(report: &Report, json: bool) {
     if json {
-        println!("{}", report.to_json());
+        out(report.to_json());
     } else {
-        println!("{report}");
+        out(report);
     }
 }
 
@@ -149,14 +161,14 @@ fn config_failed(error: &LoadError, json: bool) -> ExitCode {
         }
     };
     if json {
-        let out = json!({
+        let doc = json!({
             "outcome": "config_error",
             "message": message,
             "issues": issues,
         });
-        println!("{out:#}");
+        out(format_args!("{doc:#}"));
     } else {
-        eprintln!("pool-doctor: {message}");
+        err(format_args!("pool-doctor: {message}"));
     }
     ExitCode::from(FAILED)
 }
@@ -170,16 +182,16 @@ fn boot_failed(error: &BootError, json: bool) -> ExitCode {
         next = cause.source();
     }
     if json {
-        let out = json!({
+        let doc = json!({
             "outcome": "connect_error",
             "message": error.to_string(),
             "causes": causes,
         });
-        println!("{out:#}");
+        out(format_args!("{doc:#}"));
     } else {
-        eprintln!("pool-doctor: {error}");
+        err(format_args!("pool-doctor: {error}"));
         for cause in &causes {
-            eprintln!("  caused by: {cause}");
+            err(format_args!("  caused by: {cause}"));
         }
     }
     ExitCode::from(FAILED)

@@ -557,13 +557,23 @@ async fn per_code_policies_come_from_config() {
         let pool = load(&path).connect().await.unwrap();
         let f = finding(pool.boot_report(), Code::IdleBound);
         assert_eq!(f.action, Action::Warned);
-        // From code, the builder's policy wins.
+        // From code, the builder's policy wins; the change is logged.
+        let captured = Captured::default();
+        let guard = captured.install();
         let pool = Pool::builder(load(&path).options())
             .on_violation(BootPolicy::all(Policy::Fix))
             .connect()
             .await
             .unwrap();
+        drop(guard);
         assert_eq!(pool.options().max_idle_time, Some(Duration::from_secs(449)));
+        assert_fix_logged(
+            &captured.text(),
+            Code::IdleBound,
+            "max_lifetime",
+            "600s",
+            "max_idle_time = 449s",
+        );
     })
     .await
 }
@@ -999,6 +1009,45 @@ async fn a_server_at_its_connection_limit_is_too_many_connections() {
         held.pop().unwrap().disconnect().await.unwrap();
         let pool = Pool::builder(options(&url)).connect().await.unwrap();
         pool.close().await;
+    })
+    .await
+}
+
+/// `check()` judges a config as `connect()` would and hands back the
+/// report, rejected or not, without keeping a pool or a connection.
+#[tokio::test]
+async fn check_returns_the_report_without_keeping_a_pool() {
+    bounded("check", TEST_TIMEOUT, async {
+        let server = TestServer::start().await.unwrap();
+        server.set_global("wait_timeout", 500).await.unwrap();
+        let dir = tempfile_dir();
+        let path = incident_yaml(dir.path(), server.url(), "");
+
+        let report = load(&path).check().await.unwrap();
+        assert!(report.is_rejected(), "{report}");
+        let f = finding(&report, Code::IdleBound);
+        assert_eq!(
+            f.source,
+            Source::File {
+                path: path.clone(),
+                key: "max_lifetime".into()
+            }
+        );
+
+        let mut fits = options(server.url());
+        fits.max_idle_time = Some(Duration::from_secs(60));
+        let report = Pool::builder(fits).check().await.unwrap();
+        assert!(
+            !report.is_rejected() && report.findings.is_empty(),
+            "{report}"
+        );
+
+        eventually(
+            "check() leaves no connection behind",
+            TEST_TIMEOUT,
+            || async { (server.client_connections().await.unwrap() == 0).then_some(()) },
+        )
+        .await;
     })
     .await
 }

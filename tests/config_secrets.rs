@@ -9,7 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 mod common;
-use common::Captured;
+use common::{Captured, TEST_TIMEOUT, bounded};
 use std::net::TcpListener;
 
 use std::time::Duration;
@@ -386,67 +386,88 @@ fn assert_boot_error_hidden(what: &str, err: &pool_runtime::BootError) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn unreachable_server_error_and_logs_hide_the_password() {
-    let captured = Captured::default();
-    let _guard = capture(&captured);
-    let url = "mysql://app:s3cr3t-Pa55@127.0.0.1:1/shop?prefer_socket=false";
-    let options = options(url);
-    assert_hidden("options", &format!("{options:?}"));
-    let builder = Pool::builder(options);
-    assert_hidden("builder", &format!("{builder:?}"));
-    let err = builder
-        .connect()
-        .await
-        .expect_err("nothing listens on port 1");
-    assert_boot_error_hidden("unreachable", &err);
-    let text = err.to_string();
-    assert!(text.contains("127.0.0.1"), "names the host: {text}");
-    assert!(text.contains("app"), "names the user: {text}");
-    assert_hidden("logs", &captured.text());
+    bounded(
+        "unreachable_server_error_and_logs_hide_the_password",
+        TEST_TIMEOUT,
+        async {
+            let captured = Captured::default();
+            let _guard = capture(&captured);
+            let url = "mysql://app:s3cr3t-Pa55@127.0.0.1:1/shop?prefer_socket=false";
+            let options = options(url);
+            assert_hidden("options", &format!("{options:?}"));
+            let builder = Pool::builder(options);
+            assert_hidden("builder", &format!("{builder:?}"));
+            let err = builder
+                .connect()
+                .await
+                .expect_err("nothing listens on port 1");
+            assert_boot_error_hidden("unreachable", &err);
+            let text = err.to_string();
+            assert!(text.contains("127.0.0.1"), "names the host: {text}");
+            assert!(text.contains("app"), "names the user: {text}");
+            assert_hidden("logs", &captured.text());
+        },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn hanging_server_timeout_hides_the_password() {
-    let captured = Captured::default();
-    let _guard = capture(&captured);
-    // Accepts the TCP connection (backlog) and never greets.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let url = format!("mysql://app:s3cr3t-Pa55@127.0.0.1:{port}/shop?prefer_socket=false");
-    let mut o = options(&url);
-    o.connect_timeout = Duration::from_millis(300);
-    let err = Pool::builder(o).connect().await.expect_err("no greeting");
-    assert_boot_error_hidden("timeout", &err);
-    assert!(err.to_string().contains("127.0.0.1"), "{err}");
-    assert_hidden("logs", &captured.text());
-    drop(listener);
+    bounded(
+        "hanging_server_timeout_hides_the_password",
+        TEST_TIMEOUT,
+        async {
+            let captured = Captured::default();
+            let _guard = capture(&captured);
+            // Accepts the TCP connection (backlog) and never greets.
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let url = format!("mysql://app:s3cr3t-Pa55@127.0.0.1:{port}/shop?prefer_socket=false");
+            let mut o = options(&url);
+            o.connect_timeout = Duration::from_millis(300);
+            let err = Pool::builder(o).connect().await.expect_err("no greeting");
+            assert_boot_error_hidden("timeout", &err);
+            assert!(err.to_string().contains("127.0.0.1"), "{err}");
+            assert_hidden("logs", &captured.text());
+            drop(listener);
+        },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn loaded_config_connect_error_hides_the_password() {
-    let captured = Captured::default();
-    let _guard = capture(&captured);
-    let mut loaded = None;
-    Jail::expect_with(|jail| {
-        jail.create_file(
-            "db.yaml",
-            "url: mysql://app:s3cr3t-Pa55@127.0.0.1:1/shop?prefer_socket=false\n",
-        )?;
-        jail.set_env("SEC_API_TOKEN", TOKEN);
-        loaded = Some(Secret::load().map_err(|e| e.to_string())?);
-        Ok(())
-    });
-    let loaded = loaded.expect("loaded");
-    let err = loaded
-        .connect()
-        .await
-        .expect_err("nothing listens on port 1");
-    assert_boot_error_hidden("Loaded::connect", &err);
-    let err = loaded
-        .connect()
-        .await
-        .expect_err("nothing listens on port 1");
-    assert_boot_error_hidden("PoolConfig::connect", &err);
-    assert_hidden("logs", &captured.text());
+    bounded(
+        "loaded_config_connect_error_hides_the_password",
+        TEST_TIMEOUT,
+        async {
+            let captured = Captured::default();
+            let _guard = capture(&captured);
+            let mut loaded = None;
+            Jail::expect_with(|jail| {
+                jail.create_file(
+                    "db.yaml",
+                    "url: mysql://app:s3cr3t-Pa55@127.0.0.1:1/shop?prefer_socket=false\n",
+                )?;
+                jail.set_env("SEC_API_TOKEN", TOKEN);
+                loaded = Some(Secret::load().map_err(|e| e.to_string())?);
+                Ok(())
+            });
+            let loaded = loaded.expect("loaded");
+            let err = loaded
+                .connect()
+                .await
+                .expect_err("nothing listens on port 1");
+            assert_boot_error_hidden("Loaded::connect", &err);
+            let err = loaded
+                .connect()
+                .await
+                .expect_err("nothing listens on port 1");
+            assert_boot_error_hidden("PoolConfig::connect", &err);
+            assert_hidden("logs", &captured.text());
+        },
+    )
+    .await
 }
 
 /// Creates `app` with password `right` on every host form the server may
@@ -470,126 +491,143 @@ async fn create_user(server: &TestServer, right: &str) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn wrong_password_names_host_and_user_but_not_the_password() {
-    let server = TestServer::start()
-        .await
-        .expect("start a throwaway MariaDB");
-    create_user(&server, "Right-0ne-x").await;
-    let port = server.addr().port();
-    let with = |password: &str| {
-        format!("mysql://app:{password}@127.0.0.1:{port}/test?prefer_socket=false")
-    };
+    bounded(
+        "wrong_password_names_host_and_user_but_not_the_password",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::start()
+                .await
+                .expect("start a throwaway MariaDB");
+            create_user(&server, "Right-0ne-x").await;
+            let port = server.addr().port();
+            let with = |password: &str| {
+                format!("mysql://app:{password}@127.0.0.1:{port}/test?prefer_socket=false")
+            };
 
-    // The account works with its password: the failure below is the password's.
-    let pool = Pool::builder(options(&with("Right-0ne-x")))
-        .connect()
-        .await
-        .expect("the right password connects");
-    assert!(!format!("{pool:?}").contains("Right-0ne-x"), "pool Debug");
-    assert!(!pool.boot_report().to_string().contains("Right-0ne-x"));
-    assert!(!pool.boot_report().to_json().contains("Right-0ne-x"));
-    pool.close().await;
+            // The account works with its password: the failure below is the password's.
+            let pool = Pool::builder(options(&with("Right-0ne-x")))
+                .connect()
+                .await
+                .expect("the right password connects");
+            assert!(!format!("{pool:?}").contains("Right-0ne-x"), "pool Debug");
+            assert!(!pool.boot_report().to_string().contains("Right-0ne-x"));
+            assert!(!pool.boot_report().to_json().contains("Right-0ne-x"));
+            pool.close().await;
 
-    let captured = Captured::default();
-    let _guard = capture(&captured);
-    let err = Pool::builder(options(&with(PASSWORD)))
-        .connect()
-        .await
-        .expect_err("the wrong password is refused");
-    assert_boot_error_hidden("wrong password", &err);
-    let text = err.to_string();
-    assert!(text.contains("127.0.0.1"), "names the host: {text}");
-    assert!(text.contains("app"), "names the user: {text}");
-    let logs = captured.text();
-    assert_hidden("logs", &logs);
+            let captured = Captured::default();
+            let _guard = capture(&captured);
+            let err = Pool::builder(options(&with(PASSWORD)))
+                .connect()
+                .await
+                .expect_err("the wrong password is refused");
+            assert_boot_error_hidden("wrong password", &err);
+            let text = err.to_string();
+            assert!(text.contains("127.0.0.1"), "names the host: {text}");
+            assert!(text.contains("app"), "names the user: {text}");
+            let logs = captured.text();
+            assert_hidden("logs", &logs);
+        },
+    )
+    .await
 }
 
 /// A pool whose password stops working later: the acquire error and the
 /// logs of the failed reconnect do not show it.
 #[tokio::test(flavor = "current_thread")]
 async fn a_password_changed_under_a_running_pool_does_not_leak() {
-    let server = TestServer::start()
-        .await
-        .expect("start a throwaway MariaDB");
-    create_user(&server, PASSWORD).await;
-    let port = server.addr().port();
-    let url = format!("mysql://app:{PASSWORD}@127.0.0.1:{port}/test?prefer_socket=false");
-    let captured = Captured::default();
-    let _guard = capture(&captured);
+    bounded(
+        "a_password_changed_under_a_running_pool_does_not_leak",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::start()
+                .await
+                .expect("start a throwaway MariaDB");
+            create_user(&server, PASSWORD).await;
+            let port = server.addr().port();
+            let url = format!("mysql://app:{PASSWORD}@127.0.0.1:{port}/test?prefer_socket=false");
+            let captured = Captured::default();
+            let _guard = capture(&captured);
 
-    let pool = Pool::builder(options(&url))
-        .connect()
-        .await
-        .expect("connects");
-    assert_hidden("pool Debug", &format!("{pool:?}"));
-    assert_hidden("pool options", &format!("{:?}", pool.options()));
-    assert_hidden("boot report", &pool.boot_report().to_string());
-    assert_hidden("boot report JSON", &pool.boot_report().to_json());
+            let pool = Pool::builder(options(&url))
+                .connect()
+                .await
+                .expect("connects");
+            assert_hidden("pool Debug", &format!("{pool:?}"));
+            assert_hidden("pool options", &format!("{:?}", pool.options()));
+            assert_hidden("boot report", &pool.boot_report().to_string());
+            assert_hidden("boot report JSON", &pool.boot_report().to_json());
 
-    let mut admin = server.conn().await.expect("admin");
-    for host in ["%", "localhost", "127.0.0.1"] {
-        admin
-            .query_drop(format!(
-                "ALTER USER 'app'@'{host}' IDENTIFIED BY 'changed-1'"
-            ))
-            .await
-            .expect("alter user");
-    }
-    admin.disconnect().await.expect("disconnect");
+            let mut admin = server.conn().await.expect("admin");
+            for host in ["%", "localhost", "127.0.0.1"] {
+                admin
+                    .query_drop(format!(
+                        "ALTER USER 'app'@'{host}' IDENTIFIED BY 'changed-1'"
+                    ))
+                    .await
+                    .expect("alter user");
+            }
+            admin.disconnect().await.expect("disconnect");
 
-    // Hold the pooled connection so that the next acquire must open one.
-    let held = pool.get().await.expect("the pooled connection");
-    let err = pool.get().await.expect_err("the old password is refused");
-    assert_hidden("acquire error", &err.to_string());
-    assert_hidden("acquire error Debug", &format!("{err:?}"));
-    if let Err(e) = pool.exec("DO 1", ()).await {
-        assert_hidden("exec error", &format!("{e} {e:?}"));
-    }
-    drop(held);
-    pool.close().await;
-    let logs = captured.text();
-    assert!(
-        logs.contains("opening a pool connection failed"),
-        "the capture sees the pool's logs:\n{logs}"
-    );
-    assert_hidden("logs", &logs);
+            // Hold the pooled connection so that the next acquire must open one.
+            let held = pool.get().await.expect("the pooled connection");
+            let err = pool.get().await.expect_err("the old password is refused");
+            assert_hidden("acquire error", &err.to_string());
+            assert_hidden("acquire error Debug", &format!("{err:?}"));
+            if let Err(e) = pool.exec("DO 1", ()).await {
+                assert_hidden("exec error", &format!("{e} {e:?}"));
+            }
+            drop(held);
+            pool.close().await;
+            let logs = captured.text();
+            assert!(
+                logs.contains("opening a pool connection failed"),
+                "the capture sees the pool's logs:\n{logs}"
+            );
+            assert_hidden("logs", &logs);
+        },
+    )
+    .await
 }
 
 /// A config the boot checks reject: the report (table and JSON) names the
 /// server without the password.
 #[tokio::test(flavor = "current_thread")]
 async fn boot_report_hides_the_password() {
-    let server = TestServer::start()
-        .await
-        .expect("start a throwaway MariaDB");
-    create_user(&server, PASSWORD).await;
-    server
-        .set_global("wait_timeout", 5)
-        .await
-        .expect("set wait_timeout");
-    let port = server.addr().port();
-    let captured = Captured::default();
-    let _guard = capture(&captured);
+    bounded("boot_report_hides_the_password", TEST_TIMEOUT, async {
+        let server = TestServer::start()
+            .await
+            .expect("start a throwaway MariaDB");
+        create_user(&server, PASSWORD).await;
+        server
+            .set_global("wait_timeout", 5)
+            .await
+            .expect("set wait_timeout");
+        let port = server.addr().port();
+        let captured = Captured::default();
+        let _guard = capture(&captured);
 
-    let mut o = options(&format!(
-        "mysql://app:{PASSWORD}@127.0.0.1:{port}/test?prefer_socket=false"
-    ));
-    // Idle far longer than the server allows.
-    o.max_idle_time = Some(Duration::from_secs(600));
-    o.max_lifetime = Some(Duration::from_secs(3600));
-    match Pool::builder(o).connect().await {
-        Ok(pool) => {
-            let report = pool.boot_report();
-            assert_hidden("report", &report.to_string());
-            assert_hidden("report JSON", &report.to_json());
-            assert_hidden("report Debug", &format!("{report:?}"));
-            pool.close().await;
+        let mut o = options(&format!(
+            "mysql://app:{PASSWORD}@127.0.0.1:{port}/test?prefer_socket=false"
+        ));
+        // Idle far longer than the server allows.
+        o.max_idle_time = Some(Duration::from_secs(600));
+        o.max_lifetime = Some(Duration::from_secs(3600));
+        match Pool::builder(o).connect().await {
+            Ok(pool) => {
+                let report = pool.boot_report();
+                assert_hidden("report", &report.to_string());
+                assert_hidden("report JSON", &report.to_json());
+                assert_hidden("report Debug", &format!("{report:?}"));
+                pool.close().await;
+            }
+            Err(err) => {
+                assert_boot_error_hidden("rejected", &err);
+                let report = err.report().expect("a rejection carries its report");
+                assert!(report.to_string().contains("127.0.0.1"), "{report}");
+                assert_hidden("report Debug", &format!("{report:?}"));
+            }
         }
-        Err(err) => {
-            assert_boot_error_hidden("rejected", &err);
-            let report = err.report().expect("a rejection carries its report");
-            assert!(report.to_string().contains("127.0.0.1"), "{report}");
-            assert_hidden("report Debug", &format!("{report:?}"));
-        }
-    }
-    assert_hidden("logs", &captured.text());
+        assert_hidden("logs", &captured.text());
+    })
+    .await
 }

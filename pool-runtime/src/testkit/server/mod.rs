@@ -379,4 +379,38 @@ mod tests {
             assert!(!text.contains("secret"), "{text}");
         }
     }
+
+    /// The server from `POOL_TEST_URL` is shared: every operation that
+    /// would change it is refused before anything is sent (the address
+    /// here has no server at all), and the refusal says what to use.
+    #[tokio::test]
+    async fn a_shared_server_is_never_changed() {
+        let mut server = TestServer::external("mysql://app:secret@127.0.0.1:9/db".into())
+            .await
+            .unwrap();
+        let refused = [
+            (
+                "set_global",
+                server.set_global("wait_timeout", 1).await.err(),
+            ),
+            (
+                "kill_all_client_connections",
+                server.kill_all_client_connections().await.err(),
+            ),
+            ("stop", server.stop().await.err()),
+            ("start_again", server.start_again().await.err()),
+            ("restart", server.restart().await.err()),
+        ];
+        for (action, err) in refused {
+            let err = err.unwrap_or_else(|| panic!("{action} was allowed on a shared server"));
+            assert!(
+                matches!(err, TestkitError::NotOwned { .. }),
+                "{action}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(text.contains("TestServer::start()"), "{text}");
+            assert!(!text.contains("secret"), "{text}");
+        }
+        assert!(!format!("{server:?}").contains("secret"));
+    }
 }

@@ -272,6 +272,16 @@ fn note_duration(log: &mut TaskLog, took: Duration, what: impl FnOnce() -> Strin
     }
 }
 
+/// What the schedule left in place, to undo or keep.
+#[derive(Default)]
+struct Standing {
+    /// Connections blackholed: dead to the pool, and held open by the proxy
+    /// until closed.
+    blackholed: Vec<ConnectionId>,
+    /// The latency new connections get.
+    latency: Duration,
+}
+
 /// Applies one fault from the schedule; returns what it did, for the log.
 async fn inject(
     kind: Kind,
@@ -280,8 +290,12 @@ async fn inject(
     lull: &Lull,
     server: &mut TestServer,
     proxy: &FaultProxy,
-    blackholed: &mut Vec<ConnectionId>,
+    standing: &mut Standing,
 ) -> String {
+    let Standing {
+        blackholed,
+        latency,
+    } = standing;
     let connections = proxy.connections();
     let one = (!connections.is_empty()).then(|| connections[rng.usize(..connections.len())]);
     // A fault aimed at one connection when there is one, else at all.
@@ -362,6 +376,7 @@ async fn inject(
                 0 => Duration::ZERO,
                 _ => Duration::from_millis(rng.u64(1..=50)),
             };
+            *latency = delay;
             proxy.inject(Fault::Latency(delay));
             proxy.on_new_connections(Some(Fault::Latency(delay)));
             format!(
@@ -381,7 +396,8 @@ async fn inject(
             proxy.on_new_connections(Some(Fault::RefuseNew));
             // The refusal lasting a while is the fault itself.
             tokio::time::sleep(window).await;
-            proxy.on_new_connections(None);
+            // Listening again, with the latency new connections had.
+            proxy.on_new_connections(Some(Fault::Latency(*latency)));
             format!("RefuseNew for {window:?}")
         }
         Kind::ServerKill => match server.kill_all_client_connections().await {
@@ -461,7 +477,7 @@ async fn chaos(seed: u64, run_for: Duration) {
     let restart_at = run_for.mul_f64(0.25 + rng.f64() * 0.5);
     let mut restarted = false;
     let mut injected: BTreeMap<Kind, u64> = BTreeMap::new();
-    let mut blackholed = Vec::new();
+    let mut standing = Standing::default();
     let mut schedule = Vec::new();
     loop {
         // The pause between faults is part of the schedule itself.
@@ -485,7 +501,7 @@ async fn chaos(seed: u64, run_for: Duration) {
             &lull,
             &mut server,
             &proxy,
-            &mut blackholed,
+            &mut standing,
         )
         .await;
         *injected.entry(kind).or_default() += 1;
@@ -500,24 +516,33 @@ async fn chaos(seed: u64, run_for: Duration) {
             &lull,
             &mut server,
             &proxy,
-            &mut blackholed,
+            &mut standing,
         )
         .await;
         *injected.entry(Kind::Restart).or_default() += 1;
         schedule.push(format!("{:>8.3?} {what}", started.elapsed()));
     }
 
-    let mut logs = Vec::new();
-    for task in tasks {
-        logs.push(task.await.expect("a task panicked"));
-    }
+    // Each task ends after at most one more operation, itself bounded.
+    let logs = bounded(
+        "the tasks ending after the run",
+        Duration::from_secs(30),
+        async {
+            let mut logs = Vec::new();
+            for task in tasks {
+                logs.push(task.await.expect("a task panicked"));
+            }
+            logs
+        },
+    )
+    .await;
     let ran_for = started.elapsed();
 
     // Calm: no more latency or refusals; blackholed flows (dead to the pool)
     // are closed so that their server sessions can end.
     proxy.clear();
     proxy.inject(Fault::Latency(Duration::ZERO));
-    for id in &blackholed {
+    for id in &standing.blackholed {
         proxy.inject_on(*id, Fault::Fin);
     }
 

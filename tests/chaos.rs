@@ -15,8 +15,10 @@
 //!
 //! `POOL_CHAOS_SECS` sets the run time (60 s by default) and
 //! `POOL_CHAOS_SEED` the seed, which is printed: the same seed replays the
-//! same fault schedule and the same choices by each task (the interleaving
-//! with the server still varies).
+//! same sequence of faults with the same pauses between them, and the same
+//! sequence of choices by each task (the interleaving with the server still
+//! varies, and a slower run may fit one fault fewer into its time).
+//! `POOL_CHAOS_LOG=1` adds the pool's own log (retries and their reasons).
 
 mod common;
 
@@ -296,6 +298,10 @@ async fn inject(
         blackholed,
         latency,
     } = standing;
+    // Choices within a fault come from their own generator, seeded by one
+    // draw of the schedule's: how many connections there are (which varies
+    // from run to run) cannot shift the rest of the schedule.
+    let rng = &mut fastrand::Rng::with_seed(rng.u64(..));
     let connections = proxy.connections();
     let one = (!connections.is_empty()).then(|| connections[rng.usize(..connections.len())]);
     // A fault aimed at one connection when there is one, else at all.

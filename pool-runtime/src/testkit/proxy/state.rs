@@ -171,6 +171,8 @@ pub(super) async fn accept_loop(proxy: Arc<ProxyState>) {
             }
             Err(error) => {
                 // Such as running out of file descriptors: back off a little.
+                // A pause before trying again, not a wait for an event: no
+                // event says that a descriptor was freed.
                 tracing::warn!(%error, "fault proxy could not accept a connection");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }

@@ -126,18 +126,16 @@ impl Pool {
                 }
             };
             let class = classify(&error);
-            let retry_reason = match decide(class, op.is_read(), self.options().retry_reads) {
+            let (retry_reason, lost) = match decide(class, op.is_read(), self.options().retry_reads) {
                 Decision::ServerAnswer => return Err(server_error(error)),
                 Decision::ClientError => return Err(ErrorKind::Client(error)),
-                Decision::Resend { reason, may_have_run } => {
+                Decision::Resend {
+                    reason,
+                    may_have_run,
+                } => {
                     conn.discard();
-                    if may_have_run {
-                        counters.read_retry();
-                        lost_once = true;
-                    } else {
-                        counters.bad_conn_retry();
-                    }
-                    reason
+                    lost_once |= may_have_run;
+                    (reason, may_have_run)
                 }
                 Decision::MaybeExecuted(reason) => {
                     conn.discard();
@@ -162,6 +160,13 @@ impl Pool {
                     attempts: attempt,
                     source: error,
                 });
+            }
+            // Counted only when it is re-sent: the last attempt's error is
+            // returned, not retried.
+            if lost {
+                counters.read_retry();
+            } else {
+                counters.bad_conn_retry();
             }
             tracing::info!(
                 statement = op.verb(),

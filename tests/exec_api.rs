@@ -662,7 +662,10 @@ async fn with_statement_timeout_bounds_that_handles_statements_and_transactions_
         );
         assert!(err.may_have_run());
         let stats = pool.stats();
-        assert_eq!(stats.statement_timeouts, 1, "one set of counters: {stats:?}");
+        assert_eq!(
+            stats.statement_timeouts, 1,
+            "one set of counters: {stats:?}"
+        );
         assert_eq!(
             stats.read_retries + stats.bad_conn_retries,
             0,
@@ -672,7 +675,10 @@ async fn with_statement_timeout_bounds_that_handles_statements_and_transactions_
         // `None` on a bounded one.
         assert_eq!(pool.query_first::<i64>(slow, ()).await.unwrap(), Some(7));
         let unbounded = short.with_statement_timeout(None);
-        assert_eq!(unbounded.query_first::<i64>(slow, ()).await.unwrap(), Some(7));
+        assert_eq!(
+            unbounded.query_first::<i64>(slow, ()).await.unwrap(),
+            Some(7)
+        );
         assert_eq!(pool.stats().statement_timeouts, 1);
 
         // A transaction from the bounded handle is bounded too: a statement
@@ -687,11 +693,20 @@ async fn with_statement_timeout_bounds_that_handles_statements_and_transactions_
         );
         assert!(err.may_have_run());
         let err = tx.exec("INSERT INTO t VALUES (2)", ()).await.unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::TransactionClosed), "{err:?}");
+        assert!(
+            matches!(err.kind(), ErrorKind::TransactionClosed),
+            "{err:?}"
+        );
         let err = tx.conn().unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::TransactionClosed), "{err:?}");
+        assert!(
+            matches!(err.kind(), ErrorKind::TransactionClosed),
+            "{err:?}"
+        );
         let err = tx.commit().await.unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::TransactionClosed), "{err:?}");
+        assert!(
+            matches!(err.kind(), ErrorKind::TransactionClosed),
+            "{err:?}"
+        );
         assert_eq!(pool.stats().statement_timeouts, 2);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {

@@ -83,10 +83,14 @@ impl Setup {
     /// Kills every idle connection of `pool` the way `death` says, once all
     /// of them are back in the pool.
     async fn kill(&self, pool: &Pool, death: Death) {
-        let idle = eventually("the warm-up's connections back in the pool", EVENT, || async {
-            let stats = pool.stats();
-            (stats.in_use == 0).then_some(stats.idle)
-        })
+        let idle = eventually(
+            "the warm-up's connections back in the pool",
+            EVENT,
+            || async {
+                let stats = pool.stats();
+                (stats.in_use == 0).then_some(stats.idle)
+            },
+        )
         .await;
         assert_eq!(idle, 10, "{death:?}: {:?}", pool.stats());
         if let Death::Proxy(fault) = death {
@@ -238,9 +242,7 @@ fn expected_writes(death: Death) -> (bool, u64) {
     match death {
         // The client reads end-of-stream or a reset: it cannot tell whether
         // the statement got through, so it says so and sends nothing again.
-        Death::ServerIdleKill | Death::Proxy(Fault::Fin) | Death::Proxy(Fault::Reset) => {
-            (false, 0)
-        }
+        Death::ServerIdleKill | Death::Proxy(Fault::Fin) | Death::Proxy(Fault::Reset) => (false, 0),
         // Proof that nothing was delivered: each write is re-sent once.
         Death::Proxy(Fault::MySql8IdleKill) | Death::Proxy(Fault::FinThenReset) => (true, 10),
         other => unreachable!("{other:?}"),
@@ -284,11 +286,7 @@ async fn without_validation_writes_are_resent_only_on_proof_and_run_exactly_once
             }
             let stats = pool.stats();
             assert_eq!(stats.bad_conn_retries, retries, "{death:?}: {stats:?}");
-            assert_eq!(
-                stats.maybe_executed,
-                10 - retries,
-                "{death:?}: {stats:?}"
-            );
+            assert_eq!(stats.maybe_executed, 10 - retries, "{death:?}: {stats:?}");
             assert_eq!(stats.read_retries, 0, "{death:?}: {stats:?}");
             pool.close().await;
         }
@@ -332,8 +330,8 @@ struct Row {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_way_a_connection_fails_a_statement_is_resent_or_reported_as_documented() {
-    use std::io::ErrorKind as K;
     use Then::*;
+    use std::io::ErrorKind as K;
     let rows = [
         // Positive half: proof that nothing was delivered.
         Row {
@@ -402,7 +400,12 @@ async fn each_way_a_connection_fails_a_statement_is_resent_or_reported_as_docume
             for (what, is_read, retry_reads, then) in [
                 ("write", false, true, row.write),
                 ("read", true, true, row.read),
-                ("read, retry_reads off", true, false, row.read_without_retry_reads),
+                (
+                    "read, retry_reads off",
+                    true,
+                    false,
+                    row.read_without_retry_reads,
+                ),
             ] {
                 key += 1;
                 let case = format!("{:?}, {what}", row.fault);
@@ -414,8 +417,7 @@ async fn each_way_a_connection_fails_a_statement_is_resent_or_reported_as_docume
                 let pool = Pool::builder(options).connect().await.unwrap();
                 let session = {
                     let mut conn = pool.get().await.unwrap();
-                    let id: Option<u64> =
-                        conn.query_first("SELECT CONNECTION_ID()").await.unwrap();
+                    let id: Option<u64> = conn.query_first("SELECT CONNECTION_ID()").await.unwrap();
                     id.unwrap()
                 };
                 let before = proxy.opened();
@@ -457,7 +459,11 @@ async fn each_way_a_connection_fails_a_statement_is_resent_or_reported_as_docume
                     Resent => {
                         result.unwrap_or_else(|e| panic!("{case}: {e:?}"));
                         assert_eq!(
-                            (stats.bad_conn_retries, stats.read_retries, stats.maybe_executed),
+                            (
+                                stats.bad_conn_retries,
+                                stats.read_retries,
+                                stats.maybe_executed
+                            ),
                             (1, 0, 0),
                             "{case}: {stats:?}"
                         );
@@ -466,7 +472,11 @@ async fn each_way_a_connection_fails_a_statement_is_resent_or_reported_as_docume
                     ResentAsRead => {
                         result.unwrap_or_else(|e| panic!("{case}: {e:?}"));
                         assert_eq!(
-                            (stats.bad_conn_retries, stats.read_retries, stats.maybe_executed),
+                            (
+                                stats.bad_conn_retries,
+                                stats.read_retries,
+                                stats.maybe_executed
+                            ),
                             (0, 1, 0),
                             "{case}: {stats:?}"
                         );
@@ -481,7 +491,11 @@ async fn each_way_a_connection_fails_a_statement_is_resent_or_reported_as_docume
                         assert!(e.may_have_run(), "{case}");
                         assert_eq!(io_kind(&e), Some(kind), "{case}: {e:?}");
                         assert_eq!(
-                            (stats.bad_conn_retries, stats.read_retries, stats.maybe_executed),
+                            (
+                                stats.bad_conn_retries,
+                                stats.read_retries,
+                                stats.maybe_executed
+                            ),
                             (0, 0, 1),
                             "{case}: {stats:?}"
                         );
@@ -539,14 +553,21 @@ async fn the_schedule_is_two_attempts_on_pooled_connections_then_one_on_a_new_on
 
         let stats = pool.stats();
         assert_eq!(
-            (stats.bad_conn_retries, stats.new_conn_attempts, stats.maybe_executed),
+            (
+                stats.bad_conn_retries,
+                stats.new_conn_attempts,
+                stats.maybe_executed
+            ),
             (2, 1, 0),
             "two dead pooled connections, then a new one: {stats:?}"
         );
         // The last attempt opened a connection although a third idle one
         // was there to take: it is still idle (and dead).
         assert_eq!(proxy.opened(), 4, "exactly one connection opened");
-        assert_eq!(stats.idle, 2, "the new one returned, the dead one left: {stats:?}");
+        assert_eq!(
+            stats.idle, 2,
+            "the new one returned, the dead one left: {stats:?}"
+        );
         let mut admin = setup.server.conn().await.unwrap();
         let stored: Vec<(i32, u64)> = admin.query("SELECT k, v FROM t").await.unwrap();
         assert_eq!(stored.len(), 1, "exactly once: {stored:?}");
@@ -562,9 +583,20 @@ async fn the_schedule_is_two_attempts_on_pooled_connections_then_one_on_a_new_on
             .collect();
         assert_eq!(retries.len(), 2, "{text}");
         assert!(retries[0].contains("attempt=1"), "{}", retries[0]);
-        assert!(retries[0].contains("next=\"pooled connection\""), "{}", retries[0]);
+        assert!(
+            retries[0].contains("next=\"pooled connection\""),
+            "{}",
+            retries[0]
+        );
         assert!(retries[1].contains("attempt=2"), "{}", retries[1]);
-        assert!(retries[1].contains("next=\"new connection\""), "{}", retries[1]);
+        assert!(
+            retries[1].contains("next=\"new connection\""),
+            "{}",
+            retries[1]
+        );
+        for line in &retries {
+            assert!(line.contains("reason="), "logged with its reason: {line}");
+        }
     })
     .await;
 }
@@ -636,7 +668,11 @@ async fn a_read_killed_on_every_attempt_says_it_may_have_run_not_that_it_did_not
         assert!(err.may_have_run());
         let stats = pool.stats();
         assert_eq!(
-            (stats.read_retries, stats.new_conn_attempts, stats.bad_conn_retries),
+            (
+                stats.read_retries,
+                stats.new_conn_attempts,
+                stats.bad_conn_retries
+            ),
             (2, 1, 0),
             "{stats:?}"
         );
@@ -661,12 +697,18 @@ async fn a_write_killed_by_the_server_is_never_sent_again() {
         // KILL QUERY: error 1317 on a session that lives on. KILL
         // CONNECTION: the session ends mid-statement (1927 on MariaDB).
         for (k, how) in [(1, "QUERY"), (2, "CONNECTION")] {
-            let marker: &'static str = if k == 1 { "write-kill-query" } else { "write-kill-conn" };
+            let marker: &'static str = if k == 1 {
+                "write-kill-query"
+            } else {
+                "write-kill-conn"
+            };
             let before = statements_seen(&setup.server, "Com_insert_select").await;
             let maybe_before = pool.stats().maybe_executed;
             let sql = format!("INSERT INTO t SELECT {k}, SLEEP(60) AS `{marker}`");
-            let (killed, result) =
-                tokio::join!(killer(&setup.server, marker, how, 1, None), pool.exec(&sql, ()));
+            let (killed, result) = tokio::join!(
+                killer(&setup.server, marker, how, 1, None),
+                pool.exec(&sql, ())
+            );
             let err = result.unwrap_err();
             eprintln!("KILL {how} {killed:?}: {err:?}");
             assert!(
@@ -958,9 +1000,11 @@ async fn a_lost_transaction_is_never_retried_and_says_what_happened() {
         assert!(err.to_string().contains("may or may not"), "{err}");
 
         // The server rolls back (1, 2) with the lost connection; (3) committed.
-        eventually("the server's rollback of the lost transaction", EVENT, || async {
-            (setup.rows(1).await == 0).then_some(())
-        })
+        eventually(
+            "the server's rollback of the lost transaction",
+            EVENT,
+            || async { (setup.rows(1).await == 0).then_some(()) },
+        )
         .await;
         assert_eq!(
             (
@@ -996,7 +1040,10 @@ async fn too_many_connections_is_a_clear_error_not_a_retry_loop() {
         // The sessions that get in hold their connection until the gate
         // opens, so that the others meet a full server.
         let mut admin = server.conn().await.unwrap();
-        admin.query_drop("SELECT GET_LOCK('gate', 0)").await.unwrap();
+        admin
+            .query_drop("SELECT GET_LOCK('gate', 0)")
+            .await
+            .unwrap();
         let tasks: Vec<_> = (0..30)
             .map(|_| {
                 let pool = pool.clone();
@@ -1015,7 +1062,10 @@ async fn too_many_connections_is_a_clear_error_not_a_retry_loop() {
             (stats.connect_errors + stats.in_use as u64 >= 30).then_some(())
         })
         .await;
-        admin.query_drop("SELECT RELEASE_LOCK('gate')").await.unwrap();
+        admin
+            .query_drop("SELECT RELEASE_LOCK('gate')")
+            .await
+            .unwrap();
         let mut refused = 0;
         for task in tasks {
             let (result, took) = task.await.unwrap();
@@ -1075,17 +1125,32 @@ async fn a_server_restart_under_load_heals_with_every_request_after_it_succeedin
         let served_since = |at: Duration| {
             let log = log.clone();
             move || {
-                let n = log.lock().unwrap().iter().filter(|(b, _, _)| *b >= at).count();
+                let n = log
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|(b, _, _)| *b >= at)
+                    .count();
                 std::future::ready((n >= 200).then_some(()))
             }
         };
 
-        eventually("200 requests before the restart", EVENT, served_since(Duration::ZERO)).await;
+        eventually(
+            "200 requests before the restart",
+            EVENT,
+            served_since(Duration::ZERO),
+        )
+        .await;
         let down_at = start.elapsed();
         server.stop().await.unwrap();
         server.start_again().await.unwrap();
         let back_at = start.elapsed();
-        eventually("200 requests after the restart", EVENT, served_since(back_at)).await;
+        eventually(
+            "200 requests after the restart",
+            EVENT,
+            served_since(back_at),
+        )
+        .await;
         stop.store(true, Ordering::Relaxed);
         for task in tasks {
             task.await.unwrap();
@@ -1112,9 +1177,11 @@ async fn a_server_restart_under_load_heals_with_every_request_after_it_succeedin
         pool.close().await;
         // close() returns once every goodbye is sent; the server ends the
         // sessions right after.
-        eventually("the server sees no connection of the pool", EVENT, || async {
-            (server.client_connections().await.unwrap() == 0).then_some(())
-        })
+        eventually(
+            "the server sees no connection of the pool",
+            EVENT,
+            || async { (server.client_connections().await.unwrap() == 0).then_some(()) },
+        )
         .await;
     })
     .await;
@@ -1178,6 +1245,33 @@ async fn init_sql_runs_in_order_on_every_connection_and_after_a_full_reset() {
         .await;
         let greeting: Option<String> = pool.query_first("SELECT @greeting", ()).await.unwrap();
         assert_eq!(greeting.as_deref(), Some("hello, world"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_select_sent_with_exec_is_treated_as_a_write() {
+    within(async {
+        let setup = setup(Death::Proxy(Fault::ResetBeforeReply)).await;
+        let proxy = setup.proxy.as_ref().unwrap();
+        let mut options = incident_options(&setup.url);
+        options.validate_after_idle = Duration::from_secs(3600);
+        let pool = Pool::builder(options).connect().await.unwrap();
+        warm(&pool, 1).await;
+        let opened = proxy.opened();
+        proxy.inject(Fault::ResetBeforeReply);
+        let err = pool.exec("SELECT 1", ()).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::MaybeExecuted { .. }),
+            "{err:?}"
+        );
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.read_retries, stats.maybe_executed),
+            (0, 1),
+            "{stats:?}"
+        );
+        assert_eq!(proxy.opened(), opened, "not re-sent");
     })
     .await;
 }

@@ -126,7 +126,8 @@ impl Pool {
                 }
             };
             let class = classify(&error);
-            let (retry_reason, lost) = match decide(class, op.is_read(), self.options().retry_reads) {
+            let (retry_reason, lost) = match decide(class, op.is_read(), self.options().retry_reads)
+            {
                 Decision::ServerAnswer => return Err(server_error(error)),
                 Decision::ClientError => return Err(ErrorKind::Client(error)),
                 Decision::Resend {
@@ -307,8 +308,20 @@ mod tests {
         };
         // (row, its errors, writes, reads with retry_reads, reads without)
         let rows: Vec<(&str, Vec<mysql_async::Error>, Then, Then, Then)> = vec![
-            ("BrokenPipe", vec![io(K::BrokenPipe)], Retried, Retried, Retried),
-            ("server error 4031", vec![server(4031)], Retried, Retried, Retried),
+            (
+                "BrokenPipe",
+                vec![io(K::BrokenPipe)],
+                Retried,
+                Retried,
+                Retried,
+            ),
+            (
+                "server error 4031",
+                vec![server(4031)],
+                Retried,
+                Retried,
+                Retried,
+            ),
             (
                 "packets out of sync, PacketOutOfOrder",
                 vec![
@@ -348,7 +361,13 @@ mod tests {
             ),
             (
                 "other server errors",
-                vec![server(1062), server(1213), server(1064), server(1040), server(1969)],
+                vec![
+                    server(1062),
+                    server(1213),
+                    server(1064),
+                    server(1040),
+                    server(1969),
+                ],
                 Server,
                 Server,
                 Server,
@@ -364,8 +383,16 @@ mod tests {
         for (row, errors, writes, reads, reads_off) in rows {
             for e in &errors {
                 let class = classify::classify(e);
-                assert_eq!(then(decide(class, false, true)), writes, "{row}: write, {e:?}");
-                assert_eq!(then(decide(class, false, false)), writes, "{row}: write, {e:?}");
+                assert_eq!(
+                    then(decide(class, false, true)),
+                    writes,
+                    "{row}: write, {e:?}"
+                );
+                assert_eq!(
+                    then(decide(class, false, false)),
+                    writes,
+                    "{row}: write, {e:?}"
+                );
                 assert_eq!(then(decide(class, true, true)), reads, "{row}: read, {e:?}");
                 assert_eq!(
                     then(decide(class, true, false)),

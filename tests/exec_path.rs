@@ -564,9 +564,16 @@ async fn the_schedule_is_two_attempts_on_pooled_connections_then_one_on_a_new_on
         // The last attempt opened a connection although a third idle one
         // was there to take: it is still idle (and dead).
         assert_eq!(proxy.opened(), 4, "exactly one connection opened");
+        let idle = eventually("the new connection back in the pool", EVENT, || async {
+            let stats = pool.stats();
+            (stats.in_use == 0).then_some(stats.idle)
+        })
+        .await;
         assert_eq!(
-            stats.idle, 2,
-            "the new one returned, the dead one left: {stats:?}"
+            idle,
+            2,
+            "the new one returned, the dead one left: {:?}",
+            pool.stats()
         );
         let mut admin = setup.server.conn().await.unwrap();
         let stored: Vec<(i32, u64)> = admin.query("SELECT k, v FROM t").await.unwrap();

@@ -155,6 +155,12 @@ impl Pool {
                 // least once: "not run" would be a claim nobody proved.
                 if lost_once {
                     counters.maybe_executed();
+                    tracing::warn!(
+                        statement = op.verb(),
+                        attempt,
+                        reason = retry_reason,
+                        "every attempt failed, one after the read may have run; giving up"
+                    );
                     return Err(ErrorKind::MaybeExecuted { source: error });
                 }
                 return Err(ErrorKind::BadConnection {

@@ -599,6 +599,8 @@ async fn the_statement_timeout_bounds_each_wait_for_the_server_not_the_reader() 
             .await
             .unwrap();
         assert_eq!(rows.next().await.unwrap().unwrap(), 0);
+        // The passage of time is the scenario: the reader idles longer
+        // than the statement timeout between two rows.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let mut rest = Vec::new();
         while let Some(d) = rows.next().await {
@@ -635,6 +637,146 @@ async fn the_statement_timeout_bounds_each_wait_for_the_server_not_the_reader() 
         assert_eq!(
             stats.in_use, 0,
             "the timed-out connection was closed: {stats:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_statement_timeout_bounds_that_handles_statements_and_transactions_only() {
+    within(async {
+        let server = TestServer::start().await.unwrap();
+        let mut admin = tables(&server).await;
+        // The pool has no statement timeout.
+        let pool = pool(server.url(), 2).await;
+        let second = Duration::from_secs(1);
+        let short = pool.with_statement_timeout(Some(second));
+
+        // SLEEP(1.5): the passage of time is the scenario, longer than the
+        // handle's 1 s bound.
+        let slow = "SELECT 7 + SLEEP(1.5)";
+        let err = short.query_first::<i64>(slow, ()).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::StatementTimeout { timeout } if *timeout == second),
+            "{err:?}"
+        );
+        assert!(err.may_have_run());
+        let stats = pool.stats();
+        assert_eq!(
+            stats.statement_timeouts, 1,
+            "one set of counters: {stats:?}"
+        );
+        assert_eq!(
+            stats.read_retries + stats.bad_conn_retries,
+            0,
+            "a timed-out read is not re-sent: {stats:?}"
+        );
+        // The pool it came from is not bounded, nor is a handle that says
+        // `None` on a bounded one.
+        assert_eq!(pool.query_first::<i64>(slow, ()).await.unwrap(), Some(7));
+        let unbounded = short.with_statement_timeout(None);
+        assert_eq!(
+            unbounded.query_first::<i64>(slow, ()).await.unwrap(),
+            Some(7)
+        );
+        assert_eq!(pool.stats().statement_timeouts, 1);
+
+        // A transaction from the bounded handle is bounded too: a statement
+        // past the bound ends the transaction, whose work the server rolls
+        // back with the closed connection.
+        let mut tx = short.begin().await.unwrap();
+        tx.exec("INSERT INTO t VALUES (1)", ()).await.unwrap();
+        let err = tx.query_first::<i64>(slow, ()).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::StatementTimeout { .. }),
+            "{err:?}"
+        );
+        assert!(err.may_have_run());
+        let err = tx.exec("INSERT INTO t VALUES (2)", ()).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::TransactionClosed),
+            "{err:?}"
+        );
+        let err = tx.conn().unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::TransactionClosed),
+            "{err:?}"
+        );
+        let err = tx.commit().await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::TransactionClosed),
+            "{err:?}"
+        );
+        assert_eq!(pool.stats().statement_timeouts, 2);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            // Polling the server for the rollback of the closed session.
+            let n: Option<i64> = admin.query_first("SELECT COUNT(*) FROM t").await.unwrap();
+            if n == Some(0) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the timed-out transaction's insert is still there"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_transactions_query_methods_and_its_connection_run_inside_it() {
+    within(async {
+        let server = TestServer::start().await.unwrap();
+        let mut admin = tables(&server).await;
+        let pool = pool(server.url(), 1).await;
+
+        let mut tx = pool.begin().await.unwrap();
+        tx.exec("INSERT INTO t VALUES (1)", ()).await.unwrap();
+        let keys: Vec<i32> = tx.query("SELECT k FROM t", ()).await.unwrap();
+        assert_eq!(keys, [1], "the transaction sees its own row");
+        let first: Option<i32> = tx
+            .query_first("SELECT k FROM t WHERE k = ?", (1,))
+            .await
+            .unwrap();
+        assert_eq!(first, Some(1));
+        let none: Option<i32> = tx
+            .query_first("SELECT k FROM t WHERE k = ?", (9,))
+            .await
+            .unwrap();
+        assert_eq!(none, None);
+        // The raw connection is the transaction's.
+        let conn = tx.conn().unwrap();
+        let in_tx: Option<i32> = conn.query_first("SELECT @@in_transaction").await.unwrap();
+        assert_eq!(in_tx, Some(1));
+        conn.query_drop("INSERT INTO t VALUES (2)").await.unwrap();
+        let keys: Vec<i32> = tx.query("SELECT k FROM t ORDER BY k", ()).await.unwrap();
+        assert_eq!(keys, [1, 2]);
+        // Nobody else sees it before COMMIT...
+        let outside: Option<i64> = admin.query_first("SELECT COUNT(*) FROM t").await.unwrap();
+        assert_eq!(outside, Some(0));
+        tx.commit().await.unwrap();
+        // ...everybody after.
+        let outside: Vec<i32> = admin.query("SELECT k FROM t ORDER BY k").await.unwrap();
+        assert_eq!(outside, [1, 2]);
+
+        // And what the raw connection did is rolled back with the rest.
+        let mut tx = pool.begin().await.unwrap();
+        tx.conn()
+            .unwrap()
+            .query_drop("INSERT INTO t VALUES (3)")
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        let keys: Vec<i32> = pool.query("SELECT k FROM t ORDER BY k", ()).await.unwrap();
+        assert_eq!(keys, [1, 2]);
+        let stats = pool.stats();
+        assert_eq!(stats.open, 1, "{stats:?}");
+        assert_eq!(
+            stats.bad_conn_retries + stats.read_retries + stats.maybe_executed,
+            0,
+            "{stats:?}"
         );
     })
     .await;

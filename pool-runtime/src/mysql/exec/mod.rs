@@ -29,6 +29,21 @@
 //! | row conversion, parameter errors | a client-side mistake | [`ErrorKind::Client`](crate::ErrorKind::Client) | same |
 //! | acquire errors (timeout, closed, connect failed) | nothing was sent | [`ErrorKind::Acquire`](crate::ErrorKind::Acquire) | same |
 //!
+//! "Retried" in the Reads column needs `retry_reads` (on by default); with
+//! it off, a read is treated as a write. A read re-sent after a loss whose
+//! last attempt fails too is reported as
+//! [`ErrorKind::MaybeExecuted`](crate::ErrorKind::MaybeExecuted), not
+//! [`ErrorKind::BadConnection`](crate::ErrorKind::BadConnection): one of its
+//! attempts may have run. `BadConnection` means every attempt failed with an
+//! error of the first four rows.
+//!
+//! Why 1053, 1927 and 1317 are not proof: the server sends them in reply to
+//! a statement it interrupted (shutdown, `KILL CONNECTION`, `KILL QUERY`);
+//! an interrupted statement may have changed non-transactional tables, and
+//! a `COMMIT` may have been interrupted after it committed. Sent unprompted
+//! to an idle session, they arrive out of sequence and are read as "packets
+//! out of sync" (third row).
+//!
 //! Why `ConnectionReset` is not proof: the server may have executed the
 //! statement and then crashed, or been killed, before answering. Why
 //! `BrokenPipe` is: the kernel raises it only on a write to a socket already
@@ -90,6 +105,9 @@ impl Pool {
     pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<(O::Output, PooledConn), ErrorKind> {
         let counters = self.exec_counters();
         let mut attempt = 1;
+        // Whether an earlier attempt (a read) lost its connection after it
+        // may have reached the server.
+        let mut lost_once = false;
         loop {
             let mut conn = if attempt <= POOLED_ATTEMPTS {
                 self.get().await?
@@ -108,22 +126,19 @@ impl Pool {
                 }
             };
             let class = classify(&error);
-            let retry_reason = match class {
-                Class::Server => return Err(server_error(error)),
-                Class::Client => return Err(ErrorKind::Client(error)),
-                Class::NotExecuted(reason) => {
+            let (retry_reason, lost) = match decide(class, op.is_read(), self.options().retry_reads)
+            {
+                Decision::ServerAnswer => return Err(server_error(error)),
+                Decision::ClientError => return Err(ErrorKind::Client(error)),
+                Decision::Resend {
+                    reason,
+                    may_have_run,
+                } => {
                     conn.discard();
-                    counters.bad_conn_retry();
-                    reason
+                    lost_once |= may_have_run;
+                    (reason, may_have_run)
                 }
-                // Judged only now, when it matters: the text scan costs
-                // nothing on the success path.
-                Class::Lost(reason) if self.options().retry_reads && op.is_read() => {
-                    conn.discard();
-                    counters.read_retry();
-                    reason
-                }
-                Class::Lost(reason) => {
+                Decision::MaybeExecuted(reason) => {
                     conn.discard();
                     counters.maybe_executed();
                     tracing::warn!(
@@ -136,10 +151,29 @@ impl Pool {
                 }
             };
             if attempt == ATTEMPTS {
+                // A read re-sent after a loss may have run on the server at
+                // least once: "not run" would be a claim nobody proved.
+                if lost_once {
+                    counters.maybe_executed();
+                    tracing::warn!(
+                        statement = op.verb(),
+                        attempt,
+                        reason = retry_reason,
+                        "every attempt failed, one after the read may have run; giving up"
+                    );
+                    return Err(ErrorKind::MaybeExecuted { source: error });
+                }
                 return Err(ErrorKind::BadConnection {
                     attempts: attempt,
                     source: error,
                 });
+            }
+            // Counted only when it is re-sent: the last attempt's error is
+            // returned, not retried.
+            if lost {
+                counters.read_retry();
+            } else {
+                counters.bad_conn_retry();
             }
             tracing::info!(
                 statement = op.verb(),
@@ -154,6 +188,42 @@ impl Pool {
             );
             attempt += 1;
         }
+    }
+}
+
+/// What the exec path does with a failed attempt: the columns "Writes"
+/// and "Reads" of the table in the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Send it again on another connection. `may_have_run`: the attempt
+    /// lost its connection after the statement may have reached the
+    /// server (a read, with `retry_reads`).
+    Resend {
+        reason: &'static str,
+        may_have_run: bool,
+    },
+    /// Stop: [`ErrorKind::MaybeExecuted`].
+    MaybeExecuted(&'static str),
+    /// Stop: [`ErrorKind::Server`].
+    ServerAnswer,
+    /// Stop: [`ErrorKind::Client`].
+    ClientError,
+}
+
+/// Decides what to do with an attempt that failed with an error of `class`.
+pub(crate) fn decide(class: Class, is_read: bool, retry_reads: bool) -> Decision {
+    match class {
+        Class::Server => Decision::ServerAnswer,
+        Class::Client => Decision::ClientError,
+        Class::NotExecuted(reason) => Decision::Resend {
+            reason,
+            may_have_run: false,
+        },
+        Class::Lost(reason) if retry_reads && is_read => Decision::Resend {
+            reason,
+            may_have_run: true,
+        },
+        Class::Lost(reason) => Decision::MaybeExecuted(reason),
     }
 }
 
@@ -182,5 +252,160 @@ pub(crate) fn server_error(e: mysql_async::Error) -> ErrorKind {
     match e {
         mysql_async::Error::Server(e) => ErrorKind::Server(e),
         other => ErrorKind::Client(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! One row per row of the table in the module docs: changing a row of
+    //! the table without changing this test (or the other way round) fails.
+
+    use super::*;
+    use mysql_async::{DriverError, IoError};
+    use std::io;
+
+    fn io(kind: io::ErrorKind) -> mysql_async::Error {
+        mysql_async::Error::Io(IoError::Io(io::Error::from(kind)))
+    }
+
+    fn server(code: u16) -> mysql_async::Error {
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: String::new(),
+            state: "HY000".into(),
+        })
+    }
+
+    /// What a row's column says, without the reason text.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Then {
+        /// Re-sent; the statement did not run.
+        Retried,
+        /// Re-sent; it may have run (reads only).
+        RetriedMayHaveRun,
+        MaybeExecuted,
+        Server,
+        Client,
+    }
+
+    fn then(decision: Decision) -> Then {
+        match decision {
+            Decision::Resend {
+                may_have_run: false,
+                ..
+            } => Then::Retried,
+            Decision::Resend {
+                may_have_run: true, ..
+            } => Then::RetriedMayHaveRun,
+            Decision::MaybeExecuted(_) => Then::MaybeExecuted,
+            Decision::ServerAnswer => Then::Server,
+            Decision::ClientError => Then::Client,
+        }
+    }
+
+    #[test]
+    fn every_row_of_the_documented_table_holds() {
+        use Then::*;
+        use io::ErrorKind as K;
+        let out_of_sync = || {
+            mysql_async::Error::from(
+                mysql_common::proto::codec::error::PacketCodecError::PacketsOutOfSync,
+            )
+        };
+        // (row, its errors, writes, reads with retry_reads, reads without)
+        let rows: Vec<(&str, Vec<mysql_async::Error>, Then, Then, Then)> = vec![
+            (
+                "BrokenPipe",
+                vec![io(K::BrokenPipe)],
+                Retried,
+                Retried,
+                Retried,
+            ),
+            (
+                "server error 4031",
+                vec![server(4031)],
+                Retried,
+                Retried,
+                Retried,
+            ),
+            (
+                "packets out of sync, PacketOutOfOrder",
+                vec![
+                    out_of_sync(),
+                    mysql_async::Error::Driver(DriverError::PacketOutOfOrder),
+                ],
+                Retried,
+                Retried,
+                Retried,
+            ),
+            (
+                "ConnectionClosed",
+                vec![mysql_async::Error::Driver(DriverError::ConnectionClosed)],
+                Retried,
+                Retried,
+                Retried,
+            ),
+            (
+                "UnexpectedEof, ConnectionReset, other I/O",
+                vec![
+                    io(K::UnexpectedEof),
+                    io(K::ConnectionReset),
+                    io(K::ConnectionAborted),
+                    io(K::TimedOut),
+                    io(K::Other),
+                ],
+                MaybeExecuted,
+                RetriedMayHaveRun,
+                MaybeExecuted,
+            ),
+            (
+                "server errors 1053, 1927, 1317",
+                vec![server(1053), server(1927), server(1317)],
+                MaybeExecuted,
+                RetriedMayHaveRun,
+                MaybeExecuted,
+            ),
+            (
+                "other server errors",
+                vec![
+                    server(1062),
+                    server(1213),
+                    server(1064),
+                    server(1040),
+                    server(1969),
+                ],
+                Server,
+                Server,
+                Server,
+            ),
+            (
+                "client-side mistakes",
+                vec![mysql_async::Error::Driver(DriverError::MixedParams)],
+                Client,
+                Client,
+                Client,
+            ),
+        ];
+        for (row, errors, writes, reads, reads_off) in rows {
+            for e in &errors {
+                let class = classify::classify(e);
+                assert_eq!(
+                    then(decide(class, false, true)),
+                    writes,
+                    "{row}: write, {e:?}"
+                );
+                assert_eq!(
+                    then(decide(class, false, false)),
+                    writes,
+                    "{row}: write, {e:?}"
+                );
+                assert_eq!(then(decide(class, true, true)), reads, "{row}: read, {e:?}");
+                assert_eq!(
+                    then(decide(class, true, false)),
+                    reads_off,
+                    "{row}: read without retry_reads, {e:?}"
+                );
+            }
+        }
     }
 }

@@ -166,7 +166,7 @@ impl Pool {
             .run(&Begin(options))
             .await
             .map_err(|kind| self.error(kind))?;
-        Ok(Tx::new(conn, self.statement_timeout(), self.name()))
+        Ok(Tx::new(conn, self))
     }
 
     /// An error of this pool, naming it.

@@ -335,7 +335,7 @@ impl<'c> Holder<'c> {
                         pool.exec_counters().statement_timeout();
                         conn.discard();
                     }
-                    Some(Place::Tx(tx)) => tx.lose(),
+                    Some(Place::Tx(tx)) => tx.timed_out(),
                     None => {}
                 }
                 return ErrorKind::StatementTimeout { timeout };

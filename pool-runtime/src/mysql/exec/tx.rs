@@ -12,7 +12,7 @@ use super::row_stream::{Protocol, RowStream, drop_rest};
 use super::statement::{ExecOutcome, Op, Sql};
 use super::{Bounded, bounded, server_error};
 use crate::error::{Error, ErrorKind};
-use crate::mysql::PooledConn;
+use crate::mysql::{Pool, PooledConn};
 
 /// A transaction on one pooled connection, from [`Pool::begin`](crate::Pool::begin)
 /// or [`Pool::begin_with`](crate::Pool::begin_with).
@@ -30,6 +30,8 @@ pub struct Tx {
     conn: Option<PooledConn>,
     /// The pool it came from, as errors name it.
     pool: Arc<str>,
+    /// A handle on that pool, for its counters.
+    handle: Pool,
     statement_timeout: Option<Duration>,
     /// A row stream was dropped before its end: its rows are still to be
     /// read (in this protocol) before the next statement.
@@ -37,15 +39,14 @@ pub struct Tx {
 }
 
 impl Tx {
-    pub(crate) fn new(
-        conn: PooledConn,
-        statement_timeout: Option<Duration>,
-        pool: &Arc<str>,
-    ) -> Self {
+    /// A transaction on `conn`, bounded by the statement timeout of the
+    /// handle `pool` it was begun from.
+    pub(crate) fn new(conn: PooledConn, pool: &Pool) -> Self {
         Tx {
             conn: Some(conn),
-            pool: Arc::clone(pool),
-            statement_timeout,
+            pool: Arc::clone(pool.name()),
+            handle: pool.clone(),
+            statement_timeout: pool.statement_timeout(),
             unread: None,
         }
     }
@@ -123,7 +124,7 @@ impl Tx {
         match bounded(self.statement_timeout, conn.query_drop("COMMIT")).await {
             Ok(()) => Ok(()),
             Err(Bounded::TimedOut(timeout)) => {
-                self.lose();
+                self.timed_out();
                 Err(ErrorKind::StatementTimeout { timeout })
             }
             Err(Bounded::Failed(e)) => match classify(&e) {
@@ -185,7 +186,7 @@ impl Tx {
         let outcome = match bounded(self.statement_timeout, op.run(conn)).await {
             Ok(output) => return Ok(output),
             Err(Bounded::TimedOut(timeout)) => {
-                self.lose();
+                self.timed_out();
                 return Err(ErrorKind::StatementTimeout { timeout });
             }
             Err(Bounded::Failed(e)) => Err(e),
@@ -221,7 +222,7 @@ impl Tx {
                 Err(ErrorKind::TransactionLost { source: e })
             }
             Err(Bounded::TimedOut(timeout)) => {
-                self.lose();
+                self.timed_out();
                 Err(ErrorKind::StatementTimeout { timeout })
             }
         }
@@ -240,6 +241,13 @@ impl Tx {
     /// next statement.
     pub(super) fn left_unread(&mut self, protocol: Protocol) {
         self.unread = Some(protocol);
+    }
+
+    /// A statement ran past the statement timeout: the connection is
+    /// mid-statement, so it is closed, and the pool counts it.
+    pub(super) fn timed_out(&mut self) {
+        self.handle.exec_counters().statement_timeout();
+        self.lose();
     }
 
     /// The connection is gone or in an unknown state: close it.

@@ -32,8 +32,16 @@ const BLACKHOLED: u8 = 1;
 const CLOSE_FIN: u8 = 2;
 const CLOSE_RESET: u8 = 3;
 const CLOSE_IDLE_KILL: u8 = 4;
+const CLOSE_FIN_THEN_RESET: u8 = 5;
 
-// The stages of `Fault::ResetBeforeReply`.
+// How a connection armed with a cut (`Fault::ResetBeforeReply`,
+// `Fault::FinBeforeReply`, `Fault::FinMidReply`) is ended once the server
+// answers.
+const CUT_HOW_RESET: u8 = 0;
+const CUT_HOW_FIN: u8 = 1;
+const CUT_HOW_PARTIAL: u8 = 2;
+
+// The stages of a cut.
 const CUT_NONE: u8 = 0;
 const CUT_ARMED: u8 = 1;
 const CUT_SENT: u8 = 2;
@@ -51,6 +59,7 @@ enum Close {
     Fin,
     Reset,
     IdleKill,
+    FinThenReset,
 }
 
 /// What the rest of the proxy may change on a running connection, without
@@ -61,6 +70,8 @@ pub(super) struct Control {
     /// [`Fault::ResetBeforeReply`]: `CUT_ARMED`, then `CUT_SENT` once the
     /// client's next chunk went upstream.
     cut: AtomicU8,
+    /// How the cut ends the connection: `CUT_HOW_*`.
+    cut_how: AtomicU8,
     latency_nanos: AtomicU64,
     wake: Notify,
 }
@@ -70,6 +81,7 @@ impl Control {
         Control {
             phase: AtomicU8::new(FORWARDING),
             cut: AtomicU8::new(CUT_NONE),
+            cut_how: AtomicU8::new(CUT_HOW_RESET),
             latency_nanos: AtomicU64::new(0),
             wake: Notify::new(),
         }
@@ -88,10 +100,16 @@ impl Control {
                 return true;
             }
             Fault::RefuseNew => return false,
-            Fault::ResetBeforeReply => {
+            Fault::ResetBeforeReply | Fault::FinBeforeReply | Fault::FinMidReply => {
                 if self.is_closing() {
                     return false;
                 }
+                let how = match fault {
+                    Fault::FinBeforeReply => CUT_HOW_FIN,
+                    Fault::FinMidReply => CUT_HOW_PARTIAL,
+                    _ => CUT_HOW_RESET,
+                };
+                self.cut_how.store(how, Ordering::Release);
                 self.cut.store(CUT_ARMED, Ordering::Release);
                 return true;
             }
@@ -99,6 +117,7 @@ impl Control {
             Fault::Fin => CLOSE_FIN,
             Fault::Reset => CLOSE_RESET,
             Fault::MySql8IdleKill => CLOSE_IDLE_KILL,
+            Fault::FinThenReset => CLOSE_FIN_THEN_RESET,
         };
         let moved = self
             .phase
@@ -121,6 +140,7 @@ impl Control {
             CLOSE_FIN => Some(Close::Fin),
             CLOSE_RESET => Some(Close::Reset),
             CLOSE_IDLE_KILL => Some(Close::IdleKill),
+            CLOSE_FIN_THEN_RESET => Some(Close::FinThenReset),
             _ => None,
         }
     }
@@ -189,6 +209,15 @@ pub(super) async fn serve(proxy: Arc<ProxyState>, id: ConnectionId, mut client: 
             let _ = client.shutdown().await;
         }
         Some(Close::Reset) => {
+            if let Err(error) = client.set_zero_linger() {
+                tracing::debug!(connection = %id, %error, "could not arm the reset; closing instead");
+            }
+        }
+        Some(Close::FinThenReset) => {
+            // FIN first: the client's socket moves to CLOSE_WAIT; the reset
+            // that follows then leaves EPIPE pending on it (Linux), so its
+            // next write fails with a broken pipe.
+            let _ = client.shutdown().await;
             if let Err(error) = client.set_zero_linger() {
                 tracing::debug!(connection = %id, %error, "could not arm the reset; closing instead");
             }
@@ -333,8 +362,23 @@ async fn pump(
             && read > 0
             && control.cut.load(Ordering::Acquire) == CUT_SENT
         {
-            // The server answered the statement: the client must not see it.
-            control.apply(Fault::Reset);
+            // The server answered the statement: the client must not see
+            // it (or, for a partial reply, not all of it).
+            match control.cut_how.load(Ordering::Acquire) {
+                CUT_HOW_FIN => {
+                    control.apply(Fault::Fin);
+                }
+                CUT_HOW_PARTIAL => {
+                    // At most half of the first chunk, and at most 3 bytes
+                    // of it: never a whole packet (its header is 4 bytes).
+                    let partial = (read / 2).clamp(1, 3);
+                    let _ = to.write_all(&buf[..partial]).await;
+                    control.apply(Fault::Fin);
+                }
+                _ => {
+                    control.apply(Fault::Reset);
+                }
+            }
             return pending().await;
         }
         to.write_all(&buf[..read]).await?;

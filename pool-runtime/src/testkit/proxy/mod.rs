@@ -88,6 +88,29 @@ pub enum Fault {
     /// [`ConnectionReset`](std::io::ErrorKind::ConnectionReset). This is the
     /// case a retrying client must never answer by sending a write again.
     ResetBeforeReply,
+    /// Like [`ResetBeforeReply`](Fault::ResetBeforeReply), but closes the
+    /// client gracefully (FIN) instead: the statement ran exactly once and
+    /// the client reads end-of-stream where the answer should be;
+    /// `mysql_async` reports [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof).
+    FinBeforeReply,
+    /// Like [`FinBeforeReply`](Fault::FinBeforeReply), but lets the first
+    /// bytes of the answer through (fewer than a packet header, at most 3)
+    /// before the FIN: a connection that ends mid-reply. The statement ran
+    /// exactly once; `mysql_async` reports an I/O error of kind
+    /// [`Other`](std::io::ErrorKind::Other), its codec's "bytes remaining on
+    /// stream".
+    FinMidReply,
+    /// Closes the client gracefully (FIN), then resets it (RST), as a peer
+    /// that closed and then saw more data would; the upstream connection is
+    /// closed too. A reset that arrives after the FIN leaves a broken pipe on
+    /// the client's socket (Linux), so nothing the client writes next leaves
+    /// it: `mysql_async` reports an I/O error of kind
+    /// [`BrokenPipe`](std::io::ErrorKind::BrokenPipe) at its next query, the
+    /// one I/O error that proves the statement was not delivered. The reset
+    /// follows the fault's injection asynchronously: a client that queries
+    /// at once may still read end-of-stream; wait for the upstream session to
+    /// end (the server's processlist) to be sure the reset arrived.
+    FinThenReset,
 }
 
 /// A TCP proxy on a free loopback port, in front of one upstream server, that

@@ -68,6 +68,15 @@ pub enum Fault {
     /// packet out of order: `mysql_async` reports an I/O error of kind
     /// [`Other`](std::io::ErrorKind::Other) wrapping its codec's
     /// `PacketsOutOfSync`, not the server error.
+    ///
+    /// Inject it only where MySQL would send it: on a connection with no
+    /// statement outstanding. The server sends 4031 to a session waiting
+    /// for a command, never to one running a statement; injected while a
+    /// statement is in flight, the proxy would let the statement run and
+    /// then make it look unsent, and a retrying client would run it twice.
+    /// The same holds for [`after_idle`](FaultProxy::after_idle), which
+    /// counts a connection without traffic as idle even while the server
+    /// is still running its statement.
     MySql8IdleKill,
     /// Holds every chunk forwarded, in either direction, for this long before
     /// writing it, so a query and its reply take at least twice the delay.

@@ -14,7 +14,8 @@
 //! That keeps the lock short and these rules testable on their own.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use tokio::sync::oneshot;
 

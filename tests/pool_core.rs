@@ -627,9 +627,17 @@ async fn maintenance_retires_idle_connections_and_keeps_min_idle() {
             tokio::time::sleep(Duration::from_millis(50)).await;
             pool.run_maintenance().await;
             let stats = pool.stats();
-            // All four idled out; two fresh ones replace them for min_idle.
+            // All four idled out. Their goodbyes, still in flight, hold four
+            // of the five slots (max_open counts connections still closing),
+            // so the refill opens one now...
             assert_eq!(stats.max_idle_time_closed, 4, "{stats:?}");
+            assert_eq!((stats.idle, stats.open), (1, 1), "{stats:?}");
+            // ...and, once the goodbyes are done, the next pass the other.
+            until_live(&manager, 1).await;
+            pool.run_maintenance().await;
+            let stats = pool.stats();
             assert_eq!((stats.idle, stats.open), (2, 2), "{stats:?}");
+            assert_eq!(stats.connections_created, 6, "{stats:?}");
         },
     )
     .await;

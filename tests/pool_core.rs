@@ -413,6 +413,88 @@ async fn a_failed_reset_retires_the_connection_and_the_next_user_gets_a_clean_on
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_reset_that_hangs_is_abandoned_after_connect_timeout() {
+    bounded(
+        "a_reset_that_hangs_is_abandoned_after_connect_timeout",
+        TEST_TIMEOUT,
+        async {
+            let mut o = patient(1, 1);
+            o.connect_timeout = Duration::from_millis(300);
+            let (pool, manager) = pool(o);
+            let mut conn = pool.get().await.unwrap();
+            let dirty = conn.id();
+            conn.make_dirty();
+            manager.hang_resets(true);
+            let returned = tokio::time::Instant::now();
+            drop(conn);
+            // max_open = 1: this waits until the hung reset is given up.
+            let conn = within(pool.get()).await.unwrap();
+            let waited = returned.elapsed();
+            assert_ne!(
+                conn.id(),
+                dirty,
+                "the connection whose reset hung was handed out"
+            );
+            // Paused clock: exactly connect_timeout, the bound on a reset.
+            assert!(
+                waited >= Duration::from_millis(300) && waited < Duration::from_millis(310),
+                "{waited:?}"
+            );
+            let stats = pool.stats();
+            assert_eq!((stats.resets, stats.broken_closed), (0, 1), "{stats:?}");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn reset_every_return_resets_clean_connections_too() {
+    bounded(
+        "reset_every_return_resets_clean_connections_too",
+        TEST_TIMEOUT,
+        async {
+            let mut o = patient(1, 1);
+            o.reset_every_return = true;
+            let (pool, manager) = pool(o);
+            let conn = pool.get().await.unwrap();
+            let id = conn.id();
+            assert!(!conn.is_dirty());
+            drop(conn);
+            let again = within(pool.get()).await.unwrap();
+            assert_eq!(again.id(), id, "reset and reused, not replaced");
+            assert_eq!((manager.resets(), pool.stats().resets), (1, 1));
+        },
+    )
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_idle_past_max_idle_time_is_never_handed_out() {
+    bounded(
+        "a_connection_idle_past_max_idle_time_is_never_handed_out",
+        TEST_TIMEOUT,
+        async {
+            let mut o = limits(2, 2);
+            o.max_idle_time = Some(Duration::from_millis(30));
+            let (pool, _) = pool(o);
+            let first = pool.get().await.unwrap().id();
+            // The scenario: idle past max_idle_time (paused clock); no maintenance
+            // runs, so the acquire itself must refuse it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let second = pool.get().await.unwrap().id();
+            assert_ne!(first, second);
+            let stats = pool.stats();
+            assert_eq!(
+                (stats.max_idle_time_closed, stats.connections_created),
+                (1, 2),
+                "{stats:?}"
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_failed_keepalive_is_counted_and_the_connection_replaced() {
     bounded(
         "a_failed_keepalive_is_counted_and_the_connection_replaced",

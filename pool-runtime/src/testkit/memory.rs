@@ -48,6 +48,8 @@ struct State {
     refuse_all: AtomicBool,
     /// Goodbyes ([`Manager::close`]) never finish.
     hang_goodbyes: AtomicBool,
+    /// Resets ([`Manager::reset`]) never finish.
+    hang_resets: AtomicBool,
 }
 
 /// A connection of a [`MemoryManager`]. Dropping it closes it.
@@ -110,6 +112,12 @@ impl MemoryManager {
     /// The next `n` connects fail.
     pub fn fail_next_connects(&self, n: u64) {
         self.state.fail_connects.store(n, SeqCst);
+    }
+
+    /// From now on, every reset ([`Manager::reset`]) hangs until the pool
+    /// gives up on it, as on a connection whose peer stopped answering.
+    pub fn hang_resets(&self, hang: bool) {
+        self.state.hang_resets.store(hang, SeqCst);
     }
 
     /// The next `n` resets ([`Manager::reset`]) fail, as when the connection
@@ -238,6 +246,9 @@ impl Manager for MemoryManager {
 
     async fn reset(&self, conn: &mut MemoryConn) -> Result<(), MemoryError> {
         self.state.resets.fetch_add(1, SeqCst);
+        if self.state.hang_resets.load(SeqCst) {
+            std::future::pending::<()>().await;
+        }
         let told_to_fail = self
             .state
             .fail_resets

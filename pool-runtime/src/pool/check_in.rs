@@ -8,7 +8,7 @@
 //! connection.
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use super::flight::ConnInFlight;
 use super::inner::PoolInner;

@@ -20,7 +20,8 @@ use super::tracked::Tracked;
 
 impl<M: Manager> PoolInner<M> {
     /// Counts, logs and closes a connection that has already left the
-    /// pool's state (its permit is accounted for).
+    /// pool's state (counted in `closing`, which this ends once it is
+    /// closed).
     pub(crate) fn close_conn(self: &Arc<Self>, conn: Tracked<M::Connection>, why: CloseReason) {
         self.counters.closed(why);
         tracing::debug!(
@@ -30,6 +31,7 @@ impl<M: Manager> PoolInner<M> {
         );
         if !why.is_polite() {
             drop(conn);
+            self.transition(|st| st.closed_one());
             return;
         }
         match tokio::runtime::Handle::try_current() {
@@ -39,7 +41,10 @@ impl<M: Manager> PoolInner<M> {
             }
             // No runtime to run a goodbye on (a guard dropped after it):
             // dropping the socket is all that is left.
-            Err(_) => drop(conn),
+            Err(_) => {
+                drop(conn);
+                self.transition(|st| st.closed_one());
+            }
         }
     }
 
@@ -86,7 +91,8 @@ impl<M: Manager> PoolInner<M> {
 
 /// One goodbye, counted in `goodbyes_in_flight` from before its task is
 /// spawned until the task ends, however it ends (a runtime shutting down
-/// drops tasks without running them).
+/// drops tasks without running them); its end also ends the connection's
+/// `closing` slot.
 struct GoodbyeInFlight<M: Manager> {
     inner: Arc<PoolInner<M>>,
 }
@@ -117,6 +123,7 @@ impl<M: Manager> GoodbyeInFlight<M> {
 
 impl<M: Manager> Drop for GoodbyeInFlight<M> {
     fn drop(&mut self) {
+        self.inner.transition(|st| st.closed_one());
         if self.inner.goodbyes_in_flight.fetch_sub(1, SeqCst) == 1 {
             self.inner.drained.notify_waiters();
         }

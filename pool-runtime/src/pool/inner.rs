@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use tokio::sync::{Notify, watch};
 
@@ -108,15 +108,15 @@ impl<M: Manager> PoolInner<M> {
         self.close_if_out(out);
     }
 
-    /// Takes a connection out of the pool for good, for `why`, freeing its
-    /// permit for a waiter.
+    /// Takes a connection out of the pool for good, for `why`; its permit
+    /// goes to a waiter once it is closed.
     pub(crate) fn discard(
         self: &Arc<Self>,
         conn: Tracked<M::Connection>,
         why: CloseReason,
         was_in_use: bool,
     ) {
-        self.transition(|st| st.free_permit(was_in_use));
+        self.transition(|st| st.retire(was_in_use));
         self.close_conn(conn, why);
     }
 

@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The checkouts of one pool, by connection id.
 pub(crate) struct LeakTracker {

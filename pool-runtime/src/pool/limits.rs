@@ -28,8 +28,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// Most connections open at once, in use, idle or being opened, checked
-    /// or reset; `0` = unlimited.
+    /// Most connections open at once, in use, idle or being opened, checked,
+    /// reset or closed (until its goodbye ends); `0` = unlimited.
     pub max_open: u32,
     /// Most idle connections kept; more are closed on return. Values above
     /// `max_open` act as `max_open`.

@@ -7,7 +7,8 @@
 //! refused at acquire time, so a slow tick never lets one be handed out.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;

@@ -11,7 +11,9 @@
 //!
 //! - At most `max_open` connections exist at any instant, counting those
 //!   being opened, validated or reset (`0` = unlimited): each holds one
-//!   *permit*.
+//!   *permit*. A connection being closed keeps its place until its goodbye
+//!   has been said (or abandoned), so a retiring connection's replacement
+//!   never overlaps it.
 //! - Up to `max_idle` returned connections are kept; more are closed.
 //! - Acquires that find nothing free wait in a first-come, first-served
 //!   line, up to `acquire_timeout` (or the bound given to

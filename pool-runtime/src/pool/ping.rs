@@ -6,7 +6,8 @@
 //! adaptive validation bound ([`rtt`](super::rtt)).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use super::flight::ConnInFlight;
 use super::inner::PoolInner;

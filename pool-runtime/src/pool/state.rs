@@ -5,7 +5,11 @@
 //! pinged, opened). `open` counts them all: it is the number of *permits*
 //! handed out, a permit being the right to have one connection open. So
 //! `max_open` holds at every instant, including while a connection is being
-//! opened.
+//! opened. A connection on its way out (its goodbye in flight) no longer
+//! holds a permit but is counted in `closing`, and `open + closing` is what
+//! `max_open` bounds: a retiring connection's replacement is opened only
+//! once the server has been told goodbye, so the server never sees more
+//! than `max_open` sessions of the pool, even under churn.
 //!
 //! The moves are plain methods on [`State`], run under the pool's one lock
 //! ([`PoolInner::transition`](super::inner::PoolInner::transition)). They do
@@ -14,7 +18,8 @@
 //! That keeps the lock short and these rules testable on their own.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use tokio::sync::oneshot;
 
@@ -33,6 +38,9 @@ pub(crate) struct State<C> {
     waiters: VecDeque<Waiter<C>>,
     /// Permits handed out: connections open, being opened, or in flight.
     open: usize,
+    /// Connections out of the pool whose close (goodbye) has not finished:
+    /// they still count against `open_cap`.
+    closing: usize,
     /// Connections (or permits to open one) handed to acquirers.
     in_use: usize,
     closed: bool,
@@ -91,6 +99,7 @@ impl<C> State<C> {
             idle: VecDeque::new(),
             waiters: VecDeque::new(),
             open: 0,
+            closing: 0,
             in_use: 0,
             closed: false,
             next_waiter_id: 0,
@@ -120,10 +129,10 @@ impl<C> State<C> {
         if !fresh {
             while let Some(conn) = self.idle.pop_back() {
                 if conn.is_expired(now) {
-                    self.open -= 1;
+                    self.out();
                     stale.push((conn, CloseReason::Lifetime));
                 } else if conn.idle_too_long(now, max_idle_time) {
-                    self.open -= 1;
+                    self.out();
                     stale.push((conn, CloseReason::IdleTime));
                 } else {
                     self.in_use += 1;
@@ -133,16 +142,16 @@ impl<C> State<C> {
         }
         // Nobody jumps the line: with waiters, permits go to them.
         if self.waiters.is_empty() {
-            if self.open < self.open_cap {
+            if self.has_room() {
                 self.open += 1;
                 self.in_use += 1;
                 return Take::Permit;
             }
             if let Some(oldest) = self.idle.pop_front() {
-                // Only reached when `fresh`: its permit is handed straight on.
-                self.in_use += 1;
+                // Only reached when `fresh`: the oldest idle one makes room,
+                // and this acquire waits (first in line) for its goodbye.
+                self.out();
                 stale.push((oldest, CloseReason::Replaced));
-                return Take::Permit;
             }
         }
         if !may_wait {
@@ -183,20 +192,22 @@ impl<C> State<C> {
             self.in_use -= 1;
         }
         if self.closed {
-            self.open -= 1;
+            self.out();
             return Some((conn, CloseReason::Closed));
         }
         let mut conn = conn;
         while let Some(waiter) = self.waiters.pop_front() {
-            self.in_use += 1;
             if waiter.fresh {
-                // It wants a new connection: this one makes room for it.
-                if waiter.tx.send(Grant::Permit).is_ok() {
-                    return Some((conn, CloseReason::Replaced));
+                if waiter.tx.is_closed() {
+                    continue; // gave up
                 }
-                self.in_use -= 1;
-                continue;
+                // It wants a new connection: this one makes room for it,
+                // and the waiter stays first in line until its goodbye ends.
+                self.waiters.push_front(waiter);
+                self.out();
+                return Some((conn, CloseReason::Replaced));
             }
+            self.in_use += 1;
             match waiter.tx.send(Grant::Conn(conn)) {
                 Ok(()) => return None,
                 // The waiter gave up; its acquire will not take this back.
@@ -212,8 +223,53 @@ impl<C> State<C> {
             self.idle.push_back(conn);
             None
         } else {
-            self.open -= 1;
+            self.out();
             Some((conn, CloseReason::MaxIdle))
+        }
+    }
+
+    /// Whether a permit may be handed out: connections open, being opened
+    /// and still closing are all below `max_open`.
+    fn has_room(&self) -> bool {
+        self.open + self.closing < self.open_cap
+    }
+
+    /// A connection leaves the pool to be closed: its permit becomes a
+    /// `closing` slot until [`closed_one`](Self::closed_one).
+    fn out(&mut self) {
+        self.open -= 1;
+        self.closing += 1;
+    }
+
+    /// A connection in use or in flight leaves the pool for good, to be
+    /// closed (see [`out`](Self::out)). `was_in_use` says it was counted in
+    /// use.
+    pub(crate) fn retire(&mut self, was_in_use: bool) {
+        if was_in_use {
+            self.in_use -= 1;
+        }
+        self.out();
+    }
+
+    /// A connection that left the pool is closed (its goodbye said,
+    /// abandoned, or not owed): its slot goes to the first waiter as a
+    /// permit to open one, or is free.
+    pub(crate) fn closed_one(&mut self) {
+        self.closing -= 1;
+        if self.closed {
+            return;
+        }
+        while self.has_room() {
+            let Some(waiter) = self.waiters.pop_front() else {
+                return;
+            };
+            self.open += 1;
+            self.in_use += 1;
+            if waiter.tx.send(Grant::Permit).is_ok() {
+                return;
+            }
+            self.open -= 1;
+            self.in_use -= 1;
         }
     }
 
@@ -240,7 +296,8 @@ impl<C> State<C> {
     /// An open connection from outside the pool joins it as idle, room
     /// allowing; otherwise it is given back, to be closed.
     pub(crate) fn adopt(&mut self, conn: Tracked<C>) -> Option<ToClose<C>> {
-        if self.closed || self.open >= self.open_cap {
+        if self.closed || !self.has_room() {
+            self.closing += 1;
             return Some((conn, CloseReason::MaxIdle));
         }
         self.open += 1;
@@ -273,19 +330,16 @@ impl<C> State<C> {
                 self.idle.push_back(conn);
             }
         }
-        // The closed connections' permits go to waiters first...
-        self.open -= work.close.len();
-        for _ in 0..work.close.len().min(self.waiters.len()) {
-            // Taken again, then freed: to the first waiter still there.
-            self.open += 1;
-            self.free_permit(false);
+        // The closed connections' slots go to waiters as their goodbyes
+        // end (`closed_one`); with nobody waiting, top up to min_idle.
+        for _ in 0..work.close.len() {
+            self.out();
         }
-        // ...then top up to min_idle.
         let idle_soon = self.idle.len() + work.keepalive.len();
         let want = usize::try_from(limits.min_idle)
             .unwrap_or(usize::MAX)
             .min(self.idle_cap);
-        let room = self.open_cap.saturating_sub(self.open);
+        let room = self.open_cap.saturating_sub(self.open + self.closing);
         if self.waiters.is_empty() {
             work.open_new = want.saturating_sub(idle_soon).min(room);
             self.open += work.open_new;
@@ -299,7 +353,9 @@ impl<C> State<C> {
         self.closed = true;
         self.waiters.clear();
         let idle: Vec<_> = self.idle.drain(..).collect();
-        self.open -= idle.len();
+        for _ in 0..idle.len() {
+            self.out();
+        }
         idle
     }
 
@@ -309,7 +365,7 @@ impl<C> State<C> {
 
     /// Closed, and every permit back: nothing left to close.
     pub(crate) fn is_drained(&self) -> bool {
-        self.closed && self.open == 0
+        self.closed && self.open == 0 && self.closing == 0
     }
 
     pub(crate) fn gauges(&self) -> Gauges {
@@ -408,9 +464,32 @@ mod tests {
         assert!(st.release(conn(2), true).is_none());
         let mut stale = Vec::new();
         let take = st.take(Instant::now(), true, true, None, &mut stale);
-        assert!(matches!(take, Take::Permit));
+        // The oldest goes; the fresh acquire waits, first in line, until it
+        // is closed: two connections plus one closing would exceed max_open.
+        let Take::Wait(_, mut rx) = take else {
+            panic!("expected a place in line");
+        };
         assert!(matches!(&stale[..], [(c, CloseReason::Replaced)] if c.id == 1));
+        assert_eq!(counts(&st), (1, 0, 1, 1));
+        st.closed_one();
+        assert!(matches!(rx.try_recv(), Ok(Grant::Permit)));
         assert_eq!(counts(&st), (2, 1, 1, 0));
+    }
+
+    #[test]
+    fn a_retiring_connection_holds_its_slot_until_it_is_closed() {
+        let mut st = state(1, 1);
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        st.retire(true);
+        assert_eq!(counts(&st), (0, 0, 0, 0));
+        assert!(matches!(take(&mut st, false, false), Take::Exhausted));
+        let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
+            panic!("expected a place in line");
+        };
+        assert!(rx.try_recv().is_err(), "granted while the old one closes");
+        st.closed_one();
+        assert!(matches!(rx.try_recv(), Ok(Grant::Permit)));
+        assert_eq!(counts(&st), (1, 1, 0, 0));
     }
 
     #[test]
@@ -425,6 +504,9 @@ mod tests {
         assert!(matches!(take(&mut st, false, true), Take::Closed));
         let out = st.release(conn(2), true);
         assert!(matches!(out, Some((_, CloseReason::Closed))));
+        st.closed_one();
+        assert!(!st.is_drained(), "one still closing");
+        st.closed_one();
         assert!(st.is_drained());
     }
 }

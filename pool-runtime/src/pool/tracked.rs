@@ -1,6 +1,7 @@
 //! A connection with the times the pool's rules are judged on.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A raw connection and its bookkeeping. Lives in the idle list, in a guard,
 /// or in flight between them; never in two places.

@@ -39,6 +39,7 @@ struct State {
     resets: AtomicU64,
     goodbyes: AtomicU64,
     fail_connects: AtomicU64,
+    fail_resets: AtomicU64,
     connect_delay_nanos: AtomicU64,
     /// Connections created before this generation fail validation.
     killed_before: AtomicU64,
@@ -47,6 +48,8 @@ struct State {
     refuse_all: AtomicBool,
     /// Goodbyes ([`Manager::close`]) never finish.
     hang_goodbyes: AtomicBool,
+    /// Resets ([`Manager::reset`]) never finish.
+    hang_resets: AtomicBool,
 }
 
 /// A connection of a [`MemoryManager`]. Dropping it closes it.
@@ -90,7 +93,7 @@ impl MemoryManager {
         self.state.validations.load(SeqCst)
     }
 
-    /// Resets so far.
+    /// Resets attempted so far, failed ones included.
     pub fn resets(&self) -> u64 {
         self.state.resets.load(SeqCst)
     }
@@ -109,6 +112,18 @@ impl MemoryManager {
     /// The next `n` connects fail.
     pub fn fail_next_connects(&self, n: u64) {
         self.state.fail_connects.store(n, SeqCst);
+    }
+
+    /// From now on, every reset ([`Manager::reset`]) hangs until the pool
+    /// gives up on it, as on a connection whose peer stopped answering.
+    pub fn hang_resets(&self, hang: bool) {
+        self.state.hang_resets.store(hang, SeqCst);
+    }
+
+    /// The next `n` resets ([`Manager::reset`]) fail, as when the connection
+    /// died while its user held it.
+    pub fn fail_next_resets(&self, n: u64) {
+        self.state.fail_resets.store(n, SeqCst);
     }
 
     /// Every connect fails until switched off again (a server that is down).
@@ -151,6 +166,11 @@ impl MemoryConn {
     /// Marks it dirty, as an open transaction would: the pool must reset it.
     pub fn make_dirty(&mut self) {
         self.dirty = true;
+    }
+
+    /// Whether it is dirty: marked so and not reset since.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
     }
 }
 
@@ -226,6 +246,18 @@ impl Manager for MemoryManager {
 
     async fn reset(&self, conn: &mut MemoryConn) -> Result<(), MemoryError> {
         self.state.resets.fetch_add(1, SeqCst);
+        if self.state.hang_resets.load(SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        let told_to_fail = self
+            .state
+            .fail_resets
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if told_to_fail {
+            conn.broken = true;
+            return Err(MemoryError::Killed(conn.id));
+        }
         conn.dirty = false;
         Ok(())
     }

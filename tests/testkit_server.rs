@@ -46,6 +46,13 @@ async fn a_fresh_server_serves_database_test_as_root_without_password() {
             assert_eq!(db, "test");
             assert!(!version.is_empty());
             conn.disconnect().await.unwrap();
+
+            // Without `builder().tls()`: no TLS material, and the server offers none.
+            assert!(server.tls().is_none());
+            let mut admin = server.conn().await.unwrap();
+            assert_ne!(global(&mut admin, "have_ssl").await, "YES");
+            let handshake = handshake_refused_by_plain_server(server.addr().port()).await;
+            assert!(!handshake.ok, "{}", handshake.output);
         },
     )
     .await
@@ -375,6 +382,17 @@ async fn handshake(port: u16, ca: &std::path::Path, name: &str) -> OpensslRun {
     .await
 }
 
+/// A STARTTLS handshake with a server that offers no TLS (trusting nothing
+/// in particular): it must fail.
+async fn handshake_refused_by_plain_server(port: u16) -> OpensslRun {
+    let connect = format!("127.0.0.1:{port}");
+    openssl(
+        &["s_client", "-starttls", "mysql", "-connect", &connect],
+        b"",
+    )
+    .await
+}
+
 /// The certificate (PEM) a handshake printed: the one the server presented.
 fn presented_cert(run: &OpensslRun) -> String {
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
@@ -665,6 +683,99 @@ async fn the_fault_proxy_forwards_the_tls_handshake() {
             );
             let untrusted = handshake(port, tls.other_ca_path(), "localhost").await;
             assert!(!untrusted.ok, "{}", untrusted.output);
+        },
+    )
+    .await
+}
+
+/// `t` as OpenSSL prints a certificate time (`Dec  5 00:32:33 2026 GMT`),
+/// which is how MariaDB reports `Ssl_server_not_after`.
+fn openssl_time(t: std::time::SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (days, rest) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{} {day:>2} {:02}:{:02}:{:02} {year} GMT",
+        MONTHS[(month - 1) as usize],
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[test]
+fn openssl_time_formats_as_openssl_does() {
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(1_796_430_753);
+    assert_eq!(openssl_time(t), "Dec  5 00:32:33 2026 GMT");
+    let leap = std::time::UNIX_EPOCH + Duration::from_secs(951_782_400);
+    assert_eq!(openssl_time(leap), "Feb 29 00:00:00 2000 GMT");
+}
+
+#[tokio::test]
+async fn the_server_reports_the_expiry_in_ssl_server_not_after_on_tls_sessions_only() {
+    bounded(
+        "the_server_reports_the_expiry_in_ssl_server_not_after_on_tls_sessions_only",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::builder()
+                .tls_valid_for(Duration::from_secs(3 * 86400))
+                .start()
+                .await
+                .unwrap();
+            let tls = server.tls().unwrap();
+            let port = server.addr().port().to_string();
+            // A verifying TLS session by the mariadb client (the crate's own
+            // driver is built without TLS).
+            let query = "SHOW STATUS LIKE 'Ssl_server_not_after'";
+            let client = tokio::process::Command::new("mariadb")
+                .args([
+                    "--no-defaults",
+                    "-h127.0.0.1",
+                    "-P",
+                    &port,
+                    "-uroot",
+                    "-N",
+                    "-B",
+                ])
+                .arg(format!("--ssl-ca={}", tls.ca_path().display()))
+                .args(["--ssl-verify-server-cert", "-e", query])
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .output();
+            let out = tokio::time::timeout(OPENSSL, client)
+                .await
+                .expect("the mariadb client finishes in time")
+                .expect("the mariadb client runs (apt-get install -y mariadb-client)");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let expected = format!("Ssl_server_not_after\t{}", openssl_time(tls.not_after()));
+            assert_eq!(text.trim_end(), expected);
+
+            // Not on the kit's session (the Unix socket, no TLS), not even GLOBAL.
+            let mut admin = server.conn().await.unwrap();
+            for scope in ["", "GLOBAL "] {
+                let row: Option<(String, String)> = admin
+                    .query_first(format!("SHOW {scope}STATUS LIKE 'Ssl_server_not_after'"))
+                    .await
+                    .unwrap();
+                assert_eq!(row.unwrap().1, "", "{scope}");
+            }
         },
     )
     .await

@@ -81,7 +81,10 @@ impl TestTls {
     /// When the server certificate expires, to the second (what the
     /// certificate holds): now plus
     /// [`tls_valid_for`](super::TestServerBuilder::tls_valid_for), one year
-    /// by default.
+    /// by default. MariaDB reports it as `Ssl_server_not_after` (as OpenSSL
+    /// prints it, `Dec  5 00:32:33 2026 GMT`) on TLS sessions only: on a
+    /// plaintext or Unix-socket session, the kit's own included, it is empty,
+    /// `GLOBAL` too.
     pub fn not_after(&self) -> SystemTime {
         self.not_after
     }

@@ -656,6 +656,36 @@ async fn tls_valid_for_sets_the_expiry_of_the_certificate_the_server_presents() 
 }
 
 #[tokio::test]
+async fn a_zero_lifetime_makes_a_certificate_clients_see_as_expired() {
+    bounded(
+        "a_zero_lifetime_makes_a_certificate_clients_see_as_expired",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::builder()
+                .tls_valid_for(Duration::ZERO)
+                .start()
+                .await
+                .unwrap();
+            let tls = server.tls().unwrap();
+            assert!(tls.not_after() <= std::time::SystemTime::now());
+            let port = server.addr().port();
+            // Expired once the clock is past its last second.
+            let expired = eventually("the certificate is expired", TEST_TIMEOUT, || async {
+                let run = handshake(port, tls.ca_path(), "localhost").await;
+                (!run.ok).then_some(run)
+            })
+            .await;
+            assert!(
+                expired.output.contains("certificate has expired"),
+                "{}",
+                expired.output
+            );
+        },
+    )
+    .await
+}
+
+#[tokio::test]
 async fn the_fault_proxy_forwards_the_tls_handshake() {
     bounded(
         "the_fault_proxy_forwards_the_tls_handshake",

@@ -126,8 +126,10 @@ impl TestServerBuilder {
 
     /// The server certificate expires `valid_for` from the start (one year
     /// by default), e.g. days, for "expires soon" tests. Implies
-    /// [`tls`](Self::tls). A lifetime past the year 9999 fails the start with
-    /// [`TestkitError::TlsMaterial`].
+    /// [`tls`](Self::tls). `Duration::ZERO` makes a certificate that has
+    /// expired a second after the start (the server still starts with it and
+    /// presents it), for "expired" tests. A lifetime past the year 9999 fails
+    /// the start with [`TestkitError::TlsMaterial`].
     pub fn tls_valid_for(mut self, valid_for: Duration) -> Self {
         self.tls = true;
         self.valid_for = Some(valid_for);

@@ -8,6 +8,8 @@
 //! - [`TestServer`] starts a private `mariadbd` (or `mysqld`) on a fresh data
 //!   directory and a free loopback port, and removes both when dropped. Tests
 //!   may change its globals, kill its connections, stop and restart it.
+//!   [`TestServer::builder`] starts one with TLS (a CA and certificates made
+//!   at start, [`TestTls`]) and optionally `require_secure_transport=ON`.
 //! - [`FaultProxy`] sits between a client and a server and breaks connections
 //!   on demand in the ways production breaks them ([`Fault`]).
 //! - [`MemoryManager`] is a connection manager without a server, to test and

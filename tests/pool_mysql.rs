@@ -61,10 +61,8 @@ fn options(url: &str, max_open: u32, max_idle: u32) -> PoolOptions {
     o
 }
 
-/// An admin connection over TCP only. `server.conn()` uses the socket-
-/// preferring URL, whose first (TCP) session may still be listed for a
-/// moment after the driver moved to the socket: a count taken through a
-/// fresh one can be one too high.
+/// An admin connection over TCP, as root: it sees the pool's sessions in
+/// the processlist, and the file's counts leave its own session out.
 async fn admin(server: &TestServer) -> pool_runtime::mysql_async::Conn {
     within(pool_runtime::mysql_async::Conn::from_url(tcp_url(server)))
         .await

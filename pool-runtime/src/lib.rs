@@ -89,8 +89,11 @@ pub use error::{Error, ErrorKind};
 pub use figment;
 pub use mysql::exec::{ExecOutcome, Tx};
 pub use mysql::exec::{Executor, IsolationLevel, RowStream, TxOptions};
-pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn};
-pub use options::{PoolOptions, ResetPolicy, SettingValue};
+pub use mysql::{
+    AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn, TlsConfigError,
+    TlsConnectError, TlsErrorKind,
+};
+pub use options::{PoolOptions, ResetPolicy, SettingValue, SslMode};
 pub use url::{DatabaseUrl, UrlError};
 
 #[cfg(feature = "testkit")]

@@ -313,3 +313,359 @@ fn a_panicking_test_still_removes_its_server() {
     );
     assert!(!dir.exists(), "{} outlived the panic", dir.display());
 }
+
+// ---- TLS ---------------------------------------------------------------
+
+/// How long one `openssl` run may take before the test fails instead of
+/// hanging (it takes milliseconds).
+const OPENSSL: Duration = Duration::from_secs(30);
+
+/// What `openssl` said and whether it succeeded.
+struct OpensslRun {
+    ok: bool,
+    output: String,
+}
+
+/// Runs `openssl args…` with `stdin` as its input, bounded by [`OPENSSL`].
+async fn openssl(args: &[&str], stdin: &[u8]) -> OpensslRun {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new("openssl")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("openssl runs (apt-get install -y openssl)");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).await.unwrap();
+    drop(input); // EOF: s_client closes the session and exits.
+    let out = tokio::time::timeout(OPENSSL, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("openssl {args:?} did not finish within {OPENSSL:?}"))
+        .unwrap();
+    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    output.push_str(&String::from_utf8_lossy(&out.stderr));
+    OpensslRun {
+        ok: out.status.success(),
+        output,
+    }
+}
+
+/// A MySQL STARTTLS handshake with `port` on loopback, verifying the
+/// certificate against `ca` and the name `name`, as a verifying client does.
+async fn handshake(port: u16, ca: &std::path::Path, name: &str) -> OpensslRun {
+    let connect = format!("127.0.0.1:{port}");
+    let ca = ca.to_str().unwrap();
+    openssl(
+        &[
+            "s_client",
+            "-starttls",
+            "mysql",
+            "-connect",
+            &connect,
+            "-CAfile",
+            ca,
+            "-verify_return_error",
+            "-verify_hostname",
+            name,
+        ],
+        b"",
+    )
+    .await
+}
+
+/// The certificate (PEM) a handshake printed: the one the server presented.
+fn presented_cert(run: &OpensslRun) -> String {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let start = run
+        .output
+        .find(BEGIN)
+        .expect("the handshake printed the certificate");
+    let len = run.output[start..].find(END).unwrap() + END.len();
+    format!("{}\n", &run.output[start..start + len])
+}
+
+async fn global(conn: &mut Conn, name: &str) -> String {
+    // `SHOW` takes no placeholders; the names are the tests' own literals.
+    let row: Option<(String, String)> = conn
+        .query_first(format!("SHOW GLOBAL VARIABLES LIKE '{name}'"))
+        .await
+        .unwrap();
+    row.unwrap_or_else(|| panic!("no variable {name}")).1
+}
+
+#[tokio::test]
+async fn a_tls_server_is_verified_by_its_ca_and_refused_by_another() {
+    bounded(
+        "a_tls_server_is_verified_by_its_ca_and_refused_by_another",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::builder().tls().start().await.unwrap();
+            eprintln!(
+                "TLS test server started in {:?}",
+                server.started_in().unwrap()
+            );
+            let tls = server.tls().expect("started with TLS");
+            assert_eq!(tls.server_name(), "localhost");
+            assert!(tls.ca_path().starts_with(server.dir().unwrap()));
+            let port = server.addr().port();
+
+            let mut admin = server.conn().await.unwrap();
+            assert_eq!(global(&mut admin, "have_ssl").await, "YES");
+            // Plaintext TCP is still accepted without require_secure_transport.
+            assert_eq!(global(&mut admin, "require_secure_transport").await, "OFF");
+            let mut plain = connect(server.url()).await;
+            plain.query_drop("SELECT 1").await.unwrap();
+
+            let trusted = handshake(port, tls.ca_path(), "localhost").await;
+            assert!(trusted.ok, "{}", trusted.output);
+            assert!(
+                trusted.output.contains("Verify return code: 0 (ok)"),
+                "{}",
+                trusted.output
+            );
+            assert_eq!(
+                presented_cert(&trusted),
+                std::fs::read_to_string(tls.server_cert_path()).unwrap()
+            );
+
+            let untrusted = handshake(port, tls.other_ca_path(), "localhost").await;
+            assert!(!untrusted.ok, "{}", untrusted.output);
+            // The server sends its CA along; a client that does not trust
+            // it sees an untrusted self-signed CA in the chain.
+            assert!(
+                untrusted.output.contains("certificate verify failed")
+                    && !untrusted.output.contains("Verify return code: 0 (ok)"),
+                "{}",
+                untrusted.output
+            );
+
+            let wrong_name = handshake(port, tls.ca_path(), "db.example.com").await;
+            assert!(!wrong_name.ok, "{}", wrong_name.output);
+            assert!(
+                wrong_name.output.contains("hostname mismatch"),
+                "{}",
+                wrong_name.output
+            );
+
+            // By IP too: the certificate names 127.0.0.1.
+            let connect = format!("127.0.0.1:{port}");
+            let by_ip = openssl(
+                &[
+                    "s_client",
+                    "-starttls",
+                    "mysql",
+                    "-connect",
+                    &connect,
+                    "-CAfile",
+                    tls.ca_path().to_str().unwrap(),
+                    "-verify_return_error",
+                    "-verify_ip",
+                    "127.0.0.1",
+                ],
+                b"",
+            )
+            .await;
+            assert!(by_ip.ok, "{}", by_ip.output);
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_client_identity_is_signed_by_the_ca_for_client_auth() {
+    bounded(
+        "the_client_identity_is_signed_by_the_ca_for_client_auth",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::builder().tls().start().await.unwrap();
+            let tls = server.tls().unwrap();
+            let (ca, other, cert) = (
+                tls.ca_path().to_str().unwrap(),
+                tls.other_ca_path().to_str().unwrap(),
+                tls.client_cert_path().to_str().unwrap(),
+            );
+            let signed = openssl(
+                &["verify", "-CAfile", ca, "-purpose", "sslclient", cert],
+                b"",
+            )
+            .await;
+            assert!(signed.ok, "{}", signed.output);
+            let unrelated = openssl(&["verify", "-CAfile", other, cert], b"").await;
+            assert!(!unrelated.ok, "{}", unrelated.output);
+            // The key is the certificate's: both hold the same public key.
+            let from_cert = openssl(&["x509", "-in", cert, "-noout", "-pubkey"], b"").await;
+            let key = tls.client_key_path().to_str().unwrap();
+            let from_key = openssl(&["pkey", "-in", key, "-pubout"], b"").await;
+            assert!(
+                from_cert.ok && from_key.ok,
+                "{}{}",
+                from_cert.output,
+                from_key.output
+            );
+            assert_eq!(from_cert.output, from_key.output);
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn require_secure_transport_refuses_plain_tcp_while_the_kit_keeps_working() {
+    bounded(
+        "require_secure_transport_refuses_plain_tcp_while_the_kit_keeps_working",
+        TEST_TIMEOUT,
+        async {
+            let mut server = TestServer::builder()
+                .require_secure_transport()
+                .start()
+                .await
+                .unwrap();
+            assert!(
+                server.tls().is_some(),
+                "require_secure_transport implies tls"
+            );
+
+            let refused = Conn::new(Opts::from_url(server.url()).unwrap()).await;
+            let err = refused.expect_err("a plaintext TCP login is refused");
+            eprintln!("plaintext TCP login: {err}");
+            // MariaDB 10.11 refuses it as a failed login (1045, "Access
+            // denied"), with no error of its own for the transport.
+            let mysql_async::Error::Server(e) = &err else {
+                panic!("not the server's refusal: {err:?}");
+            };
+            assert_eq!(e.code, 1045, "{e:?}");
+
+            // The kit's own sessions go over the Unix socket, which the
+            // server counts as secure.
+            let mut admin = server.conn().await.unwrap();
+            assert_eq!(global(&mut admin, "require_secure_transport").await, "ON");
+            server.set_global("wait_timeout", 7).await.unwrap();
+            assert_eq!(global(&mut admin, "wait_timeout").await, "7");
+            // The refused login may linger for a moment; then only `admin`.
+            eventually("only admin is connected", TEST_TIMEOUT, || async {
+                (server.client_connections().await.unwrap() == 1).then_some(())
+            })
+            .await;
+            assert_eq!(server.kill_all_client_connections().await.unwrap(), 1);
+            assert!(admin.query_drop("SELECT 1").await.is_err());
+
+            // The refusal is the setting's: without it the same login works.
+            let mut admin = server.conn().await.unwrap();
+            server
+                .set_global("require_secure_transport", "OFF")
+                .await
+                .unwrap();
+            connect(server.url())
+                .await
+                .query_drop("SELECT 1")
+                .await
+                .unwrap();
+            server
+                .set_global("require_secure_transport", "ON")
+                .await
+                .unwrap();
+            assert!(
+                Conn::new(Opts::from_url(server.url()).unwrap())
+                    .await
+                    .is_err()
+            );
+            admin.query_drop("SELECT 1").await.unwrap();
+
+            // A restart keeps TLS and the requirement.
+            server.restart().await.unwrap();
+            let mut again = server.conn().await.unwrap();
+            assert_eq!(global(&mut again, "have_ssl").await, "YES");
+            assert_eq!(global(&mut again, "require_secure_transport").await, "ON");
+            let tls = server.tls().unwrap();
+            let verified = handshake(server.addr().port(), tls.ca_path(), "localhost").await;
+            assert!(verified.ok, "{}", verified.output);
+            assert!(
+                Conn::new(Opts::from_url(server.url()).unwrap())
+                    .await
+                    .is_err()
+            );
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn tls_valid_for_sets_the_expiry_of_the_certificate_the_server_presents() {
+    bounded(
+        "tls_valid_for_sets_the_expiry_of_the_certificate_the_server_presents",
+        TEST_TIMEOUT,
+        async {
+            const DAY: u64 = 86400;
+            let valid_for = Duration::from_secs(3 * DAY);
+            let before = std::time::SystemTime::now();
+            let server = TestServer::builder()
+                .tls_valid_for(valid_for)
+                .start()
+                .await
+                .unwrap();
+            let after = std::time::SystemTime::now();
+            let tls = server.tls().expect("tls_valid_for implies tls");
+            // Whole seconds: up to one below `before + valid_for`.
+            assert!(tls.not_after() + Duration::from_secs(1) > before + valid_for);
+            assert!(tls.not_after() <= after + valid_for);
+
+            let run = handshake(server.addr().port(), tls.ca_path(), "localhost").await;
+            assert!(run.ok, "{}", run.output);
+            let served = presented_cert(&run);
+            // `-checkend N` fails when the certificate expires within N seconds.
+            let left = tls
+                .not_after()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap()
+                .as_secs();
+            let within = |secs: u64| {
+                let secs = secs.to_string();
+                let served = served.clone();
+                async move {
+                    let run =
+                        openssl(&["x509", "-noout", "-checkend", &secs], served.as_bytes()).await;
+                    !run.ok
+                }
+            };
+            assert!(!within(left - 60).await, "expires more than a minute early");
+            assert!(within(left + 60).await, "expires more than a minute late");
+            assert!(!within(2 * DAY).await && within(4 * DAY).await);
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_fault_proxy_forwards_the_tls_handshake() {
+    bounded(
+        "the_fault_proxy_forwards_the_tls_handshake",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::builder().tls().start().await.unwrap();
+            let tls = server.tls().unwrap();
+            let proxy = pool_runtime::testkit::FaultProxy::start(server.addr())
+                .await
+                .unwrap();
+            let url = server.url_at(proxy.addr()).unwrap();
+            let port: u16 = url
+                .split_once("127.0.0.1:")
+                .and_then(|(_, rest)| rest.split_once('/'))
+                .and_then(|(port, _)| port.parse().ok())
+                .unwrap_or_else(|| panic!("no loopback port in {url}"));
+            assert_eq!(port, proxy.addr().port());
+            assert_ne!(port, server.addr().port());
+
+            let through = handshake(port, tls.ca_path(), "localhost").await;
+            assert!(through.ok, "{}", through.output);
+            assert_eq!(
+                presented_cert(&through),
+                std::fs::read_to_string(tls.server_cert_path()).unwrap()
+            );
+            let untrusted = handshake(port, tls.other_ca_path(), "localhost").await;
+            assert!(!untrusted.ok, "{}", untrusted.output);
+        },
+    )
+    .await
+}

@@ -94,6 +94,16 @@ pub enum TestkitError {
         action: &'static str,
     },
 
+    /// The TLS material of a test server (CA, certificates, keys) could not
+    /// be made.
+    #[error("the test kit could not make {what}: {reason}")]
+    TlsMaterial {
+        /// What was being made.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
+
     /// A global variable name that is not a plain identifier.
     #[error("`{name}` is not a server variable name (letters, digits and `_` only)")]
     BadVariableName {

@@ -41,4 +41,4 @@ mod server;
 pub use error::TestkitError;
 pub use memory::{MemoryConn, MemoryError, MemoryManager};
 pub use proxy::{ConnectionId, Fault, FaultProxy};
-pub use server::TestServer;
+pub use server::{TestServer, TestServerBuilder, TestTls};

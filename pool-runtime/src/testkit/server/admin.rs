@@ -5,11 +5,18 @@
 //! ([`KIT_USER`]), so that they never show up in the connection counts a
 //! test asserts on: a session the kit has just closed can linger in the
 //! server's process list for a moment, and the server cannot tell "the
-//! session asking" from "an earlier one" otherwise. They go over TCP, like
-//! production traffic.
+//! session asking" from "an earlier one" otherwise.
+//!
+//! They go over the server's Unix socket: a server started with
+//! `require_secure_transport=ON` refuses plaintext TCP, and counts a Unix
+//! socket as a secure transport, so the kit keeps working on it while the
+//! crate's driver is built without TLS. Tests get TCP URLs ([`test_url`]),
+//! like production traffic.
+
+use std::path::Path;
 
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Opts};
+use mysql_async::{Conn, Opts, OptsBuilder};
 
 use crate::testkit::TestkitError;
 
@@ -23,6 +30,8 @@ pub(super) const INIT_SQL: &str = "\
 CREATE DATABASE IF NOT EXISTS test;
 CREATE USER IF NOT EXISTS 'pool_testkit'@'%';
 GRANT ALL PRIVILEGES ON *.* TO 'pool_testkit'@'%' WITH GRANT OPTION;
+CREATE USER IF NOT EXISTS 'pool_testkit'@'localhost';
+GRANT ALL PRIVILEGES ON *.* TO 'pool_testkit'@'localhost' WITH GRANT OPTION;
 ";
 
 /// The URL tests get for an owned server on `port`: root without a
@@ -35,9 +44,25 @@ pub(super) fn test_url(port: u16) -> String {
     format!("mysql://root@127.0.0.1:{port}/test?prefer_socket=false")
 }
 
-/// The URL of the kit's own sessions on an owned server on `port`.
-pub(super) fn kit_url(port: u16) -> String {
-    format!("mysql://{KIT_USER}@127.0.0.1:{port}/?prefer_socket=false")
+/// The kit's own sessions on an owned server whose socket is `socket`.
+pub(super) fn kit_opts(socket: &Path) -> Opts {
+    socket_opts(socket, KIT_USER, None)
+}
+
+/// [`TestServer::conn`](super::TestServer::conn)'s sessions on an owned
+/// server: root, database `test`, over the socket.
+pub(super) fn root_opts(socket: &Path) -> Opts {
+    socket_opts(socket, "root", Some("test"))
+}
+
+fn socket_opts(socket: &Path, user: &str, db: Option<&str>) -> Opts {
+    OptsBuilder::default()
+        .ip_or_hostname("localhost")
+        .user(Some(user))
+        .db_name(db)
+        .socket(Some(socket.to_string_lossy()))
+        .prefer_socket(false)
+        .into()
 }
 
 /// A new session on the server at `url`.
@@ -46,6 +71,11 @@ pub(super) async fn connect(url: &str) -> Result<Conn, TestkitError> {
         what: "the test server URL",
         reason: e.to_string(),
     })?;
+    connect_with(opts).await
+}
+
+/// A new session with `opts`.
+pub(super) async fn connect_with(opts: Opts) -> Result<Conn, TestkitError> {
     Conn::new(opts)
         .await
         .map_err(|e| TestkitError::query("connect", e))

@@ -13,6 +13,7 @@ mod process;
 mod programs;
 mod supervisor;
 mod teardown;
+mod tls;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -22,7 +23,8 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts};
 
-use self::supervisor::Supervisor;
+use self::supervisor::{ServerConfig, Supervisor};
+pub use self::tls::TestTls;
 use super::TestkitError;
 
 /// The variable that points the kit at an existing server instead.
@@ -72,16 +74,77 @@ struct Owned {
     started_in: Duration,
 }
 
-impl TestServer {
-    /// Starts a fresh server and waits until it accepts connections.
-    ///
-    /// Fails with [`TestkitError::NoServerBinary`] (naming the install
-    /// command) when no `mariadbd`/`mysqld` is on `PATH` or in `/usr/sbin`.
-    /// Needs a Tokio runtime with I/O and time enabled (as `#[tokio::test]`
-    /// runtimes have).
-    pub async fn start() -> Result<TestServer, TestkitError> {
+/// How to start a [`TestServer`] that is not the plain default: with TLS,
+/// with `require_secure_transport=ON`. From [`TestServer::builder`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), pool_runtime::testkit::TestkitError> {
+/// use std::time::Duration;
+/// use pool_runtime::testkit::TestServer;
+///
+/// let server = TestServer::builder()
+///     .tls()
+///     .require_secure_transport()
+///     .tls_valid_for(Duration::from_secs(3 * 86400))
+///     .start()
+///     .await?;
+/// let tls = server.tls().expect("started with TLS");
+/// println!("trust {} to verify {}", tls.ca_path().display(), tls.server_name());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until `start()` is awaited"]
+pub struct TestServerBuilder {
+    tls: bool,
+    valid_for: Option<Duration>,
+    require_secure_transport: bool,
+}
+
+impl TestServerBuilder {
+    /// Starts the server with TLS: a CA, a server certificate it signed (for
+    /// `localhost` and `127.0.0.1`), a client identity and an unrelated CA,
+    /// made at start in the server's directory ([`TestServer::tls`] has
+    /// their paths). The server gets `ssl_ca`, `ssl_cert` and `ssl_key`, so
+    /// `have_ssl` is `YES`; plaintext logins are still accepted unless
+    /// [`require_secure_transport`](Self::require_secure_transport).
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    /// Starts the server with `require_secure_transport=ON`: TCP logins
+    /// without TLS are refused (the kit's own sessions use the Unix socket,
+    /// which the server counts as secure, and keep working). Implies
+    /// [`tls`](Self::tls). MariaDB 10.11 refuses such a login as a failed
+    /// login, error 1045 (`Access denied for user …`), with no error code of
+    /// its own for the transport.
+    pub fn require_secure_transport(mut self) -> Self {
+        self.tls = true;
+        self.require_secure_transport = true;
+        self
+    }
+
+    /// The server certificate expires `valid_for` from the start (one year
+    /// by default), e.g. days, for "expires soon" tests. Implies
+    /// [`tls`](Self::tls). A lifetime past the year 9999 fails the start with
+    /// [`TestkitError::TlsMaterial`].
+    pub fn tls_valid_for(mut self, valid_for: Duration) -> Self {
+        self.tls = true;
+        self.valid_for = Some(valid_for);
+        self
+    }
+
+    /// Starts the server as configured and waits until it accepts
+    /// connections; see [`TestServer::start`].
+    pub async fn start(self) -> Result<TestServer, TestkitError> {
+        let config = ServerConfig {
+            tls_valid_for: self
+                .tls
+                .then(|| self.valid_for.unwrap_or(tls::DEFAULT_VALID_FOR)),
+            require_secure_transport: self.require_secure_transport,
+        };
         let begun = Instant::now();
-        let server = Supervisor::start().await?;
+        let server = Supervisor::start(&config).await?;
         let port = server.port();
         let owned = Owned {
             url: admin::test_url(port),
@@ -90,12 +153,41 @@ impl TestServer {
         };
         tracing::info!(
             port,
+            tls = self.tls,
+            require_secure_transport = self.require_secure_transport,
             millis = owned.started_in.as_millis(),
             "test server started"
         );
         Ok(TestServer {
             kind: Kind::Owned(Box::new(owned)),
         })
+    }
+}
+
+impl TestServer {
+    /// Starts a fresh server and waits until it accepts connections.
+    ///
+    /// Fails with [`TestkitError::NoServerBinary`] (naming the install
+    /// command) when no `mariadbd`/`mysqld` is on `PATH` or in `/usr/sbin`.
+    /// Needs a Tokio runtime with I/O and time enabled (as `#[tokio::test]`
+    /// runtimes have). The same as `TestServer::builder().start()`.
+    pub async fn start() -> Result<TestServer, TestkitError> {
+        Self::builder().start().await
+    }
+
+    /// A builder for a server with TLS or `require_secure_transport`.
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder::default()
+    }
+
+    /// The TLS files of a server started with
+    /// [`TestServerBuilder::tls`]; `None` otherwise (and for the shared
+    /// server).
+    pub fn tls(&self) -> Option<&TestTls> {
+        match &self.kind {
+            Kind::Owned(o) => o.server.tls(),
+            Kind::External { .. } => None,
+        }
     }
 
     /// Uses the server named by `POOL_TEST_URL` when it is set, else starts
@@ -204,10 +296,17 @@ impl TestServer {
         }
     }
 
-    /// A fresh connection straight to the server, for setup and inspection.
+    /// A fresh connection straight to the server, for setup and inspection:
+    /// as root to database `test`. On a server the kit owns it goes over the
+    /// server's Unix socket, so it works with `require_secure_transport=ON`
+    /// too; it counts in [`client_connections`](Self::client_connections).
+    /// On the shared server it logs in as `POOL_TEST_URL` says.
     pub async fn conn(&self) -> Result<Conn, TestkitError> {
         self.not_stopped("conn")?;
-        admin::connect(self.url()).await
+        match &self.kind {
+            Kind::Owned(o) => admin::connect_with(o.server.root_opts()).await,
+            Kind::External { url, .. } => admin::connect(url).await,
+        }
     }
 
     /// `SET GLOBAL name = value`. Sessions opened afterwards see the value;
@@ -281,12 +380,12 @@ impl TestServer {
         self.start_again().await
     }
 
-    /// A session for the kit's own statements: as the kit's user on an owned
-    /// server, as the URL says on the shared one.
+    /// A session for the kit's own statements: as the kit's user over the
+    /// Unix socket on an owned server, as the URL says on the shared one.
     async fn kit_conn(&self, action: &'static str) -> Result<Conn, TestkitError> {
         self.not_stopped(action)?;
         match &self.kind {
-            Kind::Owned(o) => admin::connect(&admin::kit_url(o.server.port())).await,
+            Kind::Owned(o) => admin::connect_with(o.server.kit_opts()).await,
             Kind::External { url, .. } => admin::connect(url).await,
         }
     }
@@ -324,6 +423,7 @@ impl fmt::Debug for TestServer {
                 .field("url", &o.url)
                 .field("pid", &self.pid())
                 .field("dir", &o.server.dir())
+                .field("tls", &o.server.tls().is_some())
                 .finish(),
             // The shared URL may carry a password: show the address only.
             Kind::External { addr, .. } => f

@@ -54,6 +54,7 @@ impl ServerProcess {
         programs: &ServerPrograms,
         dir: &DataDir,
         port: u16,
+        extra_args: &[String],
     ) -> io::Result<ServerProcess> {
         let mut cmd = Command::new(&programs.server);
         // --no-defaults must come first: no my.cnf on this machine may leak in.
@@ -67,6 +68,7 @@ impl ServerProcess {
             .arg(format!("--port={port}"))
             .arg("--bind-address=127.0.0.1")
             .args(FAST_SERVER_FLAGS)
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -86,16 +88,17 @@ impl ServerProcess {
         self.pid
     }
 
-    /// Waits until the server accepts a connection at `url`.
+    /// Waits until the server accepts a connection with `opts` (the kit's
+    /// own, over the Unix socket).
     pub(super) async fn wait_ready(
         &mut self,
-        url: &str,
+        opts: &mysql_async::Opts,
         deadline: Duration,
     ) -> Result<(), NotReady> {
         let last_error = RefCell::new(String::from("none yet"));
         let accepting = async {
             loop {
-                match admin::connect(url).await {
+                match admin::connect_with(opts.clone()).await {
                     Ok(conn) => return admin::disconnect(conn).await,
                     Err(e) => {
                         last_error.replace(e.to_string());

@@ -13,6 +13,7 @@ use super::data_dir::DataDir;
 use super::process::{NotReady, ServerProcess};
 use super::programs::ServerPrograms;
 use super::teardown;
+use super::tls::TestTls;
 use crate::testkit::TestkitError;
 
 /// How long a start may take before it is reported as failed. Startup takes
@@ -32,6 +33,19 @@ pub(super) struct Supervisor {
     port: u16,
     dir: DataDir,
     process: Option<ServerProcess>,
+    /// The TLS files the server is started with, if any.
+    tls: Option<TestTls>,
+    /// Options beyond the kit's own, given at every start.
+    extra_args: Vec<String>,
+}
+
+/// How a server is to be started, beyond the kit's defaults.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ServerConfig {
+    /// TLS with fresh material whose server certificate lives this long.
+    pub(super) tls_valid_for: Option<Duration>,
+    /// `--require-secure-transport=ON`.
+    pub(super) require_secure_transport: bool,
 }
 
 /// Why a launch failed: a port taken before the server bound it is worth
@@ -51,7 +65,7 @@ impl LaunchError {
 
 impl Supervisor {
     /// Installs a fresh data directory and starts the server on a free port.
-    pub(super) async fn start() -> Result<Supervisor, TestkitError> {
+    pub(super) async fn start(config: &ServerConfig) -> Result<Supervisor, TestkitError> {
         let programs = ServerPrograms::find().await?;
         // Owned by the supervisor from here on, so that a failed or cancelled
         // start removes the directory (and ends a started process) too.
@@ -60,7 +74,19 @@ impl Supervisor {
             port: 0,
             dir: DataDir::create(admin::INIT_SQL)?,
             process: None,
+            tls: None,
+            extra_args: Vec::new(),
         };
+        if let Some(valid_for) = config.tls_valid_for {
+            let tls = TestTls::generate(&supervisor.dir.path().join("tls"), valid_for)?;
+            supervisor.extra_args.extend(tls.server_args());
+            supervisor.tls = Some(tls);
+        }
+        if config.require_secure_transport {
+            supervisor
+                .extra_args
+                .push("--require-secure-transport=ON".into());
+        }
         supervisor.dir.install(&supervisor.programs).await?;
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
@@ -98,6 +124,21 @@ impl Supervisor {
         self.dir.path()
     }
 
+    /// The TLS files the server was started with.
+    pub(super) fn tls(&self) -> Option<&TestTls> {
+        self.tls.as_ref()
+    }
+
+    /// The kit's own sessions: over the Unix socket.
+    pub(super) fn kit_opts(&self) -> mysql_async::Opts {
+        admin::kit_opts(&self.dir.socket())
+    }
+
+    /// Root's sessions over the Unix socket, for `TestServer::conn`.
+    pub(super) fn root_opts(&self) -> mysql_async::Opts {
+        admin::root_opts(&self.dir.socket())
+    }
+
     pub(super) fn is_running(&self) -> bool {
         self.process.is_some()
     }
@@ -108,11 +149,11 @@ impl Supervisor {
         let Some(process) = self.process.as_mut() else {
             return Ok(());
         };
-        let url = admin::kit_url(self.port);
+        let opts = admin::kit_opts(&self.dir.socket());
         let graceful = async {
             // The server closes this connection as it goes: an error here is
             // expected, and exit is what is waited for.
-            if let Ok(mut conn) = admin::connect(&url).await {
+            if let Ok(mut conn) = admin::connect_with(opts).await {
                 use mysql_async::prelude::Queryable as _;
                 let _ = conn.query_drop("SHUTDOWN").await;
             }
@@ -142,17 +183,19 @@ impl Supervisor {
         self.launch().await.map_err(LaunchError::into_inner)
     }
 
-    /// Spawns the server and waits until it answers on its TCP port.
+    /// Spawns the server and waits until it answers on its socket (it binds
+    /// its TCP port before that, and exits if the port is taken).
     async fn launch(&mut self) -> Result<(), LaunchError> {
-        let process = ServerProcess::spawn(&self.programs, &self.dir, self.port).map_err(|e| {
-            LaunchError::Other(TestkitError::io(
-                format!("starting {}", self.programs.server.display()),
-                e,
-            ))
-        })?;
+        let process = ServerProcess::spawn(&self.programs, &self.dir, self.port, &self.extra_args)
+            .map_err(|e| {
+                LaunchError::Other(TestkitError::io(
+                    format!("starting {}", self.programs.server.display()),
+                    e,
+                ))
+            })?;
         let process = self.process.insert(process);
-        let url = admin::kit_url(self.port);
-        let Err(not_ready) = process.wait_ready(&url, START_DEADLINE).await else {
+        let opts = admin::kit_opts(&self.dir.socket());
+        let Err(not_ready) = process.wait_ready(&opts, START_DEADLINE).await else {
             return Ok(());
         };
         let (detail, exited) = match not_ready {

@@ -9,8 +9,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use pool_settings::{ResetPolicy, SslMode};
 use pool_settings::{DefaultValue, Setting};
+pub use pool_settings::{ResetPolicy, SslMode};
 
 use crate::policy::BootPolicy;
 use crate::url::{DatabaseUrl, UrlError};

@@ -43,7 +43,12 @@ pub(crate) struct UrlTls {
 /// mysql_async's own TLS parameters: refused, so that every parameter the
 /// pool accepts is one it honours (and a build without TLS cannot panic in
 /// the driver).
-const DRIVER_TLS_PARAMS: &[&str] = &["require_ssl", "verify_ca", "verify_identity", "built_in_roots"];
+const DRIVER_TLS_PARAMS: &[&str] = &[
+    "require_ssl",
+    "verify_ca",
+    "verify_identity",
+    "built_in_roots",
+];
 
 /// Takes the TLS parameters out of `raw`: the URL for the driver, and them.
 fn split_tls(raw: &str, redacted: &str) -> Result<(String, UrlTls), UrlError> {
@@ -267,11 +272,20 @@ mod tests {
         .unwrap();
         let tls = url.tls();
         assert_eq!(tls.mode, Some(SslMode::VerifyIdentity));
-        assert_eq!(tls.ca.as_deref(), Some(std::path::Path::new("/etc/db/ca.pem")));
+        assert_eq!(
+            tls.ca.as_deref(),
+            Some(std::path::Path::new("/etc/db/ca.pem"))
+        );
         assert_eq!(tls.cert.as_deref(), Some(std::path::Path::new("/c.pem")));
         assert_eq!(tls.key.as_deref(), Some(std::path::Path::new("/k.pem")));
         assert_eq!(url.opts().ssl_opts(), None);
-        for mode in ["disabled", "Preferred", "REQUIRED", "verify_ca", "verify-identity"] {
+        for mode in [
+            "disabled",
+            "Preferred",
+            "REQUIRED",
+            "verify_ca",
+            "verify-identity",
+        ] {
             let url = DatabaseUrl::parse(&format!("mysql://h/x?ssl-mode={mode}")).unwrap();
             assert!(url.tls().mode.is_some(), "{mode}");
         }
@@ -287,7 +301,12 @@ mod tests {
 
     #[test]
     fn the_drivers_own_tls_spellings_are_refused_never_passed_on() {
-        for param in ["require_ssl=true", "verify_ca=false", "verify_identity=false", "built_in_roots=false"] {
+        for param in [
+            "require_ssl=true",
+            "verify_ca=false",
+            "verify_identity=false",
+            "built_in_roots=false",
+        ] {
             let err = DatabaseUrl::parse(&format!("mysql://u:secret@h/x?{param}")).unwrap_err();
             let text = err.to_string();
             assert!(text.contains("ssl-mode="), "{param}: {text}");

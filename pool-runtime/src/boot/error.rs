@@ -208,7 +208,8 @@ pub(crate) fn from_connect(
     let target = target(url);
     let opts = url.opts();
     let error = match error {
-        mysql_async::Error::Other(inner) => match inner.downcast::<crate::mysql::TlsConnectError>() {
+        mysql_async::Error::Other(inner) => match inner.downcast::<crate::mysql::TlsConnectError>()
+        {
             Ok(tls) => return BootError::Tls(tls),
             Err(inner) => {
                 if let Some(config) = inner.downcast_ref::<crate::mysql::TlsConfigError>() {

@@ -84,10 +84,7 @@ const TLS_STATUS: &str = "SHOW SESSION STATUS WHERE Variable_name IN \
 const TLS_VARIABLES: &str = "SHOW GLOBAL VARIABLES WHERE Variable_name IN \
      ('require_secure_transport', 'have_ssl')";
 
-async fn pairs(
-    conn: &mut Conn,
-    query: &'static str,
-) -> Result<Vec<(String, String)>, FactsError> {
+async fn pairs(conn: &mut Conn, query: &'static str) -> Result<Vec<(String, String)>, FactsError> {
     conn.query::<(String, String), _>(query)
         .await
         .map_err(|source| FactsError::Query { query, source })
@@ -139,7 +136,10 @@ pub(crate) fn openssl_time(text: &str) -> Option<i64> {
     let m = MONTHS.iter().position(|x| x.eq_ignore_ascii_case(month))? as i64 + 1;
     let d: i64 = day.parse().ok()?;
     let y: i64 = year.parse().ok()?;
-    let hms: Vec<i64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
     let [h, mi, se] = hms.as_slice() else {
         return None;
     };
@@ -253,7 +253,10 @@ mod tests {
     #[test]
     fn openssl_times_are_read() {
         assert_eq!(openssl_time("Jan  1 00:00:00 1970 GMT"), Some(0));
-        assert_eq!(openssl_time("Mar  1 00:00:00 2027 GMT"), Some(1_803_859_200));
+        assert_eq!(
+            openssl_time("Mar  1 00:00:00 2027 GMT"),
+            Some(1_803_859_200)
+        );
         assert_eq!(openssl_time("Dec 31 23:59:59 1999 GMT"), Some(946_684_799));
         assert_eq!(openssl_time("soon"), None);
     }

@@ -451,7 +451,10 @@ fn tls(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
         });
     }
     if !t.encrypted() && !t.loopback {
-        let offered = t.have_ssl.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("YES"));
+        let offered = t
+            .have_ssl
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case("YES"));
         out.push(Draft {
             code: Code::TlsPlaintextRemote,
             severity: Severity::Warning,
@@ -546,7 +549,10 @@ mod tests {
     #[test]
     fn plaintext_to_a_remote_host_warns_and_loopback_does_not() {
         let o = PoolOptions::default();
-        assert_eq!(codes(&o, &with_tls(None, false)), [Code::TlsPlaintextRemote]);
+        assert_eq!(
+            codes(&o, &with_tls(None, false)),
+            [Code::TlsPlaintextRemote]
+        );
         assert!(codes(&o, &with_tls(None, true)).is_empty());
         assert!(codes(&o, &with_tls(Some("TLSv1.3"), false)).is_empty());
     }
@@ -557,7 +563,10 @@ mod tests {
             ssl_mode: crate::options::SslMode::Required,
             ..PoolOptions::default()
         };
-        assert_eq!(codes(&o, &with_tls(Some("TLSv1.3"), false)), [Code::TlsUnverifiedRemote]);
+        assert_eq!(
+            codes(&o, &with_tls(Some("TLSv1.3"), false)),
+            [Code::TlsUnverifiedRemote]
+        );
         assert!(codes(&o, &with_tls(Some("TLSv1.3"), true)).is_empty());
         let verified = PoolOptions {
             ssl_mode: crate::options::SslMode::VerifyIdentity,

@@ -131,13 +131,29 @@ impl PoolBuilder {
         };
         let mut first = match tokio::time::timeout(limit, manager.connect_raw()).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(boot::error::from_connect(&url, plaintext, e)),
+            Ok(Err(e)) => {
+                let error = boot::error::from_connect(&url, plaintext, e);
+                if let BootError::AccessDenied { target, source, .. } = error {
+                    if plaintext
+                        && tokio::time::timeout(limit, manager.requires_secure_transport())
+                            .await
+                            .unwrap_or(false)
+                    {
+                        return Err(BootError::SecureTransportRequired {
+                            target,
+                            code: boot::Code::TlsDisabledButRequired,
+                            source,
+                        });
+                    }
+                    return Err(boot::error::from_connect(&url, plaintext, source));
+                }
+                return Err(error);
+            }
             Err(_) => return Err(timed_out()),
         };
         let facts = match tokio::time::timeout(limit, ServerFacts::read(&mut first)).await {
             Ok(Ok(mut facts)) => {
-                facts.tls.loopback =
-                    crate::mysql::tls::is_loopback(url.opts().ip_or_hostname());
+                facts.tls.loopback = crate::mysql::tls::is_loopback(url.opts().ip_or_hostname());
                 facts
             }
             Ok(Err(source)) => {

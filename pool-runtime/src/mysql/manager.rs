@@ -135,14 +135,12 @@ impl MySqlManager {
                             self.tls_absent.store(true, Ordering::Relaxed);
                         }
                         Some(failure) => {
-                            return Err(mysql_async::Error::Other(Box::new(
-                                TlsConnectError::new(
-                                    failure,
-                                    &self.plan.checked(),
-                                    self.target.clone(),
-                                    e,
-                                ),
-                            )));
+                            return Err(mysql_async::Error::Other(Box::new(TlsConnectError::new(
+                                failure,
+                                &self.plan.checked(),
+                                self.target.clone(),
+                                e,
+                            ))));
                         }
                         None => return Err(e),
                     },
@@ -150,6 +148,32 @@ impl MySqlManager {
             }
         }
         Conn::new(self.opts.clone()).await
+    }
+
+    /// After `ssl_mode = disabled` was refused as access denied (MariaDB's
+    /// answer to plaintext under `require_secure_transport = ON`): whether
+    /// the server requires secure transport, asked over an unverified TLS
+    /// connection with the same credentials. Boot-time diagnosis only.
+    pub(crate) async fn requires_secure_transport(&self) -> bool {
+        #[cfg(feature = "tls")]
+        {
+            let ssl = mysql_async::SslOpts::default()
+                .with_danger_accept_invalid_certs(true)
+                .with_danger_skip_domain_validation(true);
+            let opts = OptsBuilder::from_opts(self.opts.clone()).ssl_opts(Some(ssl));
+            let Ok(mut conn) = Conn::new(opts).await else {
+                return false;
+            };
+            let on: Result<Option<String>, _> = conn
+                .query_first("SELECT @@global.require_secure_transport")
+                .await;
+            let _ = conn.disconnect().await;
+            matches!(on.ok().flatten().as_deref(), Some("1" | "ON"))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
     }
 
     /// The TLS mode in force (`preferred` with a CA is `verify_identity`).

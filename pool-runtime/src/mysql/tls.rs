@@ -75,17 +75,15 @@ impl TlsPlan {
                 return Err(fail(
                     "ssl_mode",
                     source_of("ssl_mode"),
-                    format!(
-                        "`{m}` here, but the URL says ssl-mode={u}: set it in one place"
-                    ),
+                    format!("`{m}` here, but the URL says ssl-mode={u}: set it in one place"),
                 ));
             }
             (m, _) => (m, source_of("ssl_mode")),
         };
         let path = |key: &'static str,
-                        url_key: &'static str,
-                        set: &Option<PathBuf>,
-                        in_url: &Option<PathBuf>|
+                    url_key: &'static str,
+                    set: &Option<PathBuf>,
+                    in_url: &Option<PathBuf>|
          -> Result<Option<(PathBuf, Source)>, TlsConfigError> {
             match (set, in_url) {
                 (Some(a), Some(b)) if a != b => Err(fail(
@@ -164,7 +162,9 @@ impl TlsPlan {
                 return Err(fail("ssl_ca", source.clone(), problem));
             }
         }
-        if mode.verifies() && ca.is_none() && is_private_host(server_name.as_deref().unwrap_or(&host))
+        if mode.verifies()
+            && ca.is_none()
+            && is_private_host(server_name.as_deref().unwrap_or(&host))
         {
             return Err(fail(
                 "ssl_mode",
@@ -194,7 +194,10 @@ impl TlsPlan {
     /// What a certificate is checked for, for errors.
     pub(crate) fn checked(&self) -> Checked {
         Checked {
-            name: self.server_name.clone().unwrap_or_else(|| self.host.clone()),
+            name: self
+                .server_name
+                .clone()
+                .unwrap_or_else(|| self.host.clone()),
             ca_source: match &self.ca {
                 Some(path) => format!("the CA file {} (ssl_ca)", path.display()),
                 None => "the built-in webpki roots (no ssl_ca set)".to_owned(),
@@ -306,11 +309,22 @@ fn check_identity(cert: &Path, cs: Source, key: &Path, ks: Source) -> Result<(),
         use rustls_pki_types::pem::PemObject;
         use rustls_pki_types::{CertificateDer, PrivateKeyDer};
         let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-            .map_err(|_| fail("ssl_cert", cs.clone(), format!("cannot read `{}`", cert.display())))?
+            .map_err(|_| {
+                fail(
+                    "ssl_cert",
+                    cs.clone(),
+                    format!("cannot read `{}`", cert.display()),
+                )
+            })?
             .filter_map(Result::ok)
             .collect();
-        let private = PrivateKeyDer::from_pem_file(key)
-            .map_err(|_| fail("ssl_key", ks.clone(), format!("cannot read `{}`", key.display())))?;
+        let private = PrivateKeyDer::from_pem_file(key).map_err(|_| {
+            fail(
+                "ssl_key",
+                ks.clone(),
+                format!("cannot read `{}`", key.display()),
+            )
+        })?;
         let provider = rustls::crypto::ring::default_provider();
         match rustls::sign::CertifiedKey::from_der(chain, private, &provider) {
             Ok(_) => {}
@@ -391,9 +405,10 @@ fn from_rustls(e: &rustls::Error) -> TlsFailure {
                 TlsFailure::Untrusted
             }
             C::NotValidForName | C::NotValidForNameContext { .. } => TlsFailure::NameMismatch,
-            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
-                TlsFailure::Expired
-            }
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => TlsFailure::Expired,
             other => TlsFailure::Other(format!("invalid certificate: {other}")),
         },
         other => TlsFailure::Other(other.to_string()),

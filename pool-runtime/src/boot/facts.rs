@@ -53,9 +53,12 @@ pub struct TlsFacts {
     /// The same, in seconds since the Unix epoch, when it could be read.
     pub server_not_after_unix: Option<i64>,
     /// `require_secure_transport`; `None` where the server has no such
-    /// variable (so it cannot require it).
+    /// variable (so it cannot require it), or where the boot checks did not
+    /// read it (plaintext to loopback with `ssl_mode` not `disabled`: no
+    /// rule needs it there).
     pub require_secure_transport: Option<bool>,
-    /// `have_ssl` (`YES`, `DISABLED`), where the server has it.
+    /// `have_ssl` (`YES`, `DISABLED`), where the server has it (and it was
+    /// read, as for `require_secure_transport`).
     pub have_ssl: Option<String>,
     /// The host the pool connects to is this machine.
     pub loopback: bool,
@@ -78,9 +81,6 @@ impl std::fmt::Display for TlsFacts {
     }
 }
 
-const TLS_STATUS: &str = "SHOW SESSION STATUS WHERE Variable_name IN \
-     ('Ssl_version', 'Ssl_cipher', 'Ssl_server_not_after')";
-
 const TLS_VARIABLES: &str = "SHOW GLOBAL VARIABLES WHERE Variable_name IN \
      ('require_secure_transport', 'have_ssl')";
 
@@ -90,10 +90,14 @@ async fn pairs(conn: &mut Conn, query: &'static str) -> Result<Vec<(String, Stri
         .map_err(|source| FactsError::Query { query, source })
 }
 
-/// Reads the TLS facts; fails closed when the session's TLS status is
-/// missing (every MySQL and MariaDB has it).
-pub(crate) async fn read_tls(conn: &mut Conn) -> Result<TlsFacts, FactsError> {
-    let status = pairs(conn, TLS_STATUS).await?;
+/// Reads the TLS facts out of `status` (and the server's TLS settings when
+/// `settings`); fails closed when the session's TLS status is missing
+/// (every MySQL and MariaDB has it).
+async fn read_tls(
+    conn: &mut Conn,
+    status: &[(String, String)],
+    settings: bool,
+) -> Result<TlsFacts, FactsError> {
     let get = |name: &str| {
         status
             .iter()
@@ -101,11 +105,15 @@ pub(crate) async fn read_tls(conn: &mut Conn) -> Result<TlsFacts, FactsError> {
             .map(|(_, v)| v.trim().to_owned())
     };
     let (Some(version), Some(cipher)) = (get("Ssl_version"), get("Ssl_cipher")) else {
-        return Err(FactsError::NoRow { query: TLS_STATUS });
+        return Err(FactsError::NoRow { query: STATUS });
     };
     let some = |v: String| (!v.is_empty()).then_some(v);
     let not_after = get("Ssl_server_not_after").and_then(some);
-    let vars = pairs(conn, TLS_VARIABLES).await?;
+    let vars = if settings {
+        pairs(conn, TLS_VARIABLES).await?
+    } else {
+        Vec::new()
+    };
     let var = |name: &str| {
         vars.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -185,7 +193,10 @@ const LIMITS: &str = "SELECT VERSION(), @@session.wait_timeout, @@global.wait_ti
      (SELECT COUNT(*) FROM information_schema.PROCESSLIST \
       WHERE USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1))";
 
-const THREADS: &str = "SHOW GLOBAL STATUS LIKE 'Threads_connected'";
+/// `Threads_connected` (global-only, so the session view shows the global
+/// value) and the session's TLS status, in one statement.
+const STATUS: &str = "SHOW SESSION STATUS WHERE Variable_name IN \
+     ('Threads_connected', 'Ssl_version', 'Ssl_cipher', 'Ssl_server_not_after')";
 
 type LimitsRow = (String, u64, u64, u64, u64, u64, u64, u64);
 
@@ -205,6 +216,17 @@ impl ServerFacts {
     /// Reads the facts on `conn`, which must be opened exactly as pool
     /// connections are (its session variables are the ones that matter).
     pub async fn read(conn: &mut Conn) -> Result<ServerFacts, FactsError> {
+        Self::read_with(conn, true).await
+    }
+
+    /// The same; the server's TLS settings (`require_secure_transport`,
+    /// `have_ssl`, one statement more) only when `tls_settings`: the boot
+    /// checks skip them where no rule needs them (plaintext to loopback
+    /// with TLS not disabled).
+    pub(crate) async fn read_with(
+        conn: &mut Conn,
+        tls_settings: bool,
+    ) -> Result<ServerFacts, FactsError> {
         let (
             version,
             session_wait,
@@ -215,7 +237,12 @@ impl ServerFacts {
             global_user_max,
             mine,
         ): LimitsRow = row(conn, LIMITS).await?;
-        let (_, threads): (String, u64) = row(conn, THREADS).await?;
+        let status = pairs(conn, STATUS).await?;
+        let threads = status
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Threads_connected"))
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+            .ok_or(FactsError::NoRow { query: STATUS })?;
         Ok(ServerFacts {
             version,
             session_wait_timeout: session_wait,
@@ -227,7 +254,7 @@ impl ServerFacts {
             threads_connected: threads,
             account_connections: mine,
             open_files_limit: open_files_limit(),
-            tls: read_tls(conn).await?,
+            tls: read_tls(conn, &status, tls_settings).await?,
         })
     }
 }

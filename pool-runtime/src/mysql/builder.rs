@@ -151,9 +151,14 @@ impl PoolBuilder {
             }
             Err(_) => return Err(timed_out()),
         };
-        let facts = match tokio::time::timeout(limit, ServerFacts::read(&mut first)).await {
+        let loopback = crate::mysql::tls::is_loopback(url.opts().ip_or_hostname());
+        // The server's TLS settings matter to a rule only when TLS is
+        // disabled, the connection is encrypted, or the host is remote.
+        let tls_settings = plaintext || !loopback || manager.tls_in_use();
+        let read = ServerFacts::read_with(&mut first, tls_settings);
+        let facts = match tokio::time::timeout(limit, read).await {
             Ok(Ok(mut facts)) => {
-                facts.tls.loopback = crate::mysql::tls::is_loopback(url.opts().ip_or_hostname());
+                facts.tls.loopback = loopback;
                 facts
             }
             Ok(Err(source)) => {

@@ -176,6 +176,13 @@ impl MySqlManager {
         }
     }
 
+    /// Whether connects go out with TLS (not `disabled`, and `preferred`
+    /// has not found the server without it).
+    pub(crate) fn tls_in_use(&self) -> bool {
+        self.tls_opts.is_some()
+            && !(self.plan.mode == SslMode::Preferred && self.tls_absent.load(Ordering::Relaxed))
+    }
+
     /// The TLS mode in force (`preferred` with a CA is `verify_identity`).
     pub fn ssl_mode(&self) -> SslMode {
         self.plan.mode

@@ -44,6 +44,7 @@ pub struct TlsConfigError {
 pub(crate) struct Checked {
     pub(crate) name: String,
     pub(crate) ca_source: String,
+    pub(crate) mode: SslMode,
 }
 
 impl TlsPlan {
@@ -429,8 +430,13 @@ impl TlsFailure {
             ),
             TlsFailure::NameMismatch => format!(
                 "the server's certificate is not valid for the name `{}`: connect by a name the \
-                 certificate carries, or set tls_server_name to it",
-                checked.name
+                 certificate carries, or set tls_server_name to it{}",
+                checked.name,
+                if checked.mode == SslMode::VerifyCa {
+                    " (with this mysql_async and rustls, verify_ca checks the name too)"
+                } else {
+                    ""
+                }
             ),
             TlsFailure::Expired => "the server's certificate has expired (or is not valid yet): \
                  renew it on the server, and check this machine's clock"

@@ -195,6 +195,7 @@ impl TlsPlan {
     /// What a certificate is checked for, for errors.
     pub(crate) fn checked(&self) -> Checked {
         Checked {
+            mode: self.mode,
             name: self
                 .server_name
                 .clone()

@@ -358,6 +358,7 @@ fn check_identity(cert: &Path, cs: Source, key: &Path, ks: Source) -> Result<(),
 
 /// Why a TLS connect failed, sorted.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
 pub(crate) enum TlsFailure {
     /// The server does not offer TLS.
     NotOffered,
@@ -492,6 +493,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn verifying_a_private_host_without_a_ca_is_refused() {
         let mut o = options("mysql://u:p@10.0.0.5/x");
         o.ssl_mode = SslMode::VerifyIdentity;
@@ -501,6 +503,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn a_missing_ca_file_names_key_and_file() {
         let mut o = options("mysql://u:p@db.example.com/x");
         o.ssl_ca = Some("/no/such/ca.pem".into());
@@ -510,12 +513,38 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn a_certificate_without_its_key_is_refused() {
         let mut o = options("mysql://u:p@db.example.com/x");
         o.ssl_cert = Some("/tmp/c.pem".into());
         let e = TlsPlan::resolve(&o, o.url.as_ref().unwrap(), None).unwrap_err();
         assert_eq!(e.key, "ssl_cert");
         assert!(e.problem.contains("ssl_key"), "{e}");
+    }
+
+    #[test]
+    #[cfg(not(feature = "tls"))]
+    fn without_the_tls_feature_every_ask_for_tls_is_a_clear_error() {
+        let asks: [fn(&mut PoolOptions); 4] = [
+            |o| o.ssl_mode = SslMode::Required,
+            |o| o.ssl_mode = SslMode::VerifyIdentity,
+            |o| o.ssl_ca = Some("/etc/db/ca.pem".into()),
+            |o| o.ssl_cert = Some("/etc/db/client.pem".into()),
+        ];
+        for ask in asks {
+            let mut o = options("mysql://u:p@db.example.com/x");
+            ask(&mut o);
+            let e = TlsPlan::resolve(&o, o.url.as_ref().unwrap(), None).unwrap_err();
+            assert!(e.problem.contains("`tls` feature"), "{e}");
+        }
+        // The URL's spellings too, the driver's own ones refused at parse.
+        let o = options("mysql://u:p@db.example.com/x?ssl-mode=REQUIRED");
+        assert!(TlsPlan::resolve(&o, o.url.as_ref().unwrap(), None).is_err());
+        assert!(PoolOptions::from_url("mysql://u:p@h/x?require_ssl=true").is_err());
+        // `preferred` is plaintext there, not an error.
+        let o = options("mysql://u:p@db.example.com/x");
+        let plan = TlsPlan::resolve(&o, o.url.as_ref().unwrap(), None).unwrap();
+        assert!(!plan.tries_tls());
     }
 
     #[test]

@@ -81,6 +81,7 @@ mod options;
 mod policy;
 pub mod pool;
 mod source;
+pub(crate) mod tls;
 mod url;
 
 pub use boot::BootError;
@@ -89,11 +90,9 @@ pub use error::{Error, ErrorKind};
 pub use figment;
 pub use mysql::exec::{ExecOutcome, Tx};
 pub use mysql::exec::{Executor, IsolationLevel, RowStream, TxOptions};
-pub use mysql::{
-    AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn, TlsConfigError,
-    TlsConnectError, TlsErrorKind,
-};
+pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn};
 pub use options::{PoolOptions, ResetPolicy, SettingValue, SslMode};
+pub use tls::{TlsConfigError, TlsConnectError, TlsErrorKind};
 pub use url::{DatabaseUrl, UrlError};
 
 #[cfg(feature = "testkit")]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use mysql_async::Opts;
 
-use crate::options::SslMode;
+use pool_settings::SslMode;
 
 /// A `mysql://user:password@host:port/db?params` URL, parsed and checked.
 ///

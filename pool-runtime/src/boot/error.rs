@@ -126,14 +126,14 @@ pub enum BootError {
     /// thing, a key that is not the certificate's, a mode with nothing to
     /// verify against): names the key and where its value came from.
     #[error("the TLS settings cannot work: {0}")]
-    TlsConfig(#[source] crate::mysql::TlsConfigError),
+    TlsConfig(#[source] crate::tls::TlsConfigError),
 
     /// TLS to the server failed: the server offers none but `ssl_mode`
     /// requires it, its certificate is not trusted, not valid for the name
     /// checked, or expired. The message names the fix; the source chain
     /// holds the driver's words.
     #[error("{0}")]
-    Tls(#[source] Box<crate::mysql::TlsConnectError>),
+    Tls(#[source] Box<crate::tls::TlsConnectError>),
 
     /// The server requires secure transport (`require_secure_transport =
     /// ON`) and `ssl_mode = disabled`: the boot rule
@@ -208,11 +208,10 @@ pub(crate) fn from_connect(
     let target = target(url);
     let opts = url.opts();
     let error = match error {
-        mysql_async::Error::Other(inner) => match inner.downcast::<crate::mysql::TlsConnectError>()
-        {
+        mysql_async::Error::Other(inner) => match inner.downcast::<crate::tls::TlsConnectError>() {
             Ok(tls) => return BootError::Tls(tls),
             Err(inner) => {
-                if let Some(config) = inner.downcast_ref::<crate::mysql::TlsConfigError>() {
+                if let Some(config) = inner.downcast_ref::<crate::tls::TlsConfigError>() {
                     return BootError::TlsConfig(config.clone());
                 }
                 mysql_async::Error::Other(inner)

@@ -436,7 +436,7 @@ fn now_unix() -> i64 {
 fn tls(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
     use crate::options::SslMode;
     let t = &facts.tls;
-    let mode = crate::mysql::tls::effective_mode(options);
+    let mode = crate::tls::effective_mode(options);
     let shown = facts.tls.to_string();
     if t.require_secure_transport == Some(true) && mode == SslMode::Disabled {
         out.push(Draft {

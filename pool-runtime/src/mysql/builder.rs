@@ -151,7 +151,7 @@ impl PoolBuilder {
             }
             Err(_) => return Err(timed_out()),
         };
-        let loopback = crate::mysql::tls::is_loopback(url.opts().ip_or_hostname());
+        let loopback = crate::tls::is_loopback(url.opts().ip_or_hostname());
         // The server's TLS settings matter to a rule only when TLS is
         // disabled, the connection is encrypted, or the host is remote.
         let tls_settings = plaintext || !loopback || manager.tls_in_use();

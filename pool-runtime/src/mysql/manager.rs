@@ -9,11 +9,11 @@ use mysql_async::{Conn, Opts, OptsBuilder};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::tls::{self, TlsConfigError, TlsConnectError, TlsFailure, TlsPlan};
 use crate::boot::{self, ServerFacts};
 use crate::options::SslMode;
 use crate::options::{PoolOptions, ResetPolicy};
 use crate::pool::Manager;
+use crate::tls::{self, TlsConfigError, TlsConnectError, TlsFailure, TlsPlan};
 use crate::url::DatabaseUrl;
 
 /// Opens `mysql_async` connections the way the pool wants them.

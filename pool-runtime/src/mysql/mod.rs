@@ -6,10 +6,8 @@ pub(crate) mod exec;
 mod handle;
 mod manager;
 mod stats;
-pub(crate) mod tls;
 
 pub use builder::PoolBuilder;
 pub use handle::{AcquireError, Pool, PooledConn};
 pub use manager::MySqlManager;
 pub use stats::PoolStats;
-pub use tls::{TlsConfigError, TlsConnectError, TlsErrorKind};

@@ -188,6 +188,7 @@ impl TlsPlan {
     }
 
     /// Whether connects try TLS first.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) fn tries_tls(&self) -> bool {
         cfg!(feature = "tls") && self.mode != SslMode::Disabled
     }

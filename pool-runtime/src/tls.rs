@@ -549,6 +549,22 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_with_the_default_mode_means_verify_identity() {
+        let mut o = options("mysql://u:p@db.example.com/x");
+        assert_eq!(effective_mode(&o), SslMode::Preferred);
+        o.ssl_ca = Some("/etc/db/ca.pem".into());
+        assert_eq!(effective_mode(&o), SslMode::VerifyIdentity);
+        o.ssl_mode = SslMode::Required;
+        assert_eq!(
+            effective_mode(&o),
+            SslMode::Required,
+            "an explicit mode stays"
+        );
+        let o = options("mysql://u:p@db.example.com/x?ssl-ca=/etc/db/ca.pem");
+        assert_eq!(effective_mode(&o), SslMode::VerifyIdentity);
+    }
+
+    #[test]
     fn loopback_is_recognised() {
         assert!(is_loopback("127.0.0.1") && is_loopback("localhost") && is_loopback("::1"));
         assert!(!is_loopback("db.example.com") && !is_loopback("10.0.0.5"));

@@ -685,6 +685,25 @@ const PROVEN_ELSEWHERE: &[(Code, &str)] = &[
         Code::FactsChanged,
         "facts_that_change_across_a_reconnect_are_logged",
     ),
+    // TLS: tests/tls.rs, against a TLS test server.
+    (
+        Code::TlsDisabledButRequired,
+        "secure_transport_required_with_tls_disabled_is_refused_with_the_rules_code",
+    ),
+    (
+        Code::TlsCertExpiresSoon,
+        "a_certificate_expiring_within_two_weeks_is_a_warning",
+    ),
+    // Need a host that is not loopback, which the test kit cannot give:
+    // the rule's unit tests in pool-runtime/src/boot/rules.rs.
+    (
+        Code::TlsPlaintextRemote,
+        "plaintext_to_a_remote_host_warns_and_loopback_does_not",
+    ),
+    (
+        Code::TlsUnverifiedRemote,
+        "required_without_verification_to_a_remote_host_warns",
+    ),
 ];
 
 fn cases() -> Vec<Case> {

@@ -631,3 +631,31 @@ async fn boot_report_hides_the_password() {
     })
     .await
 }
+
+/// What a key file holds is never shown: not when it is not a key, not in
+/// the options' Debug.
+#[test]
+fn the_contents_of_ssl_key_never_show() {
+    const MATERIAL: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ-key-material";
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("client.key", &format!("{MATERIAL}\n"))?;
+        jail.create_file("db.yaml", &format!("url: {URL}\nssl_key: client.key\n"))?;
+        let err = match PoolOptions::load_from(figment::Figment::from(
+            <pool_runtime::config::Yaml as figment::providers::Format>::file("db.yaml"),
+        )) {
+            Ok(_) => panic!("a key file without a key loaded"),
+            Err(e) => e,
+        };
+        let text = format!("{err} {err:?}");
+        assert!(text.contains("ssl_key"), "{text}");
+        assert!(text.contains("client.key"), "{text}");
+        assert!(!text.contains(MATERIAL), "the key's contents show: {text}");
+        assert!(!text.contains(PASSWORD), "{text}");
+
+        let mut options = PoolOptions::from_url(URL).unwrap();
+        options.ssl_key = Some("client.key".into());
+        let shown = format!("{options:?}");
+        assert!(!shown.contains(MATERIAL), "{shown}");
+        Ok(())
+    });
+}

@@ -132,6 +132,10 @@ fn incident_options(url: &str) -> PoolOptions {
     // The incident's config is what the boot checks refuse; these tests
     // show the run-time path that catches it when it runs anyway.
     o.on_violation = BootPolicy::all(Policy::Warn);
+    // These tests count the proxy's connections: `preferred`'s first TLS
+    // attempt against this plaintext server would add one (tests/tls.rs
+    // covers TLS).
+    o.ssl_mode = pool_runtime::SslMode::Disabled;
     o
 }
 

@@ -39,6 +39,15 @@ pub enum Code {
     MaxOpenAboveOpenFiles,
     /// The server's facts changed since boot and no longer fit.
     FactsChanged,
+    /// Plaintext to a server that is not on this machine.
+    TlsPlaintextRemote,
+    /// The server requires secure transport and `ssl_mode = disabled`.
+    TlsDisabledButRequired,
+    /// The server's certificate expires within 14 days.
+    TlsCertExpiresSoon,
+    /// `ssl_mode = required` to a remote server: encrypted, but the server
+    /// is not authenticated.
+    TlsUnverifiedRemote,
 }
 
 impl Code {
@@ -57,6 +66,10 @@ impl Code {
         Code::FleetAboveFreeConnections,
         Code::MaxOpenAboveOpenFiles,
         Code::FactsChanged,
+        Code::TlsPlaintextRemote,
+        Code::TlsDisabledButRequired,
+        Code::TlsCertExpiresSoon,
+        Code::TlsUnverifiedRemote,
     ];
 
     /// The code as written in configs and reports, e.g. `idle_bound`.
@@ -75,6 +88,10 @@ impl Code {
             Code::FleetAboveFreeConnections => "fleet_above_free_connections",
             Code::MaxOpenAboveOpenFiles => "max_open_above_open_files",
             Code::FactsChanged => "facts_changed",
+            Code::TlsPlaintextRemote => "tls_plaintext_remote",
+            Code::TlsDisabledButRequired => "tls_disabled_but_required",
+            Code::TlsCertExpiresSoon => "tls_cert_expires_soon",
+            Code::TlsUnverifiedRemote => "tls_unverified_remote",
         }
     }
 

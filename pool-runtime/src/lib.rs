@@ -81,6 +81,7 @@ mod options;
 mod policy;
 pub mod pool;
 mod source;
+pub(crate) mod tls;
 mod url;
 
 pub use boot::BootError;
@@ -90,7 +91,8 @@ pub use figment;
 pub use mysql::exec::{ExecOutcome, Tx};
 pub use mysql::exec::{Executor, IsolationLevel, RowStream, TxOptions};
 pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn};
-pub use options::{PoolOptions, ResetPolicy, SettingValue};
+pub use options::{PoolOptions, ResetPolicy, SettingValue, SslMode};
+pub use tls::{TlsConfigError, TlsConnectError, TlsErrorKind};
 pub use url::{DatabaseUrl, UrlError};
 
 #[cfg(feature = "testkit")]

@@ -6,10 +6,11 @@
 //! A new setting is a row there plus the code that uses it.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
-pub use pool_settings::ResetPolicy;
 use pool_settings::{DefaultValue, Setting};
+pub use pool_settings::{ResetPolicy, SslMode};
 
 use crate::policy::BootPolicy;
 use crate::url::{DatabaseUrl, UrlError};
@@ -124,6 +125,12 @@ pub enum SettingValue<'a> {
     Statements(&'a [String]),
     /// The reset policy.
     Reset(ResetPolicy),
+    /// The TLS mode.
+    Ssl(SslMode),
+    /// A file path.
+    Path(&'a std::path::Path),
+    /// Text (a host name).
+    Text(&'a str),
     /// The boot policy.
     Policy(&'a BootPolicy),
 }
@@ -141,6 +148,9 @@ impl fmt::Display for SettingValue<'_> {
             SettingValue::Statements([]) => f.write_str("none"),
             SettingValue::Statements(list) => write!(f, "{} statement(s)", list.len()),
             SettingValue::Reset(policy) => write!(f, "{policy}"),
+            SettingValue::Ssl(mode) => write!(f, "{mode}"),
+            SettingValue::Path(path) => write!(f, "{}", path.display()),
+            SettingValue::Text(text) => f.write_str(text),
             SettingValue::Policy(policy) => write!(f, "{policy}"),
         }
     }
@@ -259,6 +269,52 @@ impl FromTable for ResetPolicy {
 impl ToValue for ResetPolicy {
     fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
         SettingValue::Reset(*self)
+    }
+}
+
+impl FromTable for SslMode {
+    fn from_table(setting: &Setting) -> Self {
+        match setting.default {
+            DefaultValue::Word(word) => SslMode::from_word(word),
+            _ => None,
+        }
+        .unwrap_or(SslMode::Preferred)
+    }
+}
+
+impl ToValue for SslMode {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        SettingValue::Ssl(*self)
+    }
+}
+
+impl FromTable for Option<PathBuf> {
+    fn from_table(_: &Setting) -> Self {
+        None
+    }
+}
+
+impl ToValue for Option<PathBuf> {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        match self {
+            Some(path) => SettingValue::Path(path),
+            None => SettingValue::Off,
+        }
+    }
+}
+
+impl FromTable for Option<String> {
+    fn from_table(_: &Setting) -> Self {
+        None
+    }
+}
+
+impl ToValue for Option<String> {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        match self {
+            Some(text) => SettingValue::Text(text),
+            None => SettingValue::Off,
+        }
     }
 }
 

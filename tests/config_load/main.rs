@@ -20,5 +20,6 @@ mod nested;
 mod options;
 mod precedence;
 mod properties;
+mod tls;
 mod unknown_keys;
 mod urls;

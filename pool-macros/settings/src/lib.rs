@@ -28,11 +28,13 @@
 pub mod duration;
 pub mod policy;
 mod reset;
+mod ssl;
 mod table;
 pub mod words;
 
 pub use policy::Policy;
 pub use reset::ResetPolicy;
+pub use ssl::SslMode;
 pub use table::{DefaultValue, Kind, SETTINGS, Setting, markdown_table};
 
 /// MySQL's own ceiling for `max_connections`: no pool needs more.
@@ -142,6 +144,31 @@ macro_rules! settings_table {
             /// How many instances of the service run this pool at once: the boot
             /// checks multiply `max_open` by it against the server's limits.
             replicas: u32 = Count(1), kind Count { min: 1, max: $crate::MOST_CONNECTIONS }, unit "service instances";
+
+            /// TLS to the server, with MySQL's names: `disabled`, `preferred`
+            /// (TLS when the server offers it, plaintext otherwise), `required`
+            /// (TLS, certificate not checked), `verify_ca` (a trusted
+            /// certificate) or `verify_identity` (trusted, and its name matches
+            /// the host or `tls_server_name`). With `ssl_ca` set, `preferred`
+            /// means `verify_identity`.
+            ssl_mode: SslMode = Word("preferred"), kind Choice { words: $crate::SslMode::WORDS }, unit "";
+
+            /// PEM file of the CAs trusted to sign the server's certificate
+            /// (they replace the built-in webpki roots); setting it turns on
+            /// verification.
+            ssl_ca: Option<PathBuf> = Off, kind Path, unit "";
+
+            /// PEM file of the client certificate (chain) shown to the server;
+            /// needs `ssl_key`.
+            ssl_cert: Option<PathBuf> = Off, kind Path, unit "";
+
+            /// PEM file of the client certificate's private key; its contents
+            /// never print.
+            ssl_key: Option<PathBuf> = Off, kind Path, unit "";
+
+            /// The name the server's certificate must carry, instead of the
+            /// URL's host: for connecting by IP address or through a proxy.
+            tls_server_name: Option<String> = Off, kind Text, unit "";
 
             /// What the boot checks do about each finding: `deny`, `warn` or
             /// `fix`, with per-code overrides (`"warn, idle_bound=fix"`). By

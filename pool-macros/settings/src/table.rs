@@ -37,6 +37,10 @@ pub enum Kind {
     },
     /// A boot policy: `deny`, `warn` or `fix`, with per-code overrides.
     Policy,
+    /// A path to a file, which must exist when the config loads.
+    Path,
+    /// Free text (a host name).
+    Text,
 }
 
 /// A setting's default, as the table states it.
@@ -199,6 +203,8 @@ impl Setting {
             Kind::Flag => shape == "bool",
             Kind::Statements => shape == "Vec<String>",
             Kind::Choice { .. } | Kind::Policy => shape == self.type_shape(),
+            Kind::Path => shape == "Option<PathBuf>",
+            Kind::Text => shape == "Option<String>",
         }
     }
 
@@ -208,6 +214,7 @@ impl Setting {
             Kind::Url => "String or pool_runtime::DatabaseUrl".into(),
             Kind::Duration { off: true, .. } => "std::time::Duration or Option<Duration>".into(),
             Kind::Duration { off: false, .. } => "std::time::Duration".into(),
+            Kind::Path => "Option<std::path::PathBuf>".into(),
             _ => self.type_shape(),
         }
     }
@@ -300,6 +307,7 @@ mod tests {
                     s.check_duration(d, false).is_ok()
                 }
                 (DefaultValue::Flag(_), Kind::Flag) => true,
+                (DefaultValue::Off, Kind::Path | Kind::Text) => true,
                 (DefaultValue::Empty, Kind::Statements | Kind::Policy) => true,
                 (DefaultValue::Word(w), Kind::Choice { .. }) => s.check_word(w).is_ok(),
                 _ => false,

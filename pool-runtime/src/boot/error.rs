@@ -122,6 +122,36 @@ pub enum BootError {
         source: FactsError,
     },
 
+    /// A TLS setting cannot work (a file missing or holding the wrong
+    /// thing, a key that is not the certificate's, a mode with nothing to
+    /// verify against): names the key and where its value came from.
+    #[error("the TLS settings cannot work: {0}")]
+    TlsConfig(#[source] crate::tls::TlsConfigError),
+
+    /// TLS to the server failed: the server offers none but `ssl_mode`
+    /// requires it, its certificate is not trusted, not valid for the name
+    /// checked, or expired. The message names the fix; the source chain
+    /// holds the driver's words.
+    #[error("{0}")]
+    Tls(#[source] Box<crate::tls::TlsConnectError>),
+
+    /// The server requires secure transport (`require_secure_transport =
+    /// ON`) and `ssl_mode = disabled`: the boot rule
+    /// [`Code::TlsDisabledButRequired`](crate::boot::Code::TlsDisabledButRequired).
+    #[error(
+        "[{code}] the server at {target} requires secure transport (require_secure_transport = \
+         ON), but ssl_mode = disabled: set ssl_mode = verify_identity (with ssl_ca) or required"
+    )]
+    SecureTransportRequired {
+        /// Host, port and user (no password).
+        target: String,
+        /// The rule's code.
+        code: crate::boot::Code,
+        /// The server's error.
+        #[source]
+        source: mysql_async::Error,
+    },
+
     /// `connect()` was called outside a Tokio runtime.
     #[error(
         "the pool for {target} must be created inside a Tokio runtime: its maintenance task \
@@ -141,6 +171,20 @@ impl BootError {
             _ => None,
         }
     }
+
+    /// The boot rule's code, when a rule refused the pool (in the report,
+    /// or before it, as with secure transport).
+    pub fn code(&self) -> Option<crate::boot::Code> {
+        match self {
+            BootError::SecureTransportRequired { code, .. } => Some(*code),
+            BootError::Rejected(report) => report
+                .findings
+                .iter()
+                .find(|f| f.severity == crate::boot::Severity::Error)
+                .map(|f| f.code),
+            _ => None,
+        }
+    }
 }
 
 /// `user@host:port/db`: who connects where, without the password.
@@ -156,9 +200,32 @@ pub(crate) fn target(url: &DatabaseUrl) -> String {
 }
 
 /// Sorts a failed first connect into the error a person can act on.
-pub(crate) fn from_connect(url: &DatabaseUrl, error: mysql_async::Error) -> BootError {
+pub(crate) fn from_connect(
+    url: &DatabaseUrl,
+    plaintext: bool,
+    error: mysql_async::Error,
+) -> BootError {
     let target = target(url);
     let opts = url.opts();
+    let error = match error {
+        mysql_async::Error::Other(inner) => match inner.downcast::<crate::tls::TlsConnectError>() {
+            Ok(tls) => return BootError::Tls(tls),
+            Err(inner) => {
+                if let Some(config) = inner.downcast_ref::<crate::tls::TlsConfigError>() {
+                    return BootError::TlsConfig(config.clone());
+                }
+                mysql_async::Error::Other(inner)
+            }
+        },
+        other => other,
+    };
+    if plaintext && is_secure_transport_refusal(&error) {
+        return BootError::SecureTransportRequired {
+            target,
+            code: crate::boot::Code::TlsDisabledButRequired,
+            source: error,
+        };
+    }
     match &error {
         mysql_async::Error::Server(e) => match e.code {
             1045 | 1044 | 1698 => BootError::AccessDenied {
@@ -204,5 +271,20 @@ pub(crate) fn from_connect(url: &DatabaseUrl, error: mysql_async::Error) -> Boot
             target,
             source: error,
         },
+    }
+}
+
+/// The server's "insecure transport prohibited" refusal: MySQL's error
+/// 3159, MariaDB's access-denied wording for `require_secure_transport`.
+pub(crate) fn is_secure_transport_refusal(error: &mysql_async::Error) -> bool {
+    match error {
+        mysql_async::Error::Server(e) => {
+            let message = e.message.to_ascii_lowercase();
+            e.code == 3159
+                || message.contains("secure transport")
+                || message.contains("insecure transport")
+                || message.contains("require_secure_transport")
+        }
+        _ => false,
     }
 }

@@ -25,7 +25,7 @@ pub(crate) mod rules;
 pub use crate::findings::{Code, Severity};
 pub use crate::policy::{BootPolicy, Policy, PolicyError};
 pub use error::BootError;
-pub use facts::{FactsError, ServerFacts, open_files_limit};
+pub use facts::{FactsError, ServerFacts, TlsFacts, open_files_limit};
 pub use report::{Action, Finding, Report};
 
 use crate::options::PoolOptions;

@@ -103,6 +103,7 @@ impl fmt::Display for Report {
             "pool boot check against {} (server {}, wait_timeout {} s, max_connections {})",
             self.target, facts.version, facts.session_wait_timeout, facts.max_connections
         )?;
+        writeln!(f, "connection: {}", facts.tls)?;
         write!(f, "{}", self.headline())?;
         if self.findings.is_empty() {
             return Ok(());

@@ -99,6 +99,7 @@ pub(crate) fn judge(options: &PoolOptions, facts: &ServerFacts) -> Vec<Draft> {
     keepalive(options, &mut out);
     fleet(options, facts, &mut out);
     open_files(options, facts, &mut out);
+    tls(options, facts, &mut out);
     out.sort_by_key(|d| d.severity);
     out
 }
@@ -423,6 +424,89 @@ fn open_files(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) 
     });
 }
 
+/// A certificate expiring sooner than this is a warning.
+const CERT_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn tls(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
+    use crate::options::SslMode;
+    let t = &facts.tls;
+    let mode = crate::tls::effective_mode(options);
+    let shown = facts.tls.to_string();
+    if t.require_secure_transport == Some(true) && mode == SslMode::Disabled {
+        out.push(Draft {
+            code: Code::TlsDisabledButRequired,
+            severity: Severity::Error,
+            key: keys::ssl_mode,
+            value: mode.to_string(),
+            fact: Some("require_secure_transport = ON".into()),
+            why: "the server refuses connections without TLS (a local socket may get through, TCP does not)".into(),
+            fix: "set ssl_mode = verify_identity with ssl_ca (or required)".into(),
+            remedy: None,
+        });
+    }
+    if !t.encrypted() && !t.loopback {
+        let offered = t
+            .have_ssl
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case("YES"));
+        out.push(Draft {
+            code: Code::TlsPlaintextRemote,
+            severity: Severity::Warning,
+            key: keys::ssl_mode,
+            value: mode.to_string(),
+            fact: Some(format!(
+                "{shown}; have_ssl = {}",
+                t.have_ssl.as_deref().unwrap_or("unknown")
+            )),
+            why: "queries, results and the login exchange cross the network unencrypted".into(),
+            fix: if offered {
+                "set ssl_mode = verify_identity with ssl_ca (the server offers TLS)".into()
+            } else {
+                "enable TLS on the server, then set ssl_mode = verify_identity with ssl_ca".into()
+            },
+            remedy: None,
+        });
+    }
+    if t.encrypted() && mode == SslMode::Required && !t.loopback {
+        out.push(Draft {
+            code: Code::TlsUnverifiedRemote,
+            severity: Severity::Warning,
+            key: keys::ssl_mode,
+            value: mode.to_string(),
+            fact: Some(shown.clone()),
+            why: "the connection is encrypted but the server is not authenticated: anyone on the path can pose as it".into(),
+            fix: "set ssl_mode = verify_identity and ssl_ca to the CA that signed the server's certificate".into(),
+            remedy: None,
+        });
+    }
+    if let (Some(at), Some(text)) = (t.server_not_after_unix, &t.server_not_after) {
+        let left = at - now_unix();
+        if t.encrypted() && left < CERT_WARNING.as_secs() as i64 {
+            let days = left.div_euclid(86_400);
+            out.push(Draft {
+                code: Code::TlsCertExpiresSoon,
+                severity: Severity::Warning,
+                key: keys::ssl_mode,
+                value: mode.to_string(),
+                fact: Some(format!("Ssl_server_not_after = {text}")),
+                why: if left <= 0 {
+                    "the server's certificate has expired: verifying connects fail".into()
+                } else {
+                    format!("the server's certificate expires in {days} day(s): verifying connects will fail then")
+                },
+                fix: "renew the server's certificate".into(),
+                remedy: None,
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,7 +523,82 @@ mod tests {
             threads_connected: 1,
             account_connections: 1,
             open_files_limit: Some(65536),
+            tls: crate::boot::TlsFacts {
+                loopback: true,
+                ..Default::default()
+            },
         }
+    }
+
+    fn with_tls(version: Option<&str>, loopback: bool) -> ServerFacts {
+        let mut f = facts(28800);
+        f.tls = crate::boot::TlsFacts {
+            version: version.map(Into::into),
+            cipher: version.map(|_| "TLS_AES_256_GCM_SHA384".into()),
+            have_ssl: Some("YES".into()),
+            loopback,
+            ..Default::default()
+        };
+        f
+    }
+
+    fn codes(o: &PoolOptions, f: &ServerFacts) -> Vec<Code> {
+        judge(o, f).into_iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn plaintext_to_a_remote_host_warns_and_loopback_does_not() {
+        let o = PoolOptions::default();
+        assert_eq!(
+            codes(&o, &with_tls(None, false)),
+            [Code::TlsPlaintextRemote]
+        );
+        assert!(codes(&o, &with_tls(None, true)).is_empty());
+        assert!(codes(&o, &with_tls(Some("TLSv1.3"), false)).is_empty());
+    }
+
+    #[test]
+    fn required_without_verification_to_a_remote_host_warns() {
+        let o = PoolOptions {
+            ssl_mode: crate::options::SslMode::Required,
+            ..PoolOptions::default()
+        };
+        assert_eq!(
+            codes(&o, &with_tls(Some("TLSv1.3"), false)),
+            [Code::TlsUnverifiedRemote]
+        );
+        assert!(codes(&o, &with_tls(Some("TLSv1.3"), true)).is_empty());
+        let verified = PoolOptions {
+            ssl_mode: crate::options::SslMode::VerifyIdentity,
+            ..PoolOptions::default()
+        };
+        assert!(codes(&verified, &with_tls(Some("TLSv1.3"), false)).is_empty());
+    }
+
+    #[test]
+    fn secure_transport_with_tls_disabled_is_an_error() {
+        let o = PoolOptions {
+            ssl_mode: crate::options::SslMode::Disabled,
+            ..PoolOptions::default()
+        };
+        let mut f = with_tls(None, true);
+        f.tls.require_secure_transport = Some(true);
+        let drafts = judge(&o, &f);
+        assert_eq!(drafts[0].code, Code::TlsDisabledButRequired);
+        assert_eq!(drafts[0].severity, Severity::Error);
+        f.tls.require_secure_transport = Some(false);
+        assert!(codes(&o, &f).is_empty());
+    }
+
+    #[test]
+    fn a_certificate_expiring_within_two_weeks_warns() {
+        let o = PoolOptions::default();
+        let mut f = with_tls(Some("TLSv1.3"), true);
+        f.tls.server_not_after = Some("soon".into());
+        f.tls.server_not_after_unix = Some(now_unix() + 3 * 86_400);
+        assert_eq!(codes(&o, &f), [Code::TlsCertExpiresSoon]);
+        f.tls.server_not_after_unix = Some(now_unix() + 90 * 86_400);
+        assert!(codes(&o, &f).is_empty());
     }
 
     #[test]

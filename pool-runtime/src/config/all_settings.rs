@@ -23,7 +23,9 @@ use pool_settings::Setting;
 use super::PoolConfig;
 use super::extract::Extractor;
 use super::schema::{DefaultLit, KeySpec, Schema};
-use crate::options::{PoolOptions, ResetPolicy};
+use std::path::PathBuf;
+
+use crate::options::{PoolOptions, ResetPolicy, SslMode};
 use crate::policy::BootPolicy;
 use crate::url::DatabaseUrl;
 

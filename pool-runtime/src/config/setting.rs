@@ -20,6 +20,16 @@ pub(crate) fn check<T: ConfigValue>(setting: &Setting, value: &T) -> Result<(), 
         Kind::Duration { .. } => value
             .as_duration()
             .map_or(Ok(()), |d| setting.check_duration(d, T::can_be_off())),
+        Kind::Path => match value.as_path() {
+            Some(path) => match setting.key {
+                "ssl_ca" | "ssl_cert" => crate::tls::check_certificates(path),
+                "ssl_key" => crate::tls::check_private_key(path),
+                _ => std::fs::metadata(path)
+                    .map(drop)
+                    .map_err(|e| format!("cannot read `{}`: {e}", path.display())),
+            },
+            None => Ok(()),
+        },
         _ => Ok(()),
     }
 }

@@ -7,7 +7,7 @@ use figment::value::{Empty, Num, Value};
 
 use pool_settings::duration;
 
-use crate::options::ResetPolicy;
+use crate::options::{ResetPolicy, SslMode};
 use crate::policy::{BootPolicy, PolicyError};
 use crate::url::DatabaseUrl;
 
@@ -52,6 +52,12 @@ pub trait ConfigValue: Sized + sealed::Sealed {
     /// A text view for the settings' rules (the URL is parsed), if text.
     #[doc(hidden)]
     fn as_text(&self) -> Option<&str> {
+        None
+    }
+
+    /// A path view for the settings' file rules, if a path.
+    #[doc(hidden)]
+    fn as_path(&self) -> Option<&std::path::Path> {
         None
     }
 
@@ -200,6 +206,38 @@ impl ConfigValue for ResetPolicy {
     }
 }
 
+impl sealed::Sealed for SslMode {}
+impl ConfigValue for SslMode {
+    const EXPECTED: &'static str = "disabled, preferred, required, verify_ca or verify_identity";
+
+    fn from_config(value: &Value) -> Result<Self, String> {
+        let text = text_of(value).ok_or("not a TLS mode")?;
+        SslMode::from_word(text).ok_or_else(|| {
+            let word = text.to_ascii_lowercase().replace('-', "_");
+            match pool_settings::words::did_you_mean(&word, SslMode::WORDS) {
+                Some(close) => format!("unknown TLS mode; did you mean `{close}`?"),
+                None => "unknown TLS mode".to_owned(),
+            }
+        })
+    }
+}
+
+impl sealed::Sealed for std::path::PathBuf {}
+impl ConfigValue for std::path::PathBuf {
+    const EXPECTED: &'static str = "a path to a PEM file";
+
+    fn from_config(value: &Value) -> Result<Self, String> {
+        match text_of(value) {
+            Some("") | None => Err("not a path".into()),
+            Some(text) => Ok(std::path::PathBuf::from(text)),
+        }
+    }
+
+    fn as_path(&self) -> Option<&std::path::Path> {
+        Some(self)
+    }
+}
+
 impl sealed::Sealed for BootPolicy {}
 impl ConfigValue for BootPolicy {
     const EXPECTED: &'static str =
@@ -271,6 +309,10 @@ impl<T: ConfigValue> ConfigValue for Option<T> {
 
     fn as_text(&self) -> Option<&str> {
         self.as_ref().and_then(T::as_text)
+    }
+
+    fn as_path(&self) -> Option<&std::path::Path> {
+        self.as_ref().and_then(T::as_path)
     }
 
     fn can_be_off() -> bool {

@@ -121,7 +121,9 @@ impl PoolBuilder {
     async fn judge(&self) -> Result<Judged, BootError> {
         let url = self.options.url.clone().ok_or(BootError::MissingUrl)?;
         let target = boot::error::target(&url);
-        let manager = MySqlManager::new(&url, &self.options);
+        let manager = MySqlManager::try_new(&url, &self.options, self.sources.as_ref())
+            .map_err(BootError::TlsConfig)?;
+        let plaintext = manager.ssl_mode() == crate::options::SslMode::Disabled;
         let limit = self.options.connect_timeout;
         let timed_out = || BootError::ConnectTimeout {
             target: target.clone(),
@@ -129,11 +131,36 @@ impl PoolBuilder {
         };
         let mut first = match tokio::time::timeout(limit, manager.connect_raw()).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(boot::error::from_connect(&url, e)),
+            Ok(Err(e)) => {
+                let error = boot::error::from_connect(&url, plaintext, e);
+                if let BootError::AccessDenied { target, source, .. } = error {
+                    if plaintext
+                        && tokio::time::timeout(limit, manager.requires_secure_transport())
+                            .await
+                            .unwrap_or(false)
+                    {
+                        return Err(BootError::SecureTransportRequired {
+                            target,
+                            code: boot::Code::TlsDisabledButRequired,
+                            source,
+                        });
+                    }
+                    return Err(boot::error::from_connect(&url, plaintext, source));
+                }
+                return Err(error);
+            }
             Err(_) => return Err(timed_out()),
         };
-        let facts = match tokio::time::timeout(limit, ServerFacts::read(&mut first)).await {
-            Ok(Ok(facts)) => facts,
+        let loopback = crate::tls::is_loopback(url.opts().ip_or_hostname());
+        // The server's TLS settings matter to a rule only when TLS is
+        // disabled, the connection is encrypted, or the host is remote.
+        let tls_settings = plaintext || !loopback || manager.tls_in_use();
+        let read = ServerFacts::read_with(&mut first, tls_settings);
+        let facts = match tokio::time::timeout(limit, read).await {
+            Ok(Ok(mut facts)) => {
+                facts.tls.loopback = loopback;
+                facts
+            }
             Ok(Err(source)) => {
                 return Err(BootError::FactsUnreadable {
                     target: target.clone(),

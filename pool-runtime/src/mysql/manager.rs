@@ -10,13 +10,26 @@ use mysql_async::{Conn, Opts, OptsBuilder};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::boot::{self, ServerFacts};
+use crate::options::SslMode;
 use crate::options::{PoolOptions, ResetPolicy};
 use crate::pool::Manager;
+use crate::tls::{self, TlsConfigError, TlsConnectError, TlsFailure, TlsPlan};
 use crate::url::DatabaseUrl;
 
 /// Opens `mysql_async` connections the way the pool wants them.
 pub struct MySqlManager {
+    /// Plaintext options.
     opts: Opts,
+    /// The same with TLS, when the plan tries TLS.
+    tls_opts: Option<Opts>,
+    plan: TlsPlan,
+    /// `preferred` found the server without TLS: later connects go
+    /// plaintext at once (the first TLS attempt costs a connect).
+    tls_absent: AtomicBool,
+    /// Settings that cannot work (from [`MySqlManager::new`]): every connect
+    /// fails with them.
+    invalid: Option<TlsConfigError>,
+    target: String,
     url: DatabaseUrl,
     reset_policy: ResetPolicy,
     watch: Option<Watch>,
@@ -34,14 +47,60 @@ struct Watch {
 impl MySqlManager {
     /// A manager for `url` with the pool's connection settings: `init_sql`
     /// (re-run after a reset, too) and TCP keepalive.
+    ///
+    /// TLS follows `ssl_mode` and its companions; settings that cannot work
+    /// are [`TlsConfigError`] (see [`MySqlManager::try_new`]). `new` falls
+    /// back to refusing every connect with that error then, rather than
+    /// going out unencrypted.
     pub fn new(url: &DatabaseUrl, options: &PoolOptions) -> Self {
+        match Self::try_new(url, options, None) {
+            Ok(manager) => manager,
+            Err(e) => {
+                tracing::error!(error = %e, "TLS settings cannot work; connects will fail");
+                let plan = TlsPlan {
+                    mode: SslMode::VerifyIdentity,
+                    ca: None,
+                    identity: None,
+                    server_name: None,
+                    host: url.opts().ip_or_hostname().to_owned(),
+                };
+                let mut manager = Self::with_plan(url, options, plan);
+                manager.invalid = Some(e);
+                manager
+            }
+        }
+    }
+
+    /// A manager for `url`, with the TLS settings checked first (`sources`
+    /// names where their values came from, for the error).
+    pub fn try_new(
+        url: &DatabaseUrl,
+        options: &PoolOptions,
+        sources: Option<&crate::source::Sources>,
+    ) -> Result<Self, TlsConfigError> {
+        let plan = TlsPlan::resolve(options, url, sources)?;
+        Ok(Self::with_plan(url, options, plan))
+    }
+
+    fn with_plan(url: &DatabaseUrl, options: &PoolOptions, plan: TlsPlan) -> Self {
         // mysql_async runs setup statements last-first: reverse to keep order.
         let setup: Vec<String> = options.init_sql.iter().rev().cloned().collect();
         let opts = OptsBuilder::from_opts(url.opts())
             .setup(setup)
             .tcp_keepalive(options.tcp_keepalive);
+        #[cfg(feature = "tls")]
+        let tls_opts = plan
+            .ssl_opts()
+            .map(|ssl| Opts::from(opts.clone().ssl_opts(Some(ssl))));
+        #[cfg(not(feature = "tls"))]
+        let tls_opts = None;
         MySqlManager {
             opts: opts.into(),
+            tls_opts,
+            plan,
+            tls_absent: AtomicBool::new(false),
+            invalid: None,
+            target: boot::error::target(url),
             url: url.clone(),
             reset_policy: options.reset_on_return,
             watch: None,
@@ -61,7 +120,72 @@ impl MySqlManager {
 
     /// A connection opened as pool connections are, outside any pool.
     pub(crate) async fn connect_raw(&self) -> Result<Conn, mysql_async::Error> {
+        if let Some(invalid) = &self.invalid {
+            return Err(mysql_async::Error::Other(Box::new(invalid.clone())));
+        }
+        let preferred = self.plan.mode == SslMode::Preferred;
+        if let Some(tls_opts) = &self.tls_opts {
+            if !(preferred && self.tls_absent.load(Ordering::Relaxed)) {
+                match Conn::new(tls_opts.clone()).await {
+                    Ok(conn) => return Ok(conn),
+                    Err(e) => match tls::classify(&e) {
+                        // `preferred` only: never a downgrade of `required`.
+                        Some(TlsFailure::NotOffered) if preferred => {
+                            tracing::debug!(target = %self.target, "the server offers no TLS: ssl_mode = preferred goes plaintext");
+                            self.tls_absent.store(true, Ordering::Relaxed);
+                        }
+                        Some(failure) => {
+                            return Err(mysql_async::Error::Other(Box::new(TlsConnectError::new(
+                                failure,
+                                &self.plan.checked(),
+                                self.target.clone(),
+                                e,
+                            ))));
+                        }
+                        None => return Err(e),
+                    },
+                }
+            }
+        }
         Conn::new(self.opts.clone()).await
+    }
+
+    /// After `ssl_mode = disabled` was refused as access denied (MariaDB's
+    /// answer to plaintext under `require_secure_transport = ON`): whether
+    /// the server requires secure transport, asked over an unverified TLS
+    /// connection with the same credentials. Boot-time diagnosis only.
+    pub(crate) async fn requires_secure_transport(&self) -> bool {
+        #[cfg(feature = "tls")]
+        {
+            let ssl = mysql_async::SslOpts::default()
+                .with_danger_accept_invalid_certs(true)
+                .with_danger_skip_domain_validation(true);
+            let opts = OptsBuilder::from_opts(self.opts.clone()).ssl_opts(Some(ssl));
+            let Ok(mut conn) = Conn::new(opts).await else {
+                return false;
+            };
+            let on: Result<Option<String>, _> = conn
+                .query_first("SELECT @@global.require_secure_transport")
+                .await;
+            let _ = conn.disconnect().await;
+            matches!(on.ok().flatten().as_deref(), Some("1" | "ON"))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
+    }
+
+    /// Whether connects go out with TLS (not `disabled`, and `preferred`
+    /// has not found the server without it).
+    pub(crate) fn tls_in_use(&self) -> bool {
+        self.tls_opts.is_some()
+            && !(self.plan.mode == SslMode::Preferred && self.tls_absent.load(Ordering::Relaxed))
+    }
+
+    /// The TLS mode in force (`preferred` with a CA is `verify_identity`).
+    pub fn ssl_mode(&self) -> SslMode {
+        self.plan.mode
     }
 
     fn suspect(&self) {
@@ -114,7 +238,7 @@ impl Manager for MySqlManager {
     type Error = mysql_async::Error;
 
     async fn connect(&self) -> Result<Conn, mysql_async::Error> {
-        match Conn::new(self.opts.clone()).await {
+        match self.connect_raw().await {
             Ok(mut conn) => {
                 self.recheck(&mut conn).await;
                 Ok(conn)
@@ -169,6 +293,7 @@ impl fmt::Debug for MySqlManager {
         f.debug_struct("MySqlManager")
             .field("url", &self.url)
             .field("reset_policy", &self.reset_policy)
+            .field("ssl_mode", &self.plan.mode)
             .finish()
     }
 }

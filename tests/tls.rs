@@ -532,3 +532,30 @@ async fn verify_ca_connects_with_the_ca_and_refuses_another() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_server_certificate_is_refused_as_expired() {
+    bounded("expired certificate", TEST_TIMEOUT, async {
+        // A certificate whose lifetime ended a second after the server
+        // started: the server still serves it, a verifying client must not
+        // accept it.
+        let server = TestServer::builder()
+            .tls_valid_for(Duration::ZERO)
+            .start()
+            .await
+            .expect("TLS test server with an expired certificate");
+        let tls = server.tls().unwrap();
+        let url = url_with_password(&server, server.addr()).await;
+        let expired_at = tls.not_after();
+        common::eventually("the certificate expires", TEST_TIMEOUT, || async {
+            (std::time::SystemTime::now() > expired_at + Duration::from_secs(1)).then_some(())
+        })
+        .await;
+        let error = refused(Pool::builder(verified(&url, tls.ca_path())).connect().await);
+        let BootError::Tls(tls_error) = &error else {
+            panic!("not a TLS error: {error:?}");
+        };
+        assert_eq!(tls_error.kind, TlsErrorKind::Expired, "{error}");
+    })
+    .await
+}

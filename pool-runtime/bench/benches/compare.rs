@@ -39,6 +39,12 @@
 //! server is another process and is not), and the ratio to dedicated.
 //! Errors are counted and printed, never hidden.
 //!
+//! TLS, in the same run: a second throwaway server with TLS (a CA made at
+//! start by the test kit), on which dedicated connections and this pool
+//! each run `SELECT 1` at 8 x 32 in plaintext and over verified TLS
+//! (`verify_identity` against the kit's CA), interleaved; then the connect
+//! latency of one connection, plaintext vs TLS, alternating.
+//!
 //! The recovery after an idle kill is its own bench target (`recovery`);
 //! both share `common/`.
 //!
@@ -57,13 +63,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use pool_runtime::mysql_async::Conn;
 use pool_runtime::mysql_async::prelude::Queryable;
+use pool_runtime::mysql_async::{Conn, Opts, OptsBuilder, SslOpts};
 use pool_runtime::testkit::TestServer;
+use pool_runtime::{Pool, SslMode};
 
 use common::{
-    Filter, ROWS, Setup, System, Workload, drive, histogram, mysql_async_pool, our_pool,
-    quick_requested, sqlx_pool, us,
+    Filter, ROWS, Setup, System, Workload, drive, histogram, mysql_async_pool, our_options,
+    our_pool, quick_requested, sqlx_pool, us,
 };
 
 /// How long and how much to run.
@@ -224,9 +231,14 @@ async fn measure(
 }
 
 async fn dedicated(url: &str, n: usize) -> System {
+    let opts = Opts::from_url(url).expect("the test server's URL parses");
+    dedicated_with(opts, n).await
+}
+
+async fn dedicated_with(opts: Opts, n: usize) -> System {
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
-        let conn = Conn::from_url(url).await.expect("connects");
+        let conn = Conn::new(opts.clone()).await.expect("connects");
         conns.push(tokio::sync::Mutex::new(conn));
     }
     System::Dedicated(Arc::new(conns))
@@ -325,7 +337,7 @@ fn print_table(cells: &[Cell]) {
     }
 }
 
-async fn bench(mode: Mode) {
+async fn bench(mode: &Mode) {
     let setup = Setup::start().await;
     let (server, url, sqlx_url) = (&setup.server, &setup.url, &setup.sqlx_url);
     create_table(server).await;
@@ -357,7 +369,7 @@ async fn bench(mode: Mode) {
             .into_iter()
             .filter(|w| mode.wants_workload(*w))
         {
-            cells.extend(measure(&mode, &systems, workload, conns, tasks).await);
+            cells.extend(measure(mode, &systems, workload, conns, tasks).await);
         }
         for system in systems {
             system.close().await;
@@ -366,6 +378,151 @@ async fn bench(mode: Mode) {
     print_table(&cells);
 }
 
+/// The TLS cells' names: (dedicated, pool) for each transport.
+const PLAIN: (&str, &str) = (
+    "dedicated conns, plaintext",
+    "pool-runtime (query_first), plaintext",
+);
+const TLS: (&str, &str) = (
+    "dedicated conns, TLS verify_identity",
+    "pool-runtime (query_first), TLS verify_identity",
+);
+
+/// The driver's options for verified TLS with the kit's CA.
+fn tls_opts(url: &str, ca: &std::path::Path) -> Opts {
+    let opts = Opts::from_url(url).expect("the test server's URL parses");
+    let ssl = SslOpts::default().with_root_certs(vec![ca.to_path_buf().into()]);
+    OptsBuilder::from_opts(opts).ssl_opts(ssl).into()
+}
+
+async fn our_pool_tls(url: &str, n: usize, ca: Option<&std::path::Path>) -> Pool {
+    let mut options = our_options(url, n);
+    match ca {
+        Some(ca) => {
+            options.ssl_mode = SslMode::VerifyIdentity;
+            options.ssl_ca = Some(ca.to_path_buf());
+        }
+        None => options.ssl_mode = SslMode::Disabled,
+    }
+    Pool::builder(options)
+        .connect()
+        .await
+        .expect("pool-runtime boots against the TLS test server")
+}
+
+/// The time to open one connection (TCP, TLS if any, auth), `rounds` times
+/// per transport, alternating plaintext and TLS.
+async fn connect_latency(plain: &Opts, tls: &Opts, rounds: usize) -> [Histogram<u64>; 2] {
+    let mut times = [histogram(), histogram()];
+    for _ in 0..rounds {
+        for (opts, hist) in [plain, tls].into_iter().zip(times.iter_mut()) {
+            let began = std::time::Instant::now();
+            let conn = Conn::new(opts.clone()).await.expect("connects");
+            let took = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            hist.record(took.max(1))
+                .expect("within the histogram's bounds");
+            let _ = conn.disconnect().await;
+        }
+    }
+    times
+}
+
+/// TLS beside plaintext on one TLS-capable server, in the same run.
+async fn tls_part(mode: &Mode) {
+    let server = TestServer::builder()
+        .tls()
+        .start()
+        .await
+        .expect("a throwaway MariaDB with TLS starts");
+    let ca = server
+        .tls()
+        .expect("started with TLS")
+        .ca_path()
+        .to_path_buf();
+    let url = server.url().to_owned();
+    let (conns, tasks) = (8, 32);
+    eprintln!("TLS: {conns} connections x {tasks} tasks, SELECT 1");
+    let plain_opts = Opts::from_url(&url).expect("the test server's URL parses");
+    let tls_opts = tls_opts(&url, &ca);
+    let systems = vec![
+        System::Labelled(
+            PLAIN.0,
+            Box::new(dedicated_with(plain_opts.clone(), conns).await),
+        ),
+        System::Labelled(
+            PLAIN.1,
+            Box::new(System::Ours(our_pool_tls(&url, conns, None).await)),
+        ),
+        System::Labelled(
+            TLS.0,
+            Box::new(dedicated_with(tls_opts.clone(), conns).await),
+        ),
+        System::Labelled(
+            TLS.1,
+            Box::new(System::Ours(our_pool_tls(&url, conns, Some(&ca)).await)),
+        ),
+    ];
+    let cells = measure(mode, &systems, Workload::Select1, conns, tasks).await;
+    for system in systems {
+        system.close().await;
+    }
+    let rounds = if mode.quick { 20 } else { 200 };
+    let [plain_connect, tls_connect] = connect_latency(&plain_opts, &tls_opts, rounds).await;
+
+    let rate = |name: &str| {
+        cells
+            .iter()
+            .find(|c| c.system == name)
+            .map_or(f64::NAN, Cell::per_sec)
+    };
+    println!("\n## TLS beside plaintext (one TLS-capable server, same run)\n");
+    println!("| system | ops/s | p50 µs | p99 µs | CPU µs/op | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for cell in &cells {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.1} | {} |",
+            cell.system,
+            cell.per_sec(),
+            us(cell.latency.value_at_quantile(0.5)),
+            us(cell.latency.value_at_quantile(0.99)),
+            cell.cpu_per_op_us(),
+            cell.errors,
+        );
+    }
+    println!(
+        "\npool / dedicated: plaintext {:.3}, TLS {:.3}; TLS / plaintext: dedicated {:.3}, pool {:.3}",
+        rate(PLAIN.1) / rate(PLAIN.0),
+        rate(TLS.1) / rate(TLS.0),
+        rate(TLS.0) / rate(PLAIN.0),
+        rate(TLS.1) / rate(PLAIN.1),
+    );
+    println!("\n| connect ({rounds} each, alternating) | p50 µs | p99 µs |");
+    println!("|---|---:|---:|");
+    for (name, hist) in [
+        ("plaintext", &plain_connect),
+        ("TLS verify_identity", &tls_connect),
+    ] {
+        println!(
+            "| {name} | {:.0} | {:.0} |",
+            us(hist.value_at_quantile(0.5)),
+            us(hist.value_at_quantile(0.99)),
+        );
+    }
+    for cell in cells.iter().filter(|c| c.first_error.is_some()) {
+        println!(
+            "\nfirst error, TLS part, {}: {}",
+            cell.system,
+            cell.first_error.as_deref().unwrap_or_default()
+        );
+    }
+}
+
 fn main() {
-    common::run(bench(Mode::from_env()));
+    common::run(async {
+        let mode = Mode::from_env();
+        bench(&mode).await;
+        if mode.wants_workload(Workload::Select1) {
+            tls_part(&mode).await;
+        }
+    });
 }

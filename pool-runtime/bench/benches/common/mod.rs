@@ -93,6 +93,8 @@ pub enum System {
     OursRaw(Pool),
     MysqlAsync(mysql_async::Pool, &'static str),
     Sqlx(MySqlPool),
+    /// Another system under its own name (the TLS cells of `compare`).
+    Labelled(&'static str, Box<System>),
 }
 
 pub type OpResult = Result<(), String>;
@@ -109,12 +111,14 @@ impl System {
             System::OursRaw(_) => "pool-runtime get()+raw conn",
             System::MysqlAsync(_, name) => name,
             System::Sqlx(_) => "sqlx MySqlPool",
+            System::Labelled(name, _) => name,
         }
     }
 
     pub async fn run(&self, workload: Workload, task: usize, rng: &mut fastrand::Rng) -> OpResult {
         let id = rng.u32(1..=ROWS);
         match self {
+            System::Labelled(_, inner) => Box::pin(inner.run(workload, task, rng)).await,
             System::Dedicated(conns) => {
                 let mut conn = conns[task % conns.len()].lock().await;
                 conn_op(&mut conn, workload, id).await
@@ -195,6 +199,7 @@ impl System {
                 let _ = pool.disconnect().await;
             }
             System::Sqlx(pool) => pool.close().await,
+            System::Labelled(_, inner) => Box::pin(inner.close()).await,
         }
     }
 }

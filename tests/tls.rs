@@ -77,6 +77,14 @@ fn refused(result: Result<Pool, BootError>) -> BootError {
     error
 }
 
+/// The kind of a TLS connect error; any other error fails the test.
+fn tls_kind(error: &BootError) -> TlsErrorKind {
+    match error {
+        BootError::Tls(tls_error) => tls_error.kind,
+        other => panic!("not a TLS error: {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_identity_with_the_test_ca_connects_over_tls_and_the_report_says_so() {
     bounded("verify_identity connects", TEST_TIMEOUT, async {
@@ -127,10 +135,7 @@ async fn a_ca_that_did_not_sign_the_certificate_is_refused_naming_the_ca_file() 
                 .connect()
                 .await,
         );
-        let BootError::Tls(tls_error) = &error else {
-            panic!("not a TLS error: {error:?}");
-        };
-        assert_eq!(tls_error.kind, TlsErrorKind::Untrusted, "{error}");
+        assert_eq!(tls_kind(&error), TlsErrorKind::Untrusted, "{error}");
         let text = error.to_string();
         assert!(text.contains("ssl_ca"), "{text}");
         assert!(
@@ -150,10 +155,7 @@ async fn a_wrong_tls_server_name_is_refused_naming_the_name_checked() {
         let mut o = verified(&url, tls.ca_path());
         o.tls_server_name = Some("db.wrong.example".into());
         let error = refused(Pool::builder(o).connect().await);
-        let BootError::Tls(tls_error) = &error else {
-            panic!("not a TLS error: {error:?}");
-        };
-        assert_eq!(tls_error.kind, TlsErrorKind::NameMismatch, "{error}");
+        assert_eq!(tls_kind(&error), TlsErrorKind::NameMismatch, "{error}");
         let text = error.to_string();
         assert!(text.contains("db.wrong.example"), "{text}");
         assert!(text.contains("tls_server_name"), "{text}");
@@ -180,10 +182,7 @@ async fn required_against_a_server_without_tls_is_refused_never_downgraded() {
         let mut o = PoolOptions::from_url(&url).unwrap();
         o.ssl_mode = SslMode::Required;
         let error = refused(Pool::builder(o).connect().await);
-        let BootError::Tls(tls_error) = &error else {
-            panic!("not a TLS error: {error:?}");
-        };
-        assert_eq!(tls_error.kind, TlsErrorKind::NotOffered, "{error}");
+        assert_eq!(tls_kind(&error), TlsErrorKind::NotOffered, "{error}");
         let text = error.to_string();
         assert!(text.contains("ssl_mode"), "{text}");
         assert!(text.contains("does not offer"), "{text}");
@@ -552,10 +551,7 @@ async fn an_expired_server_certificate_is_refused_as_expired() {
         })
         .await;
         let error = refused(Pool::builder(verified(&url, tls.ca_path())).connect().await);
-        let BootError::Tls(tls_error) = &error else {
-            panic!("not a TLS error: {error:?}");
-        };
-        assert_eq!(tls_error.kind, TlsErrorKind::Expired, "{error}");
+        assert_eq!(tls_kind(&error), TlsErrorKind::Expired, "{error}");
     })
     .await
 }

@@ -625,14 +625,7 @@ async fn killer(
     let mut admin = server.conn().await.unwrap();
     let mut killed = Vec::new();
     while killed.len() < times {
-        let running: Vec<u64> = admin
-            .exec(
-                "SELECT ID FROM information_schema.PROCESSLIST \
-                 WHERE INFO LIKE CONCAT('%', ?, '%') AND INFO NOT LIKE '%PROCESSLIST%'",
-                (marker,),
-            )
-            .await
-            .unwrap();
+        let running = sessions_running(&mut admin, marker).await.unwrap();
         for id in running {
             if !killed.contains(&id) && killed.len() < times {
                 if let Some(sql) = before_kill {
@@ -646,6 +639,21 @@ async fn killer(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     killed
+}
+
+/// The ids of the server's sessions running a statement containing
+/// `marker` (not the asking one's processlist query).
+async fn sessions_running(
+    admin: &mut mysql_async::Conn,
+    marker: &str,
+) -> Result<Vec<u64>, mysql_async::Error> {
+    admin
+        .exec(
+            "SELECT ID FROM information_schema.PROCESSLIST \
+             WHERE INFO LIKE CONCAT('%', ?, '%') AND INFO NOT LIKE '%PROCESSLIST%'",
+            (marker,),
+        )
+        .await
 }
 
 /// The server's count of statements of a kind it was sent (`Com_*`).
@@ -790,14 +798,8 @@ async fn a_write_interrupted_by_a_server_shutdown_is_reported_as_maybe_executed(
         };
         eventually("the write running on the server", EVENT, || async {
             let mut admin = setup.server.conn().await.ok()?;
-            let n: Option<u64> = admin
-                .query_first(
-                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                     WHERE INFO LIKE '%shutdown-write%' AND INFO NOT LIKE '%PROCESSLIST%'",
-                )
-                .await
-                .ok()?;
-            (n == Some(1)).then_some(())
+            let running = sessions_running(&mut admin, "shutdown-write").await.ok()?;
+            (running.len() == 1).then_some(())
         })
         .await;
         setup.server.stop().await.unwrap();

@@ -85,22 +85,29 @@ pub(crate) fn classify(error: &mysql_async::Error) -> Class {
     }
 }
 
+/// Driver errors as the tests of this module and of the exec table build them.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod test_errors {
+    use mysql_async::IoError;
     use std::io;
 
-    fn io_error(kind: ErrorKind) -> mysql_async::Error {
+    pub(in crate::mysql::exec) fn io(kind: io::ErrorKind) -> mysql_async::Error {
         mysql_async::Error::Io(IoError::Io(io::Error::from(kind)))
     }
 
-    fn server(code: u16) -> mysql_async::Error {
+    pub(in crate::mysql::exec) fn server(code: u16) -> mysql_async::Error {
         mysql_async::Error::Server(mysql_async::ServerError {
             code,
             message: String::new(),
             state: "HY000".into(),
         })
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_errors::{io as io_error, server};
+    use super::*;
 
     #[test]
     fn only_errors_that_prove_nothing_was_delivered_allow_a_resend() {

@@ -260,21 +260,10 @@ mod tests {
     //! One row per row of the table in the module docs: changing a row of
     //! the table without changing this test (or the other way round) fails.
 
+    use super::classify::test_errors::{io, server};
     use super::*;
-    use mysql_async::{DriverError, IoError};
+    use mysql_async::DriverError;
     use std::io;
-
-    fn io(kind: io::ErrorKind) -> mysql_async::Error {
-        mysql_async::Error::Io(IoError::Io(io::Error::from(kind)))
-    }
-
-    fn server(code: u16) -> mysql_async::Error {
-        mysql_async::Error::Server(mysql_async::ServerError {
-            code,
-            message: String::new(),
-            state: "HY000".into(),
-        })
-    }
 
     /// What a row's column says, without the reason text.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -75,6 +75,8 @@ pub mod __private {
 pub mod boot;
 pub mod config;
 mod error;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod findings;
 mod mysql;
 mod options;

@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 use super::leak::LeakTracker;
 use super::limits::Limits;
 use super::manager::Manager;
+use super::observe::{Occupancy, PoolObserver};
 use super::rtt::ValidationBound;
 use super::state::{Grant, State, Take, ToClose};
 use super::stats::{CloseReason, CoreStats, Counters};
@@ -39,10 +40,20 @@ pub(crate) struct PoolInner<M: Manager> {
     /// One maintenance pass at a time: a pass run by hand waits for the
     /// timer's, so neither counts on connections the other is opening.
     pub(crate) maintaining: tokio::sync::Mutex<()>,
+    /// Told of the pool's events (metrics); `None` costs one branch each.
+    pub(crate) observer: Option<Arc<dyn PoolObserver>>,
 }
 
 impl<M: Manager> PoolInner<M> {
-    pub(crate) fn new(manager: M, limits: Limits) -> Self {
+    pub(crate) fn new(
+        manager: M,
+        limits: Limits,
+        observer: Option<Arc<dyn PoolObserver>>,
+    ) -> Self {
+        if let Some(observer) = &observer {
+            observer.limits(&limits);
+            observer.occupancy(Occupancy::default());
+        }
         PoolInner {
             state: Mutex::new(State::new(&limits)),
             leaks: LeakTracker::new(limits.leak_threshold),
@@ -55,6 +66,7 @@ impl<M: Manager> PoolInner<M> {
             drained: Notify::new(),
             goodbyes_in_flight: AtomicUsize::new(0),
             maintaining: tokio::sync::Mutex::new(()),
+            observer,
         }
     }
 
@@ -69,6 +81,16 @@ impl<M: Manager> PoolInner<M> {
     pub(crate) fn transition<T>(&self, change: impl FnOnce(&mut State<M::Connection>) -> T) -> T {
         let mut st = self.lock();
         let outcome = change(&mut st);
+        if let Some(observer) = &self.observer {
+            // Under the lock: the observer sees the moves in their order.
+            let g = st.gauges();
+            observer.occupancy(Occupancy {
+                open: g.open as u64,
+                in_use: g.in_use as u64,
+                idle: g.idle as u64,
+                waiting: g.waiting as u64,
+            });
+        }
         if st.is_drained() {
             self.drained.notify_waiters();
         }

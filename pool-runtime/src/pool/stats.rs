@@ -123,24 +123,48 @@ with_core_stats! {
     pub struct CoreStats {}
 }
 
-/// Why a connection left the pool for good; each has its counter and log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CloseReason {
+/// Why a connection left the pool for good; each has its counter, its log
+/// line and (through a [`PoolObserver`](super::PoolObserver)) its metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// Returned while `max_idle` connections were already idle.
     MaxIdle,
+    /// Idle past `max_idle_time`.
     IdleTime,
+    /// Past `max_lifetime`.
     Lifetime,
+    /// Its validation ping before hand-out failed or timed out.
     ValidationFailed,
+    /// Its keepalive ping failed or timed out.
     KeepaliveFailed,
+    /// Returned broken, or its work was cancelled half-way.
     Broken,
+    /// Its reset on return failed or timed out.
     ResetFailed,
     /// Closed to make room for a guaranteed new connection.
     Replaced,
     /// Its user discarded it.
     Discarded,
+    /// The pool was closed.
     Closed,
 }
 
 impl CloseReason {
+    /// Every reason, for code that registers one metric per reason.
+    pub const ALL: [CloseReason; 10] = [
+        CloseReason::MaxIdle,
+        CloseReason::IdleTime,
+        CloseReason::Lifetime,
+        CloseReason::ValidationFailed,
+        CloseReason::KeepaliveFailed,
+        CloseReason::Broken,
+        CloseReason::ResetFailed,
+        CloseReason::Replaced,
+        CloseReason::Discarded,
+        CloseReason::Closed,
+    ];
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             CloseReason::MaxIdle => "max_idle reached",

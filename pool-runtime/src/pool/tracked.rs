@@ -15,6 +15,9 @@ pub(crate) struct Tracked<C> {
     /// When it last completed a round trip we know of (use, ping): the clock
     /// of the validation bypass and of keepalives.
     pub(crate) last_contact: Instant,
+    /// When it was last handed to a user; kept only for an observer (its
+    /// use time).
+    pub(crate) handed_out_at: Instant,
 }
 
 impl<C> Tracked<C> {
@@ -25,6 +28,7 @@ impl<C> Tracked<C> {
             expires_at: lifetime.map(|l| now + jittered(l)),
             returned_at: now,
             last_contact: now,
+            handed_out_at: now,
         }
     }
 

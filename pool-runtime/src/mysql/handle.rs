@@ -65,6 +65,7 @@ impl Pool {
         name: &str,
         options: PoolOptions,
         report: Report,
+        exec_counters: ExecCounters,
     ) -> Pool {
         Pool {
             inner,
@@ -73,7 +74,7 @@ impl Pool {
                 name: name.into(),
                 options,
                 report,
-                exec_counters: ExecCounters::default(),
+                exec_counters,
             }),
         }
     }

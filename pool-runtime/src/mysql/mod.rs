@@ -5,6 +5,7 @@ mod builder;
 pub(crate) mod exec;
 mod handle;
 mod manager;
+mod metrics;
 mod stats;
 
 pub use builder::PoolBuilder;

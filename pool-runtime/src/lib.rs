@@ -75,9 +75,9 @@ pub mod __private {
 pub mod boot;
 pub mod config;
 mod error;
+mod findings;
 #[cfg(feature = "metrics")]
 pub mod metrics;
-mod findings;
 mod mysql;
 mod options;
 mod policy;

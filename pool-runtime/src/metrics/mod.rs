@@ -25,8 +25,8 @@
 mod pool_metrics;
 mod table;
 
-pub(crate) use pool_metrics::RetryKind;
 pub use pool_metrics::PoolMetrics;
+pub(crate) use pool_metrics::RetryKind;
 pub use table::{
     CODE, Instrument, KIND, METRICS, MetricSpec, PHASE, POOL_NAME, REASON, STATE, markdown_table,
 };

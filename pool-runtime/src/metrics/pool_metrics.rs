@@ -27,7 +27,11 @@ pub(crate) enum RetryKind {
 }
 
 impl RetryKind {
-    const ALL: [RetryKind; 3] = [RetryKind::BadConn, RetryKind::Read, RetryKind::NewConnection];
+    const ALL: [RetryKind; 3] = [
+        RetryKind::BadConn,
+        RetryKind::Read,
+        RetryKind::NewConnection,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -196,8 +200,7 @@ impl PoolMetrics {
             connect_errors: r.counter(&table::CONNECT_ERRORS),
             closed: CloseReason::ALL
                 .map(|why| r.counter_with(&table::CLOSED, REASON, close_label(why))),
-            retries: RetryKind::ALL
-                .map(|kind| r.counter_with(&table::RETRIES, KIND, kind.label())),
+            retries: RetryKind::ALL.map(|kind| r.counter_with(&table::RETRIES, KIND, kind.label())),
             maybe_executed: r.counter(&table::MAYBE_EXECUTED),
             statement_timeouts: r.counter(&table::STATEMENT_TIMEOUTS),
         })

@@ -122,11 +122,29 @@ mod tests {
 
     #[test]
     fn the_name_is_the_setting_else_host_port_db_without_credentials() {
-        assert_eq!(named("mysql://app:s3cret@db.internal:3307/shop", None), "db.internal:3307/shop");
-        assert_eq!(named("mysql://app:s3cret@db.internal/shop", None), "db.internal:3306/shop");
-        assert_eq!(named("mysql://app:s3cret@10.0.0.5:3306", None), "10.0.0.5:3306");
-        assert_eq!(named("mysql://app:s3cret@[::1]:3306/shop", None), "[::1]:3306/shop");
-        assert_eq!(named("mysql://app:s3cret@db.internal/shop", Some("orders")), "orders");
-        assert_eq!(named("mysql://app:s3cret@db.internal/shop", Some("")), "db.internal:3306/shop");
+        assert_eq!(
+            named("mysql://app:s3cret@db.internal:3307/shop", None),
+            "db.internal:3307/shop"
+        );
+        assert_eq!(
+            named("mysql://app:s3cret@db.internal/shop", None),
+            "db.internal:3306/shop"
+        );
+        assert_eq!(
+            named("mysql://app:s3cret@10.0.0.5:3306", None),
+            "10.0.0.5:3306"
+        );
+        assert_eq!(
+            named("mysql://app:s3cret@[::1]:3306/shop", None),
+            "[::1]:3306/shop"
+        );
+        assert_eq!(
+            named("mysql://app:s3cret@db.internal/shop", Some("orders")),
+            "orders"
+        );
+        assert_eq!(
+            named("mysql://app:s3cret@db.internal/shop", Some("")),
+            "db.internal:3306/shop"
+        );
     }
 }

@@ -45,11 +45,7 @@ pub(crate) struct PoolInner<M: Manager> {
 }
 
 impl<M: Manager> PoolInner<M> {
-    pub(crate) fn new(
-        manager: M,
-        limits: Limits,
-        observer: Option<Arc<dyn PoolObserver>>,
-    ) -> Self {
+    pub(crate) fn new(manager: M, limits: Limits, observer: Option<Arc<dyn PoolObserver>>) -> Self {
         if let Some(observer) = &observer {
             observer.limits(&limits);
             observer.occupancy(Occupancy::default());

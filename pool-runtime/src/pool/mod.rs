@@ -68,8 +68,8 @@ pub use guard::Pooled;
 pub use limits::Limits;
 pub use manager::Manager;
 pub use observe::{Occupancy, PoolObserver};
-pub use stats::{CloseReason, CoreStats};
 pub(crate) use stats::with_core_stats;
+pub use stats::{CloseReason, CoreStats};
 
 use acquire::Bound;
 use inner::PoolInner;

@@ -160,7 +160,7 @@ fn snapshot(phase: AcquirePhase, stats: &CoreStats) -> String {
             stats.connect_errors, stats.connections_created
         )),
         AcquirePhase::Validating => text.push_str(&format!(
-            ", {} validation pings failed so far",
+            ", {} earlier validation pings failed",
             stats.validation_failed
         )),
     }

@@ -162,3 +162,34 @@ pub fn markdown_table() -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every name is OpenTelemetry's (`db.client.connection.`) or ours
+    /// (`pool_runtime.`), once; each series names its pool; time is in
+    /// seconds.
+    #[test]
+    fn names_are_unique_namespaced_and_carry_the_pool_name() {
+        let mut names: Vec<&str> = METRICS.iter().map(|m| m.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), METRICS.len());
+        for m in METRICS {
+            assert!(
+                m.name.starts_with("db.client.connection.") || m.name.starts_with("pool_runtime."),
+                "{}",
+                m.name
+            );
+            assert_eq!(m.attributes.first(), Some(&POOL_NAME), "{}", m.name);
+            assert_eq!(m.instrument == Instrument::Histogram, m.unit == Unit::Seconds);
+            assert_eq!(m.unit == Unit::Seconds, m.otel_unit == "s");
+        }
+        let table = markdown_table();
+        assert_eq!(table.lines().count(), METRICS.len() + 2, "{table}");
+        if std::env::var_os("PRINT_METRICS_TABLE").is_some() {
+            println!("{table}");
+        }
+    }
+}

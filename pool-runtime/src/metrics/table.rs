@@ -183,7 +183,10 @@ mod tests {
                 m.name
             );
             assert_eq!(m.attributes.first(), Some(&POOL_NAME), "{}", m.name);
-            assert_eq!(m.instrument == Instrument::Histogram, m.unit == Unit::Seconds);
+            assert_eq!(
+                m.instrument == Instrument::Histogram,
+                m.unit == Unit::Seconds
+            );
             assert_eq!(m.unit == Unit::Seconds, m.otel_unit == "s");
         }
         let table = markdown_table();

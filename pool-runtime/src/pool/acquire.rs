@@ -56,7 +56,7 @@ impl<M: Manager> PoolInner<M> {
         let now = Instant::now();
         let first = match self.take(now, fresh, true) {
             Take::Idle(conn) if !self.needs_validation(&conn, now) => {
-                return Ok(self.hand_out(conn, caller, now));
+                return Ok(self.hand_out_at_once(conn, caller, now));
             }
             Take::Closed => return Err(PoolError::Closed),
             other => other,
@@ -95,7 +95,7 @@ impl<M: Manager> PoolInner<M> {
         let now = Instant::now();
         match self.take(now, false, false) {
             Take::Idle(conn) if !self.needs_validation(&conn, now) => {
-                Ok(self.hand_out(conn, caller, now))
+                Ok(self.hand_out_at_once(conn, caller, now))
             }
             other => {
                 let phase = Phase::default();
@@ -171,12 +171,34 @@ impl<M: Manager> PoolInner<M> {
     /// `since`: when the acquire began, for the observer's wait time.
     fn hand_out(
         self: &Arc<Self>,
-        mut conn: Tracked<M::Connection>,
+        conn: Tracked<M::Connection>,
         caller: &'static Location<'static>,
         since: Instant,
     ) -> Pooled<M> {
+        self.hand_out_at(conn, caller, since, None)
+    }
+
+    /// [`hand_out`](Self::hand_out) of a connection taken from the idle
+    /// list in the same instant the acquire began (`since`): the fast path
+    /// reads no clock for its observer, and its wait time is zero.
+    fn hand_out_at_once(
+        self: &Arc<Self>,
+        conn: Tracked<M::Connection>,
+        caller: &'static Location<'static>,
+        since: Instant,
+    ) -> Pooled<M> {
+        self.hand_out_at(conn, caller, since, Some(since))
+    }
+
+    fn hand_out_at(
+        self: &Arc<Self>,
+        mut conn: Tracked<M::Connection>,
+        caller: &'static Location<'static>,
+        since: Instant,
+        now: Option<Instant>,
+    ) -> Pooled<M> {
         if let Some(observer) = &self.observer {
-            let now = Instant::now();
+            let now = now.unwrap_or_else(Instant::now);
             observer.acquired(now.saturating_duration_since(since));
             conn.handed_out_at = now;
         }

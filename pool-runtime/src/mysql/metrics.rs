@@ -146,5 +146,8 @@ mod tests {
             named("mysql://app:s3cret@db.internal/shop", Some("")),
             "db.internal:3306/shop"
         );
+        // Credentials never reach a metric's labels.
+        let name = named("mysql://app:s3cret@db.internal/shop", None);
+        assert!(!name.contains("s3cret") && !name.contains("app"), "{name}");
     }
 }

@@ -160,35 +160,45 @@ async fn a_validation_that_fails_fast_then_a_wait_reports_the_last_phase() {
 /// it while it connects.
 #[tokio::test]
 async fn on_real_sockets_a_blackholed_flow_times_out_validating_then_connecting() {
-    bounded("real sockets: validating, connecting", TEST_TIMEOUT, async {
-        let server = TestServer::start().await.expect("a throwaway server");
-        let proxy = FaultProxy::start(server.addr()).await.expect("fault proxy");
-        let url = server.url_at(proxy.addr()).expect("URL through the proxy");
-        let mut o = PoolOptions::from_url(&url).expect("URL");
-        o.ssl_mode = SslMode::Disabled;
-        o.max_open = 2;
-        o.max_idle = 2;
-        o.acquire_timeout = Duration::from_secs(1);
-        o.connect_timeout = Duration::from_secs(10);
-        o.validation_timeout = Some(Duration::from_secs(5));
-        o.validate_after_idle = Duration::ZERO;
-        let pool = Pool::builder(o).connect().await.expect("pool starts");
-        drop(pool.get().await.expect("a first connection"));
+    bounded(
+        "real sockets: validating, connecting",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::start().await.expect("a throwaway server");
+            let proxy = FaultProxy::start(server.addr()).await.expect("fault proxy");
+            let url = server.url_at(proxy.addr()).expect("URL through the proxy");
+            let mut o = PoolOptions::from_url(&url).expect("URL");
+            o.ssl_mode = SslMode::Disabled;
+            o.max_open = 2;
+            o.max_idle = 2;
+            o.acquire_timeout = Duration::from_secs(1);
+            o.connect_timeout = Duration::from_secs(10);
+            o.validation_timeout = Some(Duration::from_secs(5));
+            o.validate_after_idle = Duration::ZERO;
+            let pool = Pool::builder(o).connect().await.expect("pool starts");
+            drop(pool.get().await.expect("a first connection"));
 
-        proxy.inject(Fault::Blackhole);
-        let phase = |err: AcquireError| match err {
-            AcquireError::Timeout { phase, .. } => phase,
-            other => panic!("expected a timeout, got {other:?}"),
-        };
-        let err = pool.get().await.unwrap_err();
-        assert!(err.to_string().contains("validating an idle connection"), "{err}");
-        assert_eq!(phase(err), AcquirePhase::Validating);
+            proxy.inject(Fault::Blackhole);
+            let phase = |err: AcquireError| match err {
+                AcquireError::Timeout { phase, .. } => phase,
+                other => panic!("expected a timeout, got {other:?}"),
+            };
+            let err = pool.get().await.unwrap_err();
+            assert!(
+                err.to_string().contains("validating an idle connection"),
+                "{err}"
+            );
+            assert_eq!(phase(err), AcquirePhase::Validating);
 
-        proxy.on_new_connections(Some(Fault::Blackhole));
-        let err = pool.get().await.unwrap_err();
-        assert!(err.to_string().contains("opening a new connection"), "{err}");
-        assert_eq!(phase(err), AcquirePhase::Connecting);
-        assert_eq!(pool.stats().timeouts, 2);
-    })
+            proxy.on_new_connections(Some(Fault::Blackhole));
+            let err = pool.get().await.unwrap_err();
+            assert!(
+                err.to_string().contains("opening a new connection"),
+                "{err}"
+            );
+            assert_eq!(phase(err), AcquirePhase::Connecting);
+            assert_eq!(pool.stats().timeouts, 2);
+        },
+    )
     .await;
 }

@@ -88,11 +88,11 @@ pub use boot::BootError;
 pub use config::{ConfigError, Loaded, PoolConfig};
 pub use error::{Error, ErrorKind};
 pub use figment;
-pub use mysql::exec::{ExecOutcome, Tx};
-pub use mysql::exec::{Executor, IsolationLevel, RowStream, TxOptions};
 pub use mysql::credentials::{
     CleartextWithoutTls, CredentialError, CredentialSource, Credentials, FetchError, Secret,
 };
+pub use mysql::exec::{ExecOutcome, Tx};
+pub use mysql::exec::{Executor, IsolationLevel, RowStream, TxOptions};
 pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn};
 pub use options::{PoolOptions, ResetPolicy, SettingValue, SslMode};
 pub use tls::{TlsConfigError, TlsConnectError, TlsErrorKind};

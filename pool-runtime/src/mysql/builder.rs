@@ -146,7 +146,8 @@ impl PoolBuilder {
         credentials::cleartext(&self.options, &url, manager.ssl_mode(), sources)
             .map_err(BootError::CleartextWithoutTls)?;
         let credentials_text = credentials::describe(provider.as_ref(), &url);
-        let cache = provider.map(|p| Arc::new(CredentialCache::new(p, self.options.connect_timeout)));
+        let cache =
+            provider.map(|p| Arc::new(CredentialCache::new(p, self.options.connect_timeout)));
         let manager = manager.with_credentials(cache);
         let plaintext = manager.ssl_mode() == crate::options::SslMode::Disabled;
         let limit = self.options.connect_timeout;

@@ -175,7 +175,12 @@ impl CredentialCache {
             Err(e) => {
                 // Credentials not yet expired still work: better than none.
                 if let Some(entry) = &st.entry {
-                    if entry.issued.credentials.expires_at.is_none_or(|at| now < at) {
+                    if entry
+                        .issued
+                        .credentials
+                        .expires_at
+                        .is_none_or(|at| now < at)
+                    {
                         tracing::warn!(error = %e, "fetching credentials failed; using the cached ones until they expire");
                         return Ok(entry.issued.clone());
                     }
@@ -242,9 +247,7 @@ fn refresh_time(now: SystemTime, expires: SystemTime) -> SystemTime {
 /// 1 s, 2 s, 4 s, ... up to [`BACKOFF_CAP`].
 pub(crate) fn backoff_delay(refusals: u32) -> Duration {
     let doublings = refusals.saturating_sub(1).min(16);
-    BACKOFF_BASE
-        .saturating_mul(1 << doublings)
-        .min(BACKOFF_CAP)
+    BACKOFF_BASE.saturating_mul(1 << doublings).min(BACKOFF_CAP)
 }
 
 #[cfg(test)]
@@ -279,7 +282,10 @@ mod tests {
             lifetime,
         });
         let provider = Provider::Custom(source.clone());
-        (source, CredentialCache::new(provider, Duration::from_secs(5)))
+        (
+            source,
+            CredentialCache::new(provider, Duration::from_secs(5)),
+        )
     }
 
     #[test]

@@ -19,7 +19,10 @@ pub(crate) async fn with_cache(
     manager: &MySqlManager,
     cache: &CredentialCache,
 ) -> Result<Conn, mysql_async::Error> {
-    let issued = cache.current().await.map_err(CredentialError::into_driver)?;
+    let issued = cache
+        .current()
+        .await
+        .map_err(CredentialError::into_driver)?;
     let refusal = match attempt(manager, cache, &issued).await {
         Err(e) if is_access_denied(&e) => e,
         outcome => return outcome,

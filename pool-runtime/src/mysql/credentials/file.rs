@@ -37,7 +37,11 @@ impl PasswordFile {
 
     /// How errors and the boot report name it.
     pub(crate) fn describe(&self) -> String {
-        format!("password_file `{}` (from {})", self.path.display(), self.origin)
+        format!(
+            "password_file `{}` (from {})",
+            self.path.display(),
+            self.origin
+        )
     }
 }
 
@@ -63,8 +67,8 @@ pub(crate) fn read_password(path: &Path) -> Result<Secret, Problem> {
             kind => format!("{kind}"),
         })
     })?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Problem::Unreadable("it is not UTF-8 text".into()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| Problem::Unreadable("it is not UTF-8 text".into()))?;
     let password = text
         .strip_suffix("\r\n")
         .or_else(|| text.strip_suffix('\n'))

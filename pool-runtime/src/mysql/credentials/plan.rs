@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use super::CredentialError;
 use super::cache::Provider;
 use super::file::PasswordFile;
 use super::source::DynSource;
-use super::CredentialError;
 use crate::findings::Code;
 use crate::options::{PoolOptions, SslMode};
 use crate::source::{Source, Sources};
@@ -34,9 +34,7 @@ pub(crate) fn resolve(
             file.describe(),
             format!("the credential source `{}`", source.name()),
         )),
-        (Some(file), None) if url_password => {
-            Err(ambiguous("the URL".into(), file.describe()))
-        }
+        (Some(file), None) if url_password => Err(ambiguous("the URL".into(), file.describe())),
         (None, Some(source)) if url_password => Err(ambiguous(
             "the URL".into(),
             format!("the credential source `{}`", source.name()),

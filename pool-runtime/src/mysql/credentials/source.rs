@@ -125,6 +125,8 @@ pub(crate) struct SharedSource(pub(crate) std::sync::Arc<dyn DynSource>);
 
 impl std::fmt::Debug for SharedSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("CredentialSource").field(&self.0.name()).finish()
+        f.debug_tuple("CredentialSource")
+            .field(&self.0.name())
+            .finish()
     }
 }

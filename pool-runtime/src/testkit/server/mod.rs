@@ -7,6 +7,7 @@
 //! dropped server goes away without blocking the runtime), so the handle
 //! reads as the kit's public promise and nothing else.
 
+mod accounts;
 mod admin;
 mod data_dir;
 mod process;

@@ -37,9 +37,7 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use pool_runtime::{
-    CredentialSource, Credentials, FetchError, Pool, PoolOptions, Secret, SslMode,
-};
+use pool_runtime::{CredentialSource, Credentials, FetchError, Pool, PoolOptions, Secret, SslMode};
 
 /// How long an RDS IAM token is accepted for new logins.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);

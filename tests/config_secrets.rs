@@ -730,11 +730,7 @@ async fn a_password_files_contents_never_show() {
             // time, named by the file, shown nowhere.
             std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
             server.kill_all_client_connections().await.unwrap();
-            let err = pool
-                .get()
-                .await
-                .err()
-                .expect("a wrong password in the file");
+            let err = pool.get().await.expect_err("a wrong password in the file");
             let named = std::error::Error::source(&err).map(ToString::to_string);
             assert!(
                 named
@@ -748,8 +744,7 @@ async fn a_password_files_contents_never_show() {
             let err = Pool::builder(o)
                 .connect()
                 .await
-                .err()
-                .expect("wrong password");
+                .expect_err("wrong password");
             assert_boot_error_hidden("boot refusal", &err);
             assert_hidden("logs", &captured.text());
         },
@@ -823,8 +818,7 @@ async fn a_credential_sources_token_never_shows() {
                 .credentials(TokenSource(PASSWORD))
                 .connect()
                 .await
-                .err()
-                .expect("a wrong token");
+                .expect_err("a wrong token");
             assert!(err.to_string().contains("token-signer"), "{err}");
             assert_boot_error_hidden("wrong token", &err);
             assert_hidden("logs", &captured.text());

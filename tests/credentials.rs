@@ -379,8 +379,7 @@ async fn a_source_that_stays_wrong_is_access_denied_and_held_back() {
             .credentials(wrong.source())
             .connect()
             .await
-            .err()
-            .expect("a wrong password cannot boot");
+            .expect_err("a wrong password cannot boot");
         let text = chain(&error);
         assert!(
             matches!(&error, BootError::Credentials(CredentialError::AccessDenied { from, .. }) if from.contains("scripted-vault")),
@@ -408,7 +407,7 @@ async fn a_source_that_stays_wrong_is_access_denied_and_held_back() {
         let mut slowest = Duration::ZERO;
         while started.elapsed() < Duration::from_secs(3) {
             let began = Instant::now();
-            let error = pool.get().await.err().expect("a wrong password");
+            let error = pool.get().await.expect_err("a wrong password");
             slowest = slowest.max(began.elapsed());
             let denied = access_denied(&error).unwrap_or_else(|| panic!("{error:?}"));
             let text = chain(&error);
@@ -526,13 +525,10 @@ async fn refresh_credentials_retires_connections_opened_before() {
     .await
 }
 
-fn boot_error_of(o: PoolOptions) -> impl std::future::Future<Output = BootError> {
-    async move {
-        bounded("boot", TEST_TIMEOUT, Pool::builder(o).connect())
-            .await
-            .err()
-            .expect("the boot should fail")
-    }
+async fn boot_error_of(o: PoolOptions) -> BootError {
+    bounded("boot", TEST_TIMEOUT, Pool::builder(o).connect())
+        .await
+        .expect_err("the boot should fail")
 }
 
 /// No server is contacted: the file is read before the first connect.

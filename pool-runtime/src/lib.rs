@@ -74,6 +74,7 @@ pub mod __private {
 
 pub mod boot;
 pub mod config;
+mod credentials;
 mod error;
 mod findings;
 mod mysql;
@@ -86,11 +87,11 @@ mod url;
 
 pub use boot::BootError;
 pub use config::{ConfigError, Loaded, PoolConfig};
-pub use error::{Error, ErrorKind};
-pub use figment;
-pub use mysql::credentials::{
+pub use credentials::{
     CleartextWithoutTls, CredentialError, CredentialSource, Credentials, FetchError, Secret,
 };
+pub use error::{Error, ErrorKind};
+pub use figment;
 pub use mysql::exec::{ExecOutcome, Tx};
 pub use mysql::exec::{Executor, IsolationLevel, RowStream, TxOptions};
 pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn};

@@ -157,14 +157,14 @@ pub enum BootError {
     /// the password is set in two places. Names the file and the key that
     /// set it, or the source; never the password.
     #[error("{0}")]
-    Credentials(#[source] crate::mysql::credentials::CredentialError),
+    Credentials(#[source] crate::credentials::CredentialError),
 
     /// `mysql_clear_password` is allowed but the TLS mode does not verify
     /// the server: the boot rule
     /// [`Code::CleartextPasswordWithoutTls`](crate::boot::Code::CleartextPasswordWithoutTls),
     /// refused before any password is sent.
     #[error("{0}")]
-    CleartextWithoutTls(#[source] crate::mysql::credentials::CleartextWithoutTls),
+    CleartextWithoutTls(#[source] crate::credentials::CleartextWithoutTls),
 
     /// `connect()` was called outside a Tokio runtime.
     #[error(
@@ -229,8 +229,7 @@ pub(crate) fn from_connect(
                 if let Some(config) = inner.downcast_ref::<crate::tls::TlsConfigError>() {
                     return BootError::TlsConfig(config.clone());
                 }
-                if let Some(e) = inner.downcast_ref::<crate::mysql::credentials::CredentialError>()
-                {
+                if let Some(e) = inner.downcast_ref::<crate::credentials::CredentialError>() {
                     return BootError::Credentials(e.clone());
                 }
                 mysql_async::Error::Other(inner)

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::file::PasswordFile;
-use super::source::DynSource;
 use super::{CredentialError, Credentials};
+use crate::credentials::DynSource;
 
 /// How long connects with refused credentials fail at once after the first
 /// refusal; doubled with each further one, up to [`BACKOFF_CAP`].
@@ -253,7 +253,7 @@ pub(crate) fn backoff_delay(refusals: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mysql::credentials::{CredentialSource, FetchError};
+    use crate::credentials::{CredentialSource, FetchError};
     use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
     struct Counting {

@@ -1,4 +1,5 @@
-//! Credentials asked for at every physical connect, never fixed at start.
+//! Credentials asked for at every physical connect, never fixed at start
+//! (the types are in the leaf module `crate::credentials`).
 //!
 //! A pool whose password is fixed at start fails every new connection
 //! after the first rotation (an RDS IAM token lives 15 minutes; Vault and
@@ -22,16 +23,9 @@
 
 mod cache;
 pub(crate) mod connect;
-mod error;
 pub(crate) mod file;
 mod plan;
-mod secret;
-mod source;
 
+pub(crate) use crate::credentials::{CredentialError, CredentialSource, Credentials, SharedSource};
 pub(crate) use cache::{CredentialCache, Issued, Provider};
-pub use error::CredentialError;
-pub use plan::CleartextWithoutTls;
 pub(crate) use plan::{cleartext, describe, resolve};
-pub use secret::Secret;
-pub(crate) use source::SharedSource;
-pub use source::{CredentialSource, Credentials, FetchError};

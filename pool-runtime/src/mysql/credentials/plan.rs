@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use super::CredentialError;
 use super::cache::Provider;
 use super::file::PasswordFile;
-use super::source::DynSource;
+use crate::credentials::{CleartextWithoutTls, CredentialError, DynSource};
 use crate::findings::Code;
 use crate::options::{PoolOptions, SslMode};
 use crate::source::{Source, Sources};
@@ -59,25 +58,6 @@ pub(crate) fn describe(provider: Option<&Provider>, url: &DatabaseUrl) -> String
         }
         None => "no password".into(),
     }
-}
-
-/// `mysql_clear_password` sends the password as it is: allowed only when
-/// asked for, and only over TLS that authenticates the server.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "[{code}] {key} from {origin} allows the mysql_clear_password plugin, which sends the \
-     password as it is, but ssl_mode = {mode} does not guarantee a verified TLS connection: set \
-     ssl_mode = verify_identity (or verify_ca) with ssl_ca"
-)]
-pub struct CleartextWithoutTls {
-    /// The rule's code, [`Code::CleartextPasswordWithoutTls`].
-    pub code: Code,
-    /// The setting (or URL parameter) that allows the plugin.
-    pub key: &'static str,
-    /// Where its value came from.
-    pub origin: Source,
-    /// The TLS mode in force.
-    pub mode: SslMode,
 }
 
 /// Whether the cleartext plugin is allowed (by the setting or the URL's

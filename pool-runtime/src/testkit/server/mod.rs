@@ -500,6 +500,12 @@ mod tests {
                 "kill_all_client_connections",
                 server.kill_all_client_connections().await.err(),
             ),
+            ("create_user", server.create_user("app", "pw").await.err()),
+            ("set_password", server.set_password("app", "pw").await.err()),
+            (
+                "kill_user_connections",
+                server.kill_user_connections("app").await.err(),
+            ),
             ("stop", server.stop().await.err()),
             ("start_again", server.start_again().await.err()),
             ("restart", server.restart().await.err()),

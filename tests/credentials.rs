@@ -94,7 +94,8 @@ impl Tally {
 }
 
 /// Runs `tasks` loops of `query` until `stop`, counting by the phase each
-/// query started in.
+/// query started in: "after" starts once every session was killed, so the
+/// failures of queries that started while the kill ran count as "before".
 fn spawn_loops<F, Fut>(
     tasks: usize,
     tally: &Arc<Tally>,

@@ -355,6 +355,10 @@ impl fmt::Debug for MySqlManager {
             .field("url", &self.url)
             .field("reset_policy", &self.reset_policy)
             .field("ssl_mode", &self.plan.mode)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|c| c.provider().describe()),
+            )
             .finish()
     }
 }

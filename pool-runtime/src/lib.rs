@@ -74,6 +74,7 @@ pub mod __private {
 
 pub mod boot;
 pub mod config;
+mod credentials;
 mod error;
 mod findings;
 mod mysql;
@@ -86,6 +87,9 @@ mod url;
 
 pub use boot::BootError;
 pub use config::{ConfigError, Loaded, PoolConfig};
+pub use credentials::{
+    CleartextWithoutTls, CredentialError, CredentialSource, Credentials, FetchError, Secret,
+};
 pub use error::{Error, ErrorKind};
 pub use figment;
 pub use mysql::exec::{ExecOutcome, Tx};

@@ -152,6 +152,20 @@ pub enum BootError {
         source: mysql_async::Error,
     },
 
+    /// The credentials could not be had (`password_file` missing, unreadable
+    /// or empty; a custom source failing), were refused by the server, or
+    /// the password is set in two places. Names the file and the key that
+    /// set it, or the source; never the password.
+    #[error("{0}")]
+    Credentials(#[source] crate::credentials::CredentialError),
+
+    /// `mysql_clear_password` is allowed but the TLS mode does not verify
+    /// the server: the boot rule
+    /// [`Code::CleartextPasswordWithoutTls`](crate::boot::Code::CleartextPasswordWithoutTls),
+    /// refused before any password is sent.
+    #[error("{0}")]
+    CleartextWithoutTls(#[source] crate::credentials::CleartextWithoutTls),
+
     /// `connect()` was called outside a Tokio runtime.
     #[error(
         "the pool for {target} must be created inside a Tokio runtime: its maintenance task \
@@ -177,6 +191,7 @@ impl BootError {
     pub fn code(&self) -> Option<crate::boot::Code> {
         match self {
             BootError::SecureTransportRequired { code, .. } => Some(*code),
+            BootError::CleartextWithoutTls(e) => Some(e.code),
             BootError::Rejected(report) => report
                 .findings
                 .iter()
@@ -213,6 +228,9 @@ pub(crate) fn from_connect(
             Err(inner) => {
                 if let Some(config) = inner.downcast_ref::<crate::tls::TlsConfigError>() {
                     return BootError::TlsConfig(config.clone());
+                }
+                if let Some(e) = inner.downcast_ref::<crate::credentials::CredentialError>() {
+                    return BootError::Credentials(e.clone());
                 }
                 mysql_async::Error::Other(inner)
             }

@@ -6,7 +6,11 @@
 //! in the new pool; [`PoolBuilder::check`] only reports and closes it, for
 //! a service's `--check-config` flag or a deploy pipeline.
 
+use std::sync::Arc;
+
 use mysql_async::Conn;
+
+use super::credentials::{self, CredentialCache, CredentialSource, SharedSource};
 
 use super::MySqlManager;
 use super::handle::Pool;
@@ -21,6 +25,7 @@ use crate::source::Sources;
 pub struct PoolBuilder {
     options: PoolOptions,
     sources: Option<Sources>,
+    credentials: Option<SharedSource>,
 }
 
 /// The first connection, and what the boot checks made of the server.
@@ -39,6 +44,7 @@ impl Pool {
         PoolBuilder {
             options,
             sources: None,
+            credentials: None,
         }
     }
 
@@ -66,6 +72,16 @@ impl PoolBuilder {
     /// [`Loaded::connect`]).
     pub fn sources(mut self, sources: Sources) -> Self {
         self.sources = Some(sources);
+        self
+    }
+
+    /// Takes the user name and password of every new connection from
+    /// `source` (a secrets manager, a token signer): see
+    /// [`CredentialSource`]. The URL then carries no password, and
+    /// `password_file` is unset; otherwise the boot refuses the ambiguity
+    /// ([`BootError::Credentials`]).
+    pub fn credentials(mut self, source: impl CredentialSource) -> Self {
+        self.credentials = Some(SharedSource(Arc::new(source)));
         self
     }
 
@@ -123,6 +139,16 @@ impl PoolBuilder {
         let target = boot::error::target(&url);
         let manager = MySqlManager::try_new(&url, &self.options, self.sources.as_ref())
             .map_err(BootError::TlsConfig)?;
+        let sources = self.sources.as_ref();
+        let custom = self.credentials.as_ref().map(|s| &s.0);
+        let provider = credentials::resolve(&self.options, &url, custom, sources)
+            .map_err(BootError::Credentials)?;
+        credentials::cleartext(&self.options, &url, manager.ssl_mode(), sources)
+            .map_err(BootError::CleartextWithoutTls)?;
+        let credentials_text = credentials::describe(provider.as_ref(), &url);
+        let cache =
+            provider.map(|p| Arc::new(CredentialCache::new(p, self.options.connect_timeout)));
+        let manager = manager.with_credentials(cache);
         let plaintext = manager.ssl_mode() == crate::options::SslMode::Disabled;
         let limit = self.options.connect_timeout;
         let timed_out = || BootError::ConnectTimeout {
@@ -169,13 +195,14 @@ impl PoolBuilder {
             }
             Err(_) => return Err(timed_out()),
         };
-        let (report, options) = boot::assess(
+        let (mut report, options) = boot::assess(
             url.to_string(),
             &self.options,
             self.sources.as_ref(),
             &self.options.on_violation,
             facts,
         );
+        report.credentials = credentials_text;
         Ok(Judged {
             target,
             manager,

@@ -168,6 +168,18 @@ impl Pool {
         &self.context.name
     }
 
+    /// Fetches the credentials anew at the next connect (dropping cached
+    /// ones, and any hold-back after refusals) and retires the connections
+    /// opened so far: idle ones are closed now, those in use when they are
+    /// returned. Call it when a password was revoked, so kept connections
+    /// stop using it too. Returns how many idle connections were closed.
+    pub fn refresh_credentials(&self) -> usize {
+        if let Some(cache) = self.inner.manager().credentials() {
+            cache.invalidate();
+        }
+        self.inner.retire_older()
+    }
+
     /// What the boot checks found when the pool started (warnings, fixes),
     /// with the server's limits.
     pub fn boot_report(&self) -> &Report {

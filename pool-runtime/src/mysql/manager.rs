@@ -7,8 +7,10 @@ use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts, OptsBuilder};
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::credentials::{self, CredentialCache, Issued};
 use crate::boot::{self, ServerFacts};
 use crate::options::SslMode;
 use crate::options::{PoolOptions, ResetPolicy};
@@ -33,6 +35,9 @@ pub struct MySqlManager {
     url: DatabaseUrl,
     reset_policy: ResetPolicy,
     watch: Option<Watch>,
+    /// Where the user and password of each connect come from; `None`: the
+    /// URL's.
+    credentials: Option<Arc<CredentialCache>>,
 }
 
 /// What a manager needs to re-judge the server after it was unreachable.
@@ -85,15 +90,32 @@ impl MySqlManager {
     fn with_plan(url: &DatabaseUrl, options: &PoolOptions, plan: TlsPlan) -> Self {
         // mysql_async runs setup statements last-first: reverse to keep order.
         let setup: Vec<String> = options.init_sql.iter().rev().cloned().collect();
-        let opts = OptsBuilder::from_opts(url.opts())
+        let mut opts = OptsBuilder::from_opts(url.opts())
             .setup(setup)
             .tcp_keepalive(options.tcp_keepalive);
+        if options.allow_cleartext_password {
+            // Only reached with verified TLS: the builder refuses it otherwise.
+            opts = opts.enable_cleartext_plugin(true);
+        }
         #[cfg(feature = "tls")]
         let tls_opts = plan
             .ssl_opts()
             .map(|ssl| Opts::from(opts.clone().ssl_opts(Some(ssl))));
         #[cfg(not(feature = "tls"))]
         let tls_opts = None;
+        // Without the builder (which checks where the password comes
+        // from), `password_file` still applies.
+        let credentials = options.password_file.as_ref().map(|path| {
+            let file = credentials::file::PasswordFile {
+                path: path.clone(),
+                origin: crate::source::Source::Code,
+                user: url.opts().user().unwrap_or("").to_owned(),
+            };
+            Arc::new(CredentialCache::new(
+                credentials::Provider::File(file),
+                options.connect_timeout,
+            ))
+        });
         MySqlManager {
             opts: opts.into(),
             tls_opts,
@@ -104,7 +126,19 @@ impl MySqlManager {
             url: url.clone(),
             reset_policy: options.reset_on_return,
             watch: None,
+            credentials,
         }
+    }
+
+    /// Takes user and password from `cache` at every connect instead.
+    pub(crate) fn with_credentials(mut self, cache: Option<Arc<CredentialCache>>) -> Self {
+        self.credentials = cache;
+        self
+    }
+
+    /// The credentials cache, when the password does not come from the URL.
+    pub(crate) fn credentials(&self) -> Option<&Arc<CredentialCache>> {
+        self.credentials.as_ref()
     }
 
     /// Re-checks the server's limits against `options` on the first
@@ -120,13 +154,35 @@ impl MySqlManager {
 
     /// A connection opened as pool connections are, outside any pool.
     pub(crate) async fn connect_raw(&self) -> Result<Conn, mysql_async::Error> {
+        match &self.credentials {
+            None => self.connect_as(None).await,
+            Some(cache) => credentials::connect::with_cache(self, cache).await,
+        }
+    }
+
+    /// Opens a connection, logging in with `login` instead of the URL's
+    /// user and password when given.
+    pub(crate) async fn connect_as(
+        &self,
+        login: Option<&Issued>,
+    ) -> Result<Conn, mysql_async::Error> {
         if let Some(invalid) = &self.invalid {
             return Err(mysql_async::Error::Other(Box::new(invalid.clone())));
         }
+        let with_login = |opts: &Opts| match login {
+            None => opts.clone(),
+            Some(issued) => {
+                let c = &issued.credentials;
+                OptsBuilder::from_opts(opts.clone())
+                    .user(Some(c.user.as_str()))
+                    .pass(Some(c.password.expose()))
+                    .into()
+            }
+        };
         let preferred = self.plan.mode == SslMode::Preferred;
         if let Some(tls_opts) = &self.tls_opts {
             if !(preferred && self.tls_absent.load(Ordering::Relaxed)) {
-                match Conn::new(tls_opts.clone()).await {
+                match Conn::new(with_login(tls_opts)).await {
                     Ok(conn) => return Ok(conn),
                     Err(e) => match tls::classify(&e) {
                         // `preferred` only: never a downgrade of `required`.
@@ -147,7 +203,12 @@ impl MySqlManager {
                 }
             }
         }
-        Conn::new(self.opts.clone()).await
+        Conn::new(with_login(&self.opts)).await
+    }
+
+    /// `user@host:port/db` of the URL.
+    pub(crate) fn target(&self) -> &str {
+        &self.target
     }
 
     /// After `ssl_mode = disabled` was refused as access denied (MariaDB's
@@ -294,6 +355,10 @@ impl fmt::Debug for MySqlManager {
             .field("url", &self.url)
             .field("reset_policy", &self.reset_policy)
             .field("ssl_mode", &self.plan.mode)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|c| c.provider().describe()),
+            )
             .finish()
     }
 }

@@ -2,6 +2,7 @@
 //! builder that runs the boot checks, and the statement path (`exec`).
 
 mod builder;
+pub(crate) mod credentials;
 pub(crate) mod exec;
 mod handle;
 mod manager;

@@ -180,10 +180,11 @@ impl<M: Manager> PoolInner<M> {
     pub(crate) async fn connect(&self) -> Result<Tracked<M::Connection>, PoolError<M::Error>> {
         let limit = self.limits.connect_timeout;
         let started = Instant::now();
+        let generation = self.generation();
         match tokio::time::timeout(limit, self.manager.connect()).await {
             Ok(Ok(raw)) => {
                 self.validation.observe(started.elapsed());
-                Ok(self.new_tracked(raw, Instant::now()))
+                Ok(self.new_tracked(raw, generation, Instant::now()))
             }
             Ok(Err(e)) => {
                 Counters::bump(&self.counters.connect_errors);

@@ -29,6 +29,8 @@ pub(crate) struct PoolInner<M: Manager> {
     pub(crate) leaks: LeakTracker,
     pub(crate) validation: ValidationBound,
     next_conn_id: AtomicU64,
+    /// The generation new connections get ([`PoolInner::retire_older`]).
+    generation: AtomicU64,
     /// Flips to `true` once, on close; the maintenance task watches it.
     pub(crate) closing: watch::Sender<bool>,
     /// Signalled whenever `open` drops to zero after close, and whenever the
@@ -51,6 +53,7 @@ impl<M: Manager> PoolInner<M> {
             limits,
             counters: Counters::default(),
             next_conn_id: AtomicU64::new(1),
+            generation: AtomicU64::new(0),
             closing: watch::Sender::new(false),
             drained: Notify::new(),
             goodbyes_in_flight: AtomicUsize::new(0),
@@ -136,7 +139,7 @@ impl<M: Manager> PoolInner<M> {
 
     /// An open connection from outside joins the idle list, room allowing.
     pub(crate) fn adopt(self: &Arc<Self>, raw: M::Connection) {
-        let conn = self.new_tracked(raw, Instant::now());
+        let conn = self.new_tracked(raw, self.generation(), Instant::now());
         let out = self.transition(|st| st.adopt(conn));
         self.close_if_out(out);
     }
@@ -147,15 +150,35 @@ impl<M: Manager> PoolInner<M> {
         }
     }
 
-    /// Gives a newly opened connection its id and lifetime.
+    /// Gives a newly opened connection its id, generation (read when its
+    /// connect started) and lifetime.
     pub(crate) fn new_tracked(
         &self,
         raw: M::Connection,
+        generation: u64,
         opened_at: Instant,
     ) -> Tracked<M::Connection> {
         let id = self.next_conn_id.fetch_add(1, Relaxed);
         Counters::bump(&self.counters.connections_created);
-        Tracked::new(raw, id, opened_at, self.limits.max_lifetime)
+        Tracked::new(raw, id, generation, opened_at, self.limits.max_lifetime)
+    }
+
+    /// The generation connects started now belong to.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+
+    /// Starts a new generation and retires the connections of older ones:
+    /// idle ones are closed now, the others as they come back. Returns how
+    /// many idle ones were closed.
+    pub(crate) fn retire_older(self: &Arc<Self>) -> usize {
+        let current = self.generation.fetch_add(1, Relaxed) + 1;
+        let old = self.transition(|st| st.retire_older(current));
+        let closed = old.len();
+        for (conn, why) in old {
+            self.close_conn(conn, why);
+        }
+        closed
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -217,6 +217,37 @@ impl<M: Manager> GenericPool<M> {
         self.inner.close_pool().await
     }
 
+    /// Retires every connection open or being opened now, for instance
+    /// after the credentials changed: idle ones are closed at once
+    /// (politely), those in use when they are returned, and connects under
+    /// way when they finish and are returned. Connections opened from now
+    /// on are kept as usual. Returns how many idle connections were closed.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use pool_runtime::pool::{GenericPool, Limits, Manager};
+    /// # struct Numbers;
+    /// # impl Manager for Numbers {
+    /// #     type Connection = u64;
+    /// #     type Error = Infallible;
+    /// #     async fn connect(&self) -> Result<u64, Infallible> { Ok(7) }
+    /// #     async fn validate(&self, _: &mut u64) -> Result<(), Infallible> { Ok(()) }
+    /// #     fn is_broken(&self, _: &u64) -> bool { false }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = GenericPool::new(Numbers, Limits::default()).unwrap();
+    /// let kept = pool.get().await.unwrap();
+    /// drop(pool.get().await.unwrap()); // one idle
+    /// assert_eq!(pool.retire_older(), 1);
+    /// drop(kept); // retired on return
+    /// assert_eq!(pool.stats().idle, 0);
+    /// # }
+    /// ```
+    pub fn retire_older(&self) -> usize {
+        self.inner.retire_older()
+    }
+
     /// Puts an already open connection in the pool as idle, if there is
     /// room (the MySQL pool's first connection); otherwise it is closed.
     pub(crate) fn adopt(&self, raw: M::Connection) {

@@ -47,6 +47,8 @@ pub(crate) struct State<C> {
     next_waiter_id: u64,
     open_cap: usize,
     idle_cap: usize,
+    /// Connections of a generation below this are retired, not kept.
+    oldest_generation: u64,
 }
 
 struct Waiter<C> {
@@ -105,6 +107,7 @@ impl<C> State<C> {
             next_waiter_id: 0,
             open_cap: limits.open_cap(),
             idle_cap: limits.idle_cap(),
+            oldest_generation: 0,
         }
     }
 
@@ -131,6 +134,9 @@ impl<C> State<C> {
                 if conn.is_expired(now) {
                     self.out();
                     stale.push((conn, CloseReason::Lifetime));
+                } else if conn.generation < self.oldest_generation {
+                    self.out();
+                    stale.push((conn, CloseReason::Retired));
                 } else if conn.idle_too_long(now, max_idle_time) {
                     self.out();
                     stale.push((conn, CloseReason::IdleTime));
@@ -194,6 +200,10 @@ impl<C> State<C> {
         if self.closed {
             self.out();
             return Some((conn, CloseReason::Closed));
+        }
+        if conn.generation < self.oldest_generation {
+            self.out();
+            return Some((conn, CloseReason::Retired));
         }
         let mut conn = conn;
         while let Some(waiter) = self.waiters.pop_front() {
@@ -347,6 +357,20 @@ impl<C> State<C> {
         work
     }
 
+    /// Retires every connection of a generation below `oldest`: takes the
+    /// idle ones out, to be closed; the rest are closed as they come back.
+    pub(crate) fn retire_older(&mut self, oldest: u64) -> Vec<ToClose<C>> {
+        self.oldest_generation = self.oldest_generation.max(oldest);
+        let (old, keep): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.idle)
+            .into_iter()
+            .partition(|c| c.generation < self.oldest_generation);
+        self.idle = keep;
+        for _ in 0..old.len() {
+            self.out();
+        }
+        old.into_iter().map(|c| (c, CloseReason::Retired)).collect()
+    }
+
     /// Marks the pool closed and takes out everything to close now: the idle
     /// connections. The waiters' senders are dropped, which fails their waits.
     pub(crate) fn shut(&mut self) -> Vec<Tracked<C>> {
@@ -398,7 +422,7 @@ mod tests {
     }
 
     fn conn(id: u64) -> Tracked<u32> {
-        Tracked::new(0, id, Instant::now(), None)
+        Tracked::new(0, id, 0, Instant::now(), None)
     }
 
     fn counts(st: &State<u32>) -> (usize, usize, usize, usize) {
@@ -508,5 +532,25 @@ mod tests {
         assert!(!st.is_drained(), "one still closing");
         st.closed_one();
         assert!(st.is_drained());
+    }
+
+    #[test]
+    fn retiring_a_generation_closes_its_idle_connections_now_and_the_rest_on_return() {
+        let mut st = state(3, 3);
+        for _ in 0..3 {
+            assert!(matches!(take(&mut st, false, true), Take::Permit));
+        }
+        assert!(st.release(conn(1), true).is_none());
+        let old = st.retire_older(1);
+        assert_eq!(old.len(), 1);
+        assert!(matches!(old[0], (_, CloseReason::Retired)));
+        // In use through the retirement: closed when it comes back.
+        let out = st.release(conn(2), true);
+        assert!(matches!(out, Some((_, CloseReason::Retired))));
+        // Opened in the new generation: kept.
+        let mut new = conn(3);
+        new.generation = 1;
+        assert!(st.release(new, true).is_none());
+        assert_eq!(counts(&st), (1, 0, 1, 0));
     }
 }

@@ -137,6 +137,8 @@ pub(crate) enum CloseReason {
     Replaced,
     /// Its user discarded it.
     Discarded,
+    /// Opened before the pool retired its generation (new credentials).
+    Retired,
     Closed,
 }
 
@@ -152,6 +154,7 @@ impl CloseReason {
             CloseReason::ResetFailed => "reset on return failed",
             CloseReason::Replaced => "replaced by a new connection for a retry",
             CloseReason::Discarded => "discarded by its user",
+            CloseReason::Retired => "opened before its generation was retired",
             CloseReason::Closed => "pool closed",
         }
     }
@@ -165,6 +168,7 @@ impl CloseReason {
             | CloseReason::IdleTime
             | CloseReason::Lifetime
             | CloseReason::Replaced
+            | CloseReason::Retired
             | CloseReason::Closed => true,
             CloseReason::ValidationFailed
             | CloseReason::KeepaliveFailed
@@ -210,7 +214,7 @@ impl Counters {
             CloseReason::Broken | CloseReason::ResetFailed | CloseReason::Discarded => {
                 &self.broken_closed
             }
-            CloseReason::Replaced | CloseReason::Closed => return,
+            CloseReason::Replaced | CloseReason::Retired | CloseReason::Closed => return,
         };
         Self::bump(counter);
     }

@@ -8,6 +8,9 @@ use tokio::time::Instant;
 pub(crate) struct Tracked<C> {
     pub(crate) raw: C,
     pub(crate) id: u64,
+    /// The pool's generation when its connect started; connections of
+    /// older generations are retired ([`GenericPool::retire_older`](super::GenericPool::retire_older)).
+    pub(crate) generation: u64,
     /// When the lifetime (with jitter) runs out, if there is a lifetime.
     pub(crate) expires_at: Option<Instant>,
     /// When a user last gave it back: the clock of `max_idle_time`.
@@ -18,10 +21,17 @@ pub(crate) struct Tracked<C> {
 }
 
 impl<C> Tracked<C> {
-    pub(crate) fn new(raw: C, id: u64, now: Instant, lifetime: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        raw: C,
+        id: u64,
+        generation: u64,
+        now: Instant,
+        lifetime: Option<Duration>,
+    ) -> Self {
         Tracked {
             raw,
             id,
+            generation,
             expires_at: lifetime.map(|l| now + jittered(l)),
             returned_at: now,
             last_contact: now,

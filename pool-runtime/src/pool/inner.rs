@@ -7,6 +7,7 @@
 //! (in [`closing`](super::closing)). Nothing here awaits while the lock is
 //! held.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::time::Instant;
@@ -14,7 +15,7 @@ use tokio::time::Instant;
 use tokio::sync::{Notify, watch};
 
 use super::leak::LeakTracker;
-use super::limits::Limits;
+use super::limits::{Limits, LiveLimits};
 use super::manager::Manager;
 use super::rtt::ValidationBound;
 use super::state::{Grant, State, Take, ToClose};
@@ -23,7 +24,7 @@ use super::tracked::Tracked;
 
 pub(crate) struct PoolInner<M: Manager> {
     pub(crate) manager: M,
-    pub(crate) limits: Limits,
+    pub(crate) limits: LiveLimits,
     state: Mutex<State<M::Connection>>,
     pub(crate) counters: Counters,
     pub(crate) leaks: LeakTracker,
@@ -39,6 +40,13 @@ pub(crate) struct PoolInner<M: Manager> {
     /// One maintenance pass at a time: a pass run by hand waits for the
     /// timer's, so neither counts on connections the other is opening.
     pub(crate) maintaining: tokio::sync::Mutex<()>,
+    /// One reconfigure at a time.
+    pub(crate) reconfiguring: tokio::sync::Mutex<()>,
+    /// The server's session id of each open connection, by pool id, for a
+    /// drain that interrupts what is still running. Written on connect and
+    /// close only (never on acquire), and only for managers that name
+    /// sessions ([`Manager::session_id`]).
+    sessions: Mutex<HashMap<u64, u64>>,
 }
 
 impl<M: Manager> PoolInner<M> {
@@ -48,13 +56,15 @@ impl<M: Manager> PoolInner<M> {
             leaks: LeakTracker::new(limits.leak_threshold),
             validation: ValidationBound::new(limits.validation_timeout),
             manager,
-            limits,
+            limits: LiveLimits::new(limits),
             counters: Counters::default(),
             next_conn_id: AtomicU64::new(1),
             closing: watch::Sender::new(false),
             drained: Notify::new(),
             goodbyes_in_flight: AtomicUsize::new(0),
             maintaining: tokio::sync::Mutex::new(()),
+            reconfiguring: tokio::sync::Mutex::new(()),
+            sessions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -83,7 +93,7 @@ impl<M: Manager> PoolInner<M> {
         may_wait: bool,
     ) -> Take<M::Connection> {
         let mut stale = Vec::new();
-        let max_idle_time = self.limits.max_idle_time;
+        let max_idle_time = self.limits.max_idle_time();
         let take = self.transition(|st| st.take(now, fresh, may_wait, max_idle_time, &mut stale));
         for (conn, why) in stale {
             self.close_conn(conn, why);
@@ -131,6 +141,7 @@ impl<M: Manager> PoolInner<M> {
     /// it and frees its permit.
     pub(crate) fn detached(&self, conn_id: u64) {
         self.leaks.returned(conn_id);
+        self.forget_session(conn_id);
         self.transition(|st| st.free_permit(true));
     }
 
@@ -155,7 +166,31 @@ impl<M: Manager> PoolInner<M> {
     ) -> Tracked<M::Connection> {
         let id = self.next_conn_id.fetch_add(1, Relaxed);
         Counters::bump(&self.counters.connections_created);
-        Tracked::new(raw, id, opened_at, self.limits.max_lifetime)
+        if let Some(session) = self.manager.session_id(&raw) {
+            self.sessions().insert(id, session);
+        }
+        let (lifetime, epoch) = self.limits.max_lifetime();
+        let mut conn = Tracked::new(raw, id, opened_at, lifetime);
+        conn.lifetime_epoch = epoch;
+        conn
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<u64, u64>> {
+        // Nothing panics under this lock; the table is right either way.
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection left the pool: its session is no longer ours to name.
+    pub(crate) fn forget_session(&self, conn_id: u64) {
+        self.sessions().remove(&conn_id);
+    }
+
+    /// The server's session ids of the connections still open (in use, or
+    /// in flight), once the idle ones are closed.
+    pub(crate) fn open_sessions(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.sessions().values().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -170,7 +205,7 @@ impl<M: Manager> PoolInner<M> {
     pub(crate) fn stats(&self) -> CoreStats {
         let gauges = self.lock().gauges();
         let mut stats = CoreStats {
-            max_open: self.limits.max_open,
+            max_open: self.limits.max_open(),
             open: gauges.open as u64,
             in_use: gauges.in_use as u64,
             idle: gauges.idle as u64,

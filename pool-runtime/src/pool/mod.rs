@@ -52,6 +52,7 @@ mod limits;
 mod maintenance;
 mod manager;
 mod ping;
+mod reconfigure;
 mod rtt;
 mod state;
 mod stats;
@@ -64,7 +65,7 @@ use std::time::Duration;
 
 pub use error::PoolError;
 pub use guard::Pooled;
-pub use limits::Limits;
+pub use limits::{Limits, LimitsError};
 pub use manager::Manager;
 pub use stats::CoreStats;
 pub(crate) use stats::with_core_stats;
@@ -189,9 +190,48 @@ impl<M: Manager> GenericPool<M> {
         self.inner.stats()
     }
 
-    /// The limits the pool runs with.
-    pub fn limits(&self) -> &Limits {
-        &self.inner.limits
+    /// The limits the pool runs with now (they change with
+    /// [`reconfigure`](Self::reconfigure)).
+    pub fn limits(&self) -> Limits {
+        Limits::clone(&self.inner.limits.snapshot())
+    }
+
+    /// Puts new limits in force without dropping the pool; returns the
+    /// ones they replaced. Shrinking `max_open` or `max_idle` closes the
+    /// idle surplus at once and the in-use surplus as it is returned (the
+    /// pool never takes a connection from its user); growing `max_open`
+    /// lets waiters in at once. A new `max_lifetime` applies to the
+    /// connections already open, from their opening time; a raised
+    /// `min_idle` is filled by the next maintenance pass.
+    ///
+    /// `maintenance_interval` and `reset_every_return` are fixed when the
+    /// pool is created: a different value is [`LimitsError::NotLive`], and
+    /// nothing changes. The core checks nothing else (the MySQL
+    /// [`Pool::reconfigure`](crate::Pool::reconfigure) judges the values
+    /// against the server first).
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use pool_runtime::pool::{GenericPool, Limits, Manager};
+    /// # struct Numbers;
+    /// # impl Manager for Numbers {
+    /// #     type Connection = u64;
+    /// #     type Error = Infallible;
+    /// #     async fn connect(&self) -> Result<u64, Infallible> { Ok(7) }
+    /// #     async fn validate(&self, _: &mut u64) -> Result<(), Infallible> { Ok(()) }
+    /// #     fn is_broken(&self, _: &u64) -> bool { false }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = GenericPool::new(Numbers, Limits::default()).unwrap();
+    /// let mut bigger = pool.limits();
+    /// bigger.max_open = 64;
+    /// let old = pool.reconfigure(bigger).await.unwrap();
+    /// assert_eq!((old.max_open, pool.limits().max_open), (10, 64));
+    /// # }
+    /// ```
+    pub async fn reconfigure(&self, limits: Limits) -> Result<Limits, LimitsError> {
+        self.inner.reconfigure(limits).await
     }
 
     /// The connection manager.
@@ -236,7 +276,7 @@ impl<M: Manager> GenericPool<M> {
 impl<M: Manager> std::fmt::Debug for GenericPool<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GenericPool")
-            .field("limits", &self.inner.limits)
+            .field("limits", &self.inner.limits.snapshot())
             .field("stats", &self.inner.stats())
             .finish()
     }

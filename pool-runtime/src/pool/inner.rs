@@ -74,12 +74,12 @@ impl<M: Manager> PoolInner<M> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs one move under the lock, and wakes `close` if the move left a
-    /// closed pool with no connection.
+    /// Runs one move under the lock, and, once the pool is closed, wakes
+    /// `close` and drains (which look again at what they wait for).
     pub(crate) fn transition<T>(&self, change: impl FnOnce(&mut State<M::Connection>) -> T) -> T {
         let mut st = self.lock();
         let outcome = change(&mut st);
-        if st.is_drained() {
+        if st.is_closed() {
             self.drained.notify_waiters();
         }
         outcome

@@ -170,6 +170,12 @@ macro_rules! settings_table {
             /// URL's host: for connecting by IP address or through a proxy.
             tls_server_name: Option<String> = Off, kind Text, unit "";
 
+            /// At `connect()`, wait until `min_idle` connections are open, up to
+            /// this long, so a service is ready only when its pool is; a pool that
+            /// cannot open them in time fails to start. Off: the pool fills
+            /// `min_idle` in the background.
+            warm_up: Option<Duration> = Off, kind Duration { off: true, zero: false }, unit "";
+
             /// What the boot checks do about each finding: `deny`, `warn` or
             /// `fix`, with per-code overrides (`"warn, idle_bound=fix"`). By
             /// default errors deny and warnings warn.

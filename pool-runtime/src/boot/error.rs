@@ -152,6 +152,30 @@ pub enum BootError {
         source: mysql_async::Error,
     },
 
+    /// `warm_up` is set and the pool did not open `min_idle` connections
+    /// within it; the pool was closed again.
+    #[error(
+        "the pool for {target} opened {opened} of min_idle {min_idle} connections within \
+         warm_up ({within:?}){}: the server may refuse more sessions (max_user_connections, \
+         max_connections) or be slow to accept them; lower min_idle, raise the server's limit, \
+         or raise warm_up",
+        last_error_text(.last_error.as_deref())
+    )]
+    WarmUp {
+        /// Host, port and user (no password).
+        target: String,
+        /// The connections wanted open: `min_idle` (capped by `max_idle`
+        /// and `max_open`).
+        min_idle: u64,
+        /// The connections open when time ran out.
+        opened: u64,
+        /// The `warm_up` deadline.
+        within: Duration,
+        /// The last connect error, sorted as a first connect's would be.
+        #[source]
+        last_error: Option<Box<BootError>>,
+    },
+
     /// `connect()` was called outside a Tokio runtime.
     #[error(
         "the pool for {target} must be created inside a Tokio runtime: its maintenance task \
@@ -185,6 +209,11 @@ impl BootError {
             _ => None,
         }
     }
+}
+
+fn last_error_text(last: Option<&BootError>) -> String {
+    last.map(|e| format!("; the last connect failed: {e}"))
+        .unwrap_or_default()
 }
 
 /// `user@host:port/db`: who connects where, without the password.

@@ -2,12 +2,19 @@
 //! builder that runs the boot checks, and the statement path (`exec`).
 
 mod builder;
+mod drain;
 pub(crate) mod exec;
 mod handle;
+mod health;
 mod manager;
+mod reconfigure;
 mod stats;
+mod warm_up;
 
 pub use builder::PoolBuilder;
+pub use drain::Drain;
+pub use health::{DownReason, Health, HealthState};
+pub use reconfigure::{LIVE_SETTINGS, ReconfigureError, Reconfigured, SettingChange};
 pub use handle::{AcquireError, Pool, PooledConn};
 pub use manager::MySqlManager;
 pub use stats::PoolStats;

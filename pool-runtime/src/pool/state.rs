@@ -590,7 +590,10 @@ mod tests {
             ..Limits::default()
         })
         .is_empty());
-        let granted = waiting.iter_mut().filter(|rx| rx.try_recv().is_ok()).count();
+        let granted = waiting
+            .iter_mut()
+            .filter_map(|rx| rx.try_recv().ok())
+            .count();
         assert_eq!(granted, 2, "two more permits, first come first served");
         assert_eq!(counts(&st), (3, 3, 0, 1));
     }

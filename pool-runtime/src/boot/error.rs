@@ -65,7 +65,8 @@ pub enum BootError {
 
     /// The server is at its connection limit already.
     #[error(
-        "the server at {target} refuses new connections (too many connections): free some, or raise max_connections"
+        "the server at {target} refuses new connections (too many connections): free some, or \
+         raise max_connections (or the account's max_user_connections)"
     )]
     TooManyConnections {
         /// Host, port and user (no password).
@@ -267,7 +268,8 @@ pub(crate) fn from_connect(
                 database: opts.db_name().unwrap_or("").to_owned(),
                 source: error,
             },
-            1040 | 1203 => BootError::TooManyConnections {
+            // 1226: the account's own MAX_USER_CONNECTIONS is reached.
+            1040 | 1203 | 1226 => BootError::TooManyConnections {
                 target,
                 source: error,
             },

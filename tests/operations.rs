@@ -15,11 +15,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use pool_runtime::boot::Code;
+use pool_runtime::config::{Source, Yaml};
+use pool_runtime::figment::providers::Format;
 use pool_runtime::mysql_async::prelude::*;
 use pool_runtime::pool::PoolError;
 use pool_runtime::testkit::TestServer;
 use pool_runtime::{
-    AcquireError, BootError, DownReason, HealthState, Pool, PoolOptions, ReconfigureError,
+    AcquireError, BootError, DownReason, HealthState, Pool, PoolConfig, PoolOptions,
+    ReconfigureError,
 };
 
 /// Longest a step that should finish may take.
@@ -100,7 +103,10 @@ async fn max_open_follows_reconfigure_under_load_and_a_refused_change_changes_no
                 // And it stays there while the load goes on.
                 for _ in 0..5 {
                     let now = sessions(&server).await;
-                    assert!(now <= max_open as usize, "{now} sessions over max_open {max_open}");
+                    assert!(
+                        now <= max_open as usize,
+                        "{now} sessions over max_open {max_open}"
+                    );
                     assert!(pool.stats().open <= u64::from(max_open));
                 }
                 eventually("queries go on", STEP, || async {
@@ -306,15 +312,9 @@ async fn close_within_lets_work_finish_and_kills_the_statement_that_outlasts_it(
             let (outcome, took) = slow.await.unwrap();
             assert!(took < Duration::from_secs(60), "{outcome:?} after {took:?}");
             // MariaDB's SLEEP returns 1 when its query is killed.
-            assert!(
-                matches!(outcome, Ok(Some(1)) | Err(_)),
-                "{outcome:?}"
-            );
+            assert!(matches!(outcome, Ok(Some(1)) | Err(_)), "{outcome:?}");
             assert_eq!(running(&server, "SELECT SLEEP(600)%").await, 0);
-            assert!(matches!(
-                pool.get().await,
-                Err(AcquireError::Closed)
-            ));
+            assert!(matches!(pool.get().await, Err(AcquireError::Closed)));
             eventually("every session closed", STEP, || async {
                 (sessions(&server).await == 0).then_some(())
             })
@@ -459,6 +459,86 @@ async fn warm_up_fails_in_time_when_the_account_cannot_open_min_idle() {
             })
             .await;
             drop(others);
+        },
+    )
+    .await;
+}
+
+/// A service's config, from a YAML file it reloads.
+#[derive(PoolConfig)]
+struct ReloadConfig {
+    url: String,
+    max_open: u32,
+    max_idle: u32,
+    max_idle_time: Option<Duration>,
+}
+
+fn load(path: &std::path::Path) -> pool_runtime::Loaded<ReloadConfig> {
+    let defaults = ReloadConfig::figment().unwrap();
+    ReloadConfig::load_from(defaults.merge(Yaml::file_exact(path))).unwrap()
+}
+
+fn write_yaml(path: &std::path::Path, url: &str, max_open: u32) {
+    let yaml =
+        format!("url: {url}\nmax_open: {max_open}\nmax_idle: {max_open}\nmax_idle_time: 30s\n");
+    std::fs::write(path, yaml).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_config_reconfigures_the_pool_naming_the_file_of_each_change() {
+    bounded(
+        "a_reloaded_config_reconfigures_the_pool_naming_the_file_of_each_change",
+        TEST_TIMEOUT,
+        async {
+            let server = start_server().await;
+            let mut admin = server.conn().await.unwrap();
+            admin
+                .query_drop("CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'reload-secret'")
+                .await
+                .unwrap();
+            admin
+                .query_drop("GRANT ALL ON test.* TO 'app'@'127.0.0.1'")
+                .await
+                .unwrap();
+            let port = server.addr().port();
+            let url = format!(
+                "mysql://app:reload-secret@127.0.0.1:{port}/test?prefer_socket=false&ssl-mode=disabled"
+            );
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("db.yaml");
+            write_yaml(&path, &url, 4);
+            let pool = bounded("connect", STEP, load(&path).connect())
+                .await
+                .expect("pool connects");
+            assert_eq!(pool.stats().max_open, 4);
+
+            write_yaml(&path, &url, 7);
+            let done = bounded("reload", STEP, pool.reconfigure_from(&load(&path)))
+                .await
+                .expect("a reload that fits");
+            assert_eq!(done.changes.len(), 2, "{done}");
+            let change = &done.changes[0];
+            assert_eq!((change.key, change.old.as_str(), change.new.as_str()), ("max_open", "4", "7"));
+            assert!(matches!(change.source, Source::File { .. }), "{change}");
+            assert!(change.to_string().contains("db.yaml"), "{change}");
+            assert_eq!(pool.stats().max_open, 7);
+            assert_eq!(pool.options().max_open, 7);
+
+            // Unchanged: nothing to judge, nothing changes.
+            let same = pool.reconfigure_from(&load(&path)).await.unwrap();
+            assert!(same.changes.is_empty() && same.report.is_none(), "{same}");
+
+            // A new password in the URL cannot apply live: named, never shown.
+            write_yaml(&path, &url.replace("reload-secret", "other-secret"), 7);
+            let refused = pool.reconfigure_from(&load(&path)).await.unwrap_err();
+            assert!(
+                matches!(&refused, ReconfigureError::NotLive { keys } if keys == &["url"]),
+                "{refused}"
+            );
+            let shown = format!("{refused} {refused:?}");
+            assert!(!shown.contains("reload-secret") && !shown.contains("other-secret"), "{shown}");
+            assert_eq!(pool.stats().max_open, 7);
+            pool.close().await;
         },
     )
     .await;

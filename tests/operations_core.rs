@@ -167,7 +167,10 @@ async fn a_probe_says_saturated_without_connecting_when_every_permit_is_taken() 
                 Probe::Failed(PoolError::Connect(_))
             ));
             manager.refuse_all(false);
-            assert!(matches!(pool.probe().await, Probe::Pinged | Probe::Connected));
+            assert!(matches!(
+                pool.probe().await,
+                Probe::Pinged | Probe::Connected
+            ));
             pool.close().await;
             assert!(matches!(pool.probe().await, Probe::Closed));
         },
@@ -213,10 +216,10 @@ async fn a_drain_waits_for_returns_forces_the_rest_and_interrupts_them() {
     let report = pool
         .close_within_interrupting(Duration::from_secs(5), Duration::from_secs(2), interrupt)
         .await;
-    assert!(matches!(
-        waiter.await.unwrap(),
-        Err(PoolError::Closed)
-    ), "the waiter is woken with Closed");
+    assert!(
+        matches!(waiter.await.unwrap(), Err(PoolError::Closed)),
+        "the waiter is woken with Closed"
+    );
     // quick, slow, stuck and the waiter's first one were in use.
     assert_eq!(report.in_use_at_start, 4);
     assert_eq!(report.returned, 2, "{report}");
@@ -251,7 +254,9 @@ async fn warm_up_opens_min_idle_or_says_how_far_it_got() {
     let mut l = limits(8, 8);
     l.min_idle = 5;
     let (pool, manager) = pool(l.clone());
-    pool.warm_up(Duration::from_secs(5)).await.expect("warmed up");
+    pool.warm_up(Duration::from_secs(5))
+        .await
+        .expect("warmed up");
     assert_eq!(pool.stats().open, 5);
     assert_eq!(manager.live(), 5);
 
@@ -266,6 +271,8 @@ async fn warm_up_opens_min_idle_or_says_how_far_it_got() {
     assert!(err.to_string().contains("min_idle 5"), "{err}");
     // The pool stays usable: once the server accepts, it fills.
     manager.refuse_all(false);
-    cold.warm_up(Duration::from_secs(3)).await.expect("warmed up later");
+    cold.warm_up(Duration::from_secs(3))
+        .await
+        .expect("warmed up later");
     assert_eq!(cold.stats().open, 5);
 }

@@ -124,7 +124,11 @@ async fn kill_queries(manager: &MySqlManager, sessions: &[u64]) -> u64 {
             Err(e) => tracing::warn!(session = id, error = %e, "KILL QUERY failed"),
         }
     }
-    tracing::info!(killed, asked = sessions.len(), "drain: killed the statements still running");
+    tracing::info!(
+        killed,
+        asked = sessions.len(),
+        "drain: killed the statements still running"
+    );
     let _ = conn.disconnect().await;
     killed
 }

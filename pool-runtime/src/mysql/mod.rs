@@ -13,8 +13,8 @@ mod warm_up;
 
 pub use builder::PoolBuilder;
 pub use drain::Drain;
-pub use health::{DownReason, Health, HealthState};
-pub use reconfigure::{LIVE_SETTINGS, ReconfigureError, Reconfigured, SettingChange};
 pub use handle::{AcquireError, Pool, PooledConn};
+pub use health::{DownReason, Health, HealthState};
 pub use manager::MySqlManager;
+pub use reconfigure::{LIVE_SETTINGS, ReconfigureError, Reconfigured, SettingChange};
 pub use stats::PoolStats;

@@ -66,7 +66,11 @@ pub struct SettingChange {
 
 impl fmt::Display for SettingChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} -> {} ({})", self.key, self.old, self.new, self.source)
+        write!(
+            f,
+            "{}: {} -> {} ({})",
+            self.key, self.old, self.new, self.source
+        )
     }
 }
 
@@ -248,7 +252,11 @@ impl Pool {
             facts,
         );
         if report.is_rejected() {
-            for finding in report.findings.iter().filter(|f| f.action == boot::Action::Denied) {
+            for finding in report
+                .findings
+                .iter()
+                .filter(|f| f.action == boot::Action::Denied)
+            {
                 tracing::warn!(
                     pool = %self.name(),
                     code = %finding.code,

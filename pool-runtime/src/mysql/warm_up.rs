@@ -24,11 +24,9 @@ pub(super) async fn at_boot(pool: &Pool, target: &str) -> Result<(), BootError> 
     let manager = core.manager();
     let last_error = short.last_error.map(|e| {
         Box::new(match e {
-            PoolError::Connect(e) => boot::error::from_connect(
-                manager.url(),
-                manager.ssl_mode() == SslMode::Disabled,
-                e,
-            ),
+            PoolError::Connect(e) => {
+                boot::error::from_connect(manager.url(), manager.ssl_mode() == SslMode::Disabled, e)
+            }
             PoolError::ConnectTimeout(after) => BootError::ConnectTimeout {
                 target: target.to_owned(),
                 after,

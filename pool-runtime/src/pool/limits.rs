@@ -274,7 +274,10 @@ mod tests {
         assert_eq!(live.lifetime_epoch(), epoch, "max_lifetime unchanged");
         next.max_lifetime = Some(Duration::from_secs(60));
         live.replace(next.clone());
-        assert_eq!(live.max_lifetime(), (Some(Duration::from_secs(60)), epoch + 1));
+        assert_eq!(
+            live.max_lifetime(),
+            (Some(Duration::from_secs(60)), epoch + 1)
+        );
         assert_eq!(*live.snapshot(), next);
     }
 }

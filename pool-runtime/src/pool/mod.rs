@@ -72,13 +72,16 @@ pub use guard::Pooled;
 pub use limits::{Limits, LimitsError};
 pub use manager::Manager;
 pub use probe::Probe;
-pub use warm_up::WarmUpError;
 pub use stats::CoreStats;
 pub(crate) use stats::with_core_stats;
+pub use warm_up::WarmUpError;
 
 use acquire::Bound;
 use drain::Overdue;
 use inner::PoolInner;
+
+/// The interrupt hook of a drain that has none.
+type NoInterrupt = fn(Vec<u64>) -> std::future::Ready<u64>;
 
 /// A connection pool over any [`Manager`]. Cheap to clone: clones share one
 /// pool.
@@ -312,8 +315,7 @@ impl<M: Manager> GenericPool<M> {
     /// # }
     /// ```
     pub async fn close_within(&self, deadline: Duration) -> DrainReport {
-        let none: Option<Overdue<fn(Vec<u64>) -> std::future::Ready<u64>>> = None;
-        self.inner.drain(deadline, none).await
+        self.inner.drain(deadline, None::<Overdue<NoInterrupt>>).await
     }
 
     /// Like [`close_within`](Self::close_within), and at the deadline calls

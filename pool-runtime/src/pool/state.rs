@@ -370,7 +370,8 @@ impl<C> State<C> {
         if self.closed {
             return surplus;
         }
-        while self.idle.len() > self.idle_cap || (self.open > self.open_cap && !self.idle.is_empty())
+        while self.idle.len() > self.idle_cap
+            || (self.open > self.open_cap && !self.idle.is_empty())
         {
             let Some(coldest) = self.idle.pop_front() else {
                 break;
@@ -561,15 +562,24 @@ mod tests {
             ..Limits::default()
         });
         // Four open, one allowed: both idle go now (coldest first).
-        assert_eq!(surplus.iter().map(|(c, _)| c.id).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            surplus.iter().map(|(c, _)| c.id).collect::<Vec<_>>(),
+            [1, 2]
+        );
         assert_eq!(counts(&st), (2, 2, 0, 0));
         let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
             panic!("expected a place in line");
         };
         // A return over the cap is closed, not handed to the waiter.
-        assert!(matches!(st.release(conn(3), true), Some((_, CloseReason::MaxIdle))));
+        assert!(matches!(
+            st.release(conn(3), true),
+            Some((_, CloseReason::MaxIdle))
+        ));
         assert_eq!(counts(&st), (1, 1, 0, 1));
-        assert!(st.release(conn(4), true).is_none(), "within the cap: to the waiter");
+        assert!(
+            st.release(conn(4), true).is_none(),
+            "within the cap: to the waiter"
+        );
         assert!(matches!(rx.try_recv(), Ok(Grant::Conn(c)) if c.id == 4));
     }
 
@@ -584,12 +594,14 @@ mod tests {
             };
             waiting.push(rx);
         }
-        assert!(st.set_caps(&Limits {
-            max_open: 3,
-            max_idle: 3,
-            ..Limits::default()
-        })
-        .is_empty());
+        assert!(
+            st.set_caps(&Limits {
+                max_open: 3,
+                max_idle: 3,
+                ..Limits::default()
+            })
+            .is_empty()
+        );
         let granted = waiting
             .iter_mut()
             .filter_map(|rx| rx.try_recv().ok())

@@ -42,7 +42,10 @@ pub struct WarmUpError<E: std::error::Error + 'static> {
 }
 
 impl<M: Manager> PoolInner<M> {
-    pub(crate) async fn warm_up(self: &Arc<Self>, within: Duration) -> Result<(), WarmUpError<M::Error>> {
+    pub(crate) async fn warm_up(
+        self: &Arc<Self>,
+        within: Duration,
+    ) -> Result<(), WarmUpError<M::Error>> {
         let limits = self.limits.snapshot();
         let wanted = usize::try_from(limits.min_idle)
             .unwrap_or(usize::MAX)

@@ -305,11 +305,11 @@ impl<M: Manager> GenericPool<M> {
     /// #     async fn validate(&self, _: &mut u64) -> Result<(), Infallible> { Ok(()) }
     /// #     fn is_broken(&self, _: &u64) -> bool { false }
     /// # }
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let pool = GenericPool::new(Numbers, Limits::default()).unwrap();
     /// let held = pool.get().await.unwrap();
-    /// let report = pool.close_within(Duration::from_secs(5)).await;
+    /// let report = pool.close_within(Duration::from_millis(50)).await;
     /// assert_eq!((report.in_use_at_start, report.forced), (1, 1));
     /// drop(held); // closed as it comes back
     /// # }

@@ -275,13 +275,11 @@ impl Pool {
         match self.core().reconfigure(Limits::from(&judged)).await {
             Ok(_) => {}
             Err(LimitsError::Closed) => return Err(refused(self, ReconfigureError::Closed)),
-            Err(e) => {
-                // The keys behind the core's fixed limits are not live, so
-                // this cannot be reached; say so plainly if it ever is.
-                let keys = vec![match e {
-                    LimitsError::NotLive { field } => field,
-                    _ => "limits",
-                }];
+            // The core's fixed limits come from settings that are not live
+            // (checked above), so this is not reached; if it ever is, it is
+            // still a refusal naming the limit.
+            Err(LimitsError::NotLive { field }) => {
+                let keys = vec![field];
                 return Err(refused(self, ReconfigureError::NotLive { keys }));
             }
         }

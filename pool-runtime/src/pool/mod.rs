@@ -315,7 +315,9 @@ impl<M: Manager> GenericPool<M> {
     /// # }
     /// ```
     pub async fn close_within(&self, deadline: Duration) -> DrainReport {
-        self.inner.drain(deadline, None::<Overdue<NoInterrupt>>).await
+        self.inner
+            .drain(deadline, None::<Overdue<NoInterrupt>>)
+            .await
     }
 
     /// Like [`close_within`](Self::close_within), and at the deadline calls

@@ -39,6 +39,13 @@ impl<M: Manager> PoolInner<M> {
             }
             st.set_caps(&new)
         });
+        tracing::debug!(
+            max_open = new.max_open,
+            max_idle = new.max_idle,
+            min_idle = new.min_idle,
+            surplus_closed = surplus.len(),
+            "pool limits changed"
+        );
         for (conn, why) in surplus {
             self.close_conn(conn, why);
         }

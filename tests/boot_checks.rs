@@ -973,7 +973,7 @@ async fn the_fix_policy_starts_the_pool_with_the_safe_value_and_logs_the_change(
                 case.code
             );
             assert!(
-                (case.check)(pool.options()),
+                (case.check)(&pool.options()),
                 "{}: the pool runs with {:?}",
                 case.code,
                 pool.options()

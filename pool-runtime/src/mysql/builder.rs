@@ -7,6 +7,7 @@
 //! a service's `--check-config` flag or a deploy pipeline.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mysql_async::Conn;
 
@@ -85,6 +86,32 @@ impl PoolBuilder {
         self
     }
 
+    /// Makes [`connect`](Self::connect) wait until `min_idle` connections
+    /// are open, up to `deadline` (the `warm_up` setting), so that a
+    /// service is ready only when its pool is. A pool that cannot open them
+    /// in time is closed again and `connect` fails with
+    /// [`BootError::WarmUp`], naming `min_idle`, how many opened and the
+    /// last connect error.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # async fn demo() -> Result<(), pool_runtime::BootError> {
+    /// let mut options = pool_runtime::PoolOptions::from_url("mysql://app:secret@db:3306/shop")
+    ///     .map_err(pool_runtime::BootError::InvalidUrl)?;
+    /// options.min_idle = 8;
+    /// options.max_idle = 8;
+    /// let pool = pool_runtime::Pool::builder(options)
+    ///     .warm_up(Duration::from_secs(10))
+    ///     .connect()
+    ///     .await?;
+    /// assert!(pool.stats().open >= 8);
+    /// # Ok(()) }
+    /// ```
+    pub fn warm_up(mut self, deadline: Duration) -> Self {
+        self.options.warm_up = Some(deadline);
+        self
+    }
+
     /// The boot policy, instead of the options' `on_violation`.
     pub fn on_violation(mut self, policy: BootPolicy) -> Self {
         self.options.on_violation = policy;
@@ -120,7 +147,9 @@ impl PoolBuilder {
             }
         })?;
         inner.adopt(first);
-        Ok(Pool::started(inner, &target, options, report))
+        let pool = Pool::started(inner, &target, options, report, self.sources);
+        super::warm_up::at_boot(&pool, &target).await?;
+        Ok(pool)
     }
 
     /// Runs the boot checks without keeping a pool: connects as the pool
@@ -213,7 +242,7 @@ impl PoolBuilder {
     }
 }
 
-fn log_findings(report: &Report) {
+pub(super) fn log_findings(report: &Report) {
     for finding in &report.findings {
         tracing::warn!(
             code = %finding.code,

@@ -42,7 +42,8 @@ pub struct MySqlManager {
 
 /// What a manager needs to re-judge the server after it was unreachable.
 struct Watch {
-    options: PoolOptions,
+    /// Replaced by a live reconfigure.
+    options: std::sync::Mutex<PoolOptions>,
     target: String,
     /// Set when a connect or a ping failed: the next successful connect
     /// reads the server's limits again (a restart may have changed them).
@@ -145,11 +146,21 @@ impl MySqlManager {
     /// connect after a failed connect or ping, logging what no longer fits.
     pub(crate) fn watching(mut self, options: PoolOptions, target: String) -> Self {
         self.watch = Some(Watch {
-            options,
+            options: std::sync::Mutex::new(options),
             target,
             suspect: AtomicBool::new(false),
         });
         self
+    }
+
+    /// The options later re-checks judge against (after a reconfigure).
+    pub(crate) fn rewatch(&self, options: PoolOptions) {
+        if let Some(watch) = &self.watch {
+            *watch
+                .options
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = options;
+        }
     }
 
     /// A connection opened as pool connections are, outside any pool.
@@ -262,7 +273,12 @@ impl MySqlManager {
         }
         match ServerFacts::read(conn).await {
             Ok(facts) => {
-                boot::recheck(&watch.target, &watch.options, &facts);
+                let options = watch
+                    .options
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                boot::recheck(&watch.target, &options, &facts);
             }
             Err(e) => tracing::debug!(error = %e, "re-reading the server's limits failed"),
         }
@@ -323,6 +339,10 @@ impl Manager for MySqlManager {
         // Set by the driver on fatal errors, and left set when an operation
         // was cancelled half-way: either way the protocol state is unknown.
         conn.is_disconnected()
+    }
+
+    fn session_id(&self, conn: &Conn) -> Option<u64> {
+        Some(u64::from(conn.id()))
     }
 
     fn needs_reset(&self, conn: &Conn) -> bool {

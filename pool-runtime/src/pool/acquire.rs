@@ -39,7 +39,7 @@ impl<M: Manager> PoolInner<M> {
     /// The pool's own bound on acquires.
     pub(crate) fn acquire_bound(&self) -> Bound {
         Bound {
-            limit: self.limits.acquire_timeout,
+            limit: self.limits.acquire_timeout(),
             per_call: false,
         }
     }
@@ -141,7 +141,7 @@ impl<M: Manager> PoolInner<M> {
     }
 
     fn needs_validation(&self, conn: &Tracked<M::Connection>, now: Instant) -> bool {
-        now.saturating_duration_since(conn.last_contact) > self.limits.validate_after_idle
+        now.saturating_duration_since(conn.last_contact) > self.limits.validate_after_idle()
     }
 
     fn hand_out(
@@ -178,7 +178,7 @@ impl<M: Manager> PoolInner<M> {
 
     /// Opens a connection within `connect_timeout`; the caller holds a permit.
     pub(crate) async fn connect(&self) -> Result<Tracked<M::Connection>, PoolError<M::Error>> {
-        let limit = self.limits.connect_timeout;
+        let limit = self.limits.connect_timeout();
         let started = Instant::now();
         let generation = self.generation();
         match tokio::time::timeout(limit, self.manager.connect()).await {

@@ -18,6 +18,12 @@ pub(crate) struct Tracked<C> {
     /// When it last completed a round trip we know of (use, ping): the clock
     /// of the validation bypass and of keepalives.
     pub(crate) last_contact: Instant,
+    /// When it was opened, and its share of lifetime jitter: kept so that a
+    /// new `max_lifetime` (a live reconfigure) can recompute its expiry.
+    opened_at: Instant,
+    cut: f64,
+    /// The `max_lifetime` epoch its expiry was computed in.
+    pub(crate) lifetime_epoch: u64,
 }
 
 impl<C> Tracked<C> {
@@ -28,14 +34,25 @@ impl<C> Tracked<C> {
         now: Instant,
         lifetime: Option<Duration>,
     ) -> Self {
+        let cut = JITTER * fastrand::f64();
         Tracked {
             raw,
             id,
             generation,
-            expires_at: lifetime.map(|l| now + jittered(l)),
+            expires_at: lifetime.map(|l| now + cut_by(l, cut)),
             returned_at: now,
             last_contact: now,
+            opened_at: now,
+            cut,
+            lifetime_epoch: 0,
         }
+    }
+
+    /// Recomputes the expiry for a changed `max_lifetime`, from the same
+    /// opening time and jitter.
+    pub(crate) fn apply_lifetime(&mut self, lifetime: Option<Duration>, epoch: u64) {
+        self.expires_at = lifetime.map(|l| self.opened_at + cut_by(l, self.cut));
+        self.lifetime_epoch = epoch;
     }
 
     pub(crate) fn is_expired(&self, now: Instant) -> bool {
@@ -50,9 +67,16 @@ impl<C> Tracked<C> {
 /// The lifetime shortened by a random 0-2.5%, so that a pool filled at once
 /// does not lose all its connections in the same instant (HikariCP does the
 /// same).
+#[cfg(test)]
 fn jittered(lifetime: Duration) -> Duration {
-    let cut = lifetime.mul_f64(0.025 * fastrand::f64());
-    lifetime.saturating_sub(cut)
+    cut_by(lifetime, JITTER * fastrand::f64())
+}
+
+/// The most a lifetime is shortened by, as a fraction.
+const JITTER: f64 = 0.025;
+
+fn cut_by(lifetime: Duration, cut: f64) -> Duration {
+    lifetime.saturating_sub(lifetime.mul_f64(cut))
 }
 
 #[cfg(test)]
@@ -69,5 +93,18 @@ mod tests {
         );
         let distinct: std::collections::HashSet<_> = cuts.iter().collect();
         assert!(distinct.len() > 100, "jitter should spread expiries");
+    }
+
+    #[test]
+    fn a_new_lifetime_recomputes_the_expiry_from_the_opening_time() {
+        let now = Instant::now();
+        let mut conn = Tracked::new((), 1, 0, now, Some(Duration::from_secs(1000)));
+        conn.apply_lifetime(Some(Duration::from_secs(10)), 3);
+        let expires = conn.expires_at.expect("a lifetime");
+        assert!(expires <= now + Duration::from_secs(10), "{expires:?}");
+        assert!(expires >= now + Duration::from_millis(9750), "{expires:?}");
+        assert_eq!(conn.lifetime_epoch, 3);
+        conn.apply_lifetime(None, 4);
+        assert!(!conn.is_expired(now + Duration::from_secs(1 << 20)));
     }
 }

@@ -685,6 +685,11 @@ const PROVEN_ELSEWHERE: &[(Code, &str)] = &[
         Code::FactsChanged,
         "facts_that_change_across_a_reconnect_are_logged",
     ),
+    // Credentials: tests/credentials.rs (refused before any connect).
+    (
+        Code::CleartextPasswordWithoutTls,
+        "cleartext_auth_without_verified_tls_is_refused_at_boot_with_its_code",
+    ),
     // TLS: tests/tls.rs, against a TLS test server.
     (
         Code::TlsDisabledButRequired,
@@ -968,7 +973,7 @@ async fn the_fix_policy_starts_the_pool_with_the_safe_value_and_logs_the_change(
                 case.code
             );
             assert!(
-                (case.check)(pool.options()),
+                (case.check)(&pool.options()),
                 "{}: the pool runs with {:?}",
                 case.code,
                 pool.options()

@@ -4,7 +4,9 @@
 //! wrong types, misspelt keys, broken files); not in `keys()` or
 //! `yaml_template()`; not in boot errors (unreachable server, hanging
 //! server, wrong password, rejected config) nor their reports; not in the
-//! pool's logs.
+//! pool's logs. The same holds for the newer sources of a secret: the
+//! contents of a `password_file` and the token of a custom
+//! `CredentialSource`.
 
 #![allow(clippy::result_large_err)]
 
@@ -658,4 +660,169 @@ fn the_contents_of_ssl_key_never_show() {
         assert!(!shown.contains(MATERIAL), "{shown}");
         Ok(())
     });
+}
+
+// ---------------------------------------------------------------------------
+// Rotating credentials: password_file and custom sources
+// ---------------------------------------------------------------------------
+
+/// A token signer whose token is the secret under test.
+struct TokenSource(&'static str);
+
+impl pool_runtime::CredentialSource for TokenSource {
+    fn name(&self) -> &str {
+        "token-signer"
+    }
+
+    async fn fetch(&self) -> Result<pool_runtime::Credentials, pool_runtime::FetchError> {
+        Ok(pool_runtime::Credentials::new("app", self.0).valid_for(Duration::from_secs(900)))
+    }
+}
+
+#[track_caller]
+fn assert_chain_hidden(what: &str, err: &dyn std::error::Error) {
+    assert_hidden(&format!("{what} (Display)"), &err.to_string());
+    assert_hidden(&format!("{what} (Debug)"), &format!("{err:?}"));
+    let mut source = err.source();
+    while let Some(s) = source {
+        assert_hidden(&format!("{what} (source)"), &s.to_string());
+        source = s.source();
+    }
+}
+
+/// A password file's contents: not in the options, the builder, the boot
+/// report, the pool, a run-time refusal after the file changed, a boot
+/// refusal, nor the logs.
+#[tokio::test(flavor = "current_thread")]
+async fn a_password_files_contents_never_show() {
+    bounded(
+        "a_password_files_contents_never_show",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::start()
+                .await
+                .expect("start a throwaway MariaDB");
+            create_user(&server, PASSWORD).await;
+            let captured = Captured::default();
+            let _guard = capture(&captured);
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("db-password");
+            std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+            let port = server.addr().port();
+            let mut o = options(&format!(
+                "mysql://app@127.0.0.1:{port}/test?prefer_socket=false"
+            ));
+            o.ssl_mode = pool_runtime::SslMode::Disabled;
+            o.password_file = Some(file.clone());
+            // Ping at every checkout: the killed connection is not handed out.
+            o.validate_after_idle = Duration::ZERO;
+            assert_hidden("options Debug", &format!("{o:?}"));
+            let builder = Pool::builder(o.clone());
+            assert_hidden("builder Debug", &format!("{builder:?}"));
+            let pool = builder.connect().await.expect("the file's password works");
+            let report = pool.boot_report();
+            assert!(report.to_string().contains("password_file"), "{report}");
+            assert_hidden("report", &report.to_string());
+            assert_hidden("report JSON", &report.to_json());
+            assert_hidden("pool Debug", &format!("{pool:?}"));
+
+            // The file now holds a wrong password (the token): refused at run
+            // time, named by the file, shown nowhere.
+            std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+            server.kill_all_client_connections().await.unwrap();
+            let err = pool.get().await.expect_err("a wrong password in the file");
+            let named = std::error::Error::source(&err).map(ToString::to_string);
+            assert!(
+                named
+                    .as_deref()
+                    .is_some_and(|s| s.contains("password_file")),
+                "{err:?}"
+            );
+            assert_chain_hidden("run-time refusal", &err);
+            pool.close().await;
+
+            let err = Pool::builder(o)
+                .connect()
+                .await
+                .expect_err("wrong password");
+            assert_boot_error_hidden("boot refusal", &err);
+            assert_hidden("logs", &captured.text());
+        },
+    )
+    .await
+}
+
+/// A password file that cannot be used is named by the loader, never
+/// echoed.
+#[test]
+fn a_bad_password_file_is_named_not_echoed() {
+    Jail::expect_with(|jail| {
+        std::fs::write(
+            jail.directory().join("pw"),
+            [PASSWORD.as_bytes(), &[0xff]].concat(),
+        )
+        .unwrap();
+        jail.create_file(
+            "db.yaml",
+            "url: mysql://app@db.internal/shop\npassword_file: pw\n",
+        )?;
+        let err = match PoolOptions::load_from(figment::Figment::from(
+            <pool_runtime::config::Yaml as figment::providers::Format>::file("db.yaml"),
+        )) {
+            Ok(_) => panic!("a password file that is not text loaded"),
+            Err(e) => e,
+        };
+        let text = err.to_string();
+        assert!(
+            text.contains("password_file") && text.contains("pw"),
+            "{text}"
+        );
+        assert_error_hidden("bad password file", &err);
+        Ok(())
+    });
+}
+
+/// A custom source's token: not in the builder, `Credentials`, the boot
+/// report, the pool, a boot refusal, nor the logs.
+#[tokio::test(flavor = "current_thread")]
+async fn a_credential_sources_token_never_shows() {
+    bounded(
+        "a_credential_sources_token_never_shows",
+        TEST_TIMEOUT,
+        async {
+            let server = TestServer::start()
+                .await
+                .expect("start a throwaway MariaDB");
+            create_user(&server, TOKEN).await;
+            let captured = Captured::default();
+            let _guard = capture(&captured);
+            let port = server.addr().port();
+            let url = format!("mysql://app@127.0.0.1:{port}/test?prefer_socket=false");
+            let credentials = pool_runtime::Credentials::new("app", TOKEN);
+            assert_hidden("Credentials Debug", &format!("{credentials:?}"));
+            assert_hidden("Secret Display", &credentials.password.to_string());
+
+            let builder = Pool::builder(options(&url)).credentials(TokenSource(TOKEN));
+            assert_hidden("builder Debug", &format!("{builder:?}"));
+            let pool = builder.connect().await.expect("the token works");
+            let report = pool.boot_report();
+            assert!(report.to_string().contains("token-signer"), "{report}");
+            assert_hidden("report", &report.to_string());
+            assert_hidden("report JSON", &report.to_json());
+            assert_hidden("pool Debug", &format!("{pool:?}"));
+            pool.close().await;
+
+            // A wrong token (the password under test) is refused, named by
+            // the source.
+            let err = Pool::builder(options(&url))
+                .credentials(TokenSource(PASSWORD))
+                .connect()
+                .await
+                .expect_err("a wrong token");
+            assert!(err.to_string().contains("token-signer"), "{err}");
+            assert_boot_error_hidden("wrong token", &err);
+            assert_hidden("logs", &captured.text());
+        },
+    )
+    .await
 }

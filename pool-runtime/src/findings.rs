@@ -48,6 +48,8 @@ pub enum Code {
     /// `ssl_mode = required` to a remote server: encrypted, but the server
     /// is not authenticated.
     TlsUnverifiedRemote,
+    /// `mysql_clear_password` allowed without TLS that verifies the server.
+    CleartextPasswordWithoutTls,
 }
 
 impl Code {
@@ -70,6 +72,7 @@ impl Code {
         Code::TlsDisabledButRequired,
         Code::TlsCertExpiresSoon,
         Code::TlsUnverifiedRemote,
+        Code::CleartextPasswordWithoutTls,
     ];
 
     /// The code as written in configs and reports, e.g. `idle_bound`.
@@ -92,6 +95,7 @@ impl Code {
             Code::TlsDisabledButRequired => "tls_disabled_but_required",
             Code::TlsCertExpiresSoon => "tls_cert_expires_soon",
             Code::TlsUnverifiedRemote => "tls_unverified_remote",
+            Code::CleartextPasswordWithoutTls => "cleartext_password_without_tls",
         }
     }
 

@@ -74,6 +74,7 @@ pub mod __private {
 
 pub mod boot;
 pub mod config;
+mod credentials;
 mod error;
 mod findings;
 #[cfg(feature = "metrics")]
@@ -88,12 +89,18 @@ mod url;
 
 pub use boot::BootError;
 pub use config::{ConfigError, Loaded, PoolConfig};
+pub use credentials::{
+    CleartextWithoutTls, CredentialError, CredentialSource, Credentials, FetchError, Secret,
+};
 pub use error::{Error, ErrorKind};
 pub use figment;
 pub use mysql::exec::{ExecOutcome, Tx};
 pub use mysql::exec::{Executor, IsolationLevel, RowStream, TxOptions};
 pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn};
+pub use mysql::{DownReason, Drain, Health, HealthState};
+pub use mysql::{LIVE_SETTINGS, ReconfigureError, Reconfigured, SettingChange};
 pub use options::{PoolOptions, ResetPolicy, SettingValue, SslMode};
+pub use pool::DrainReport;
 pub use tls::{TlsConfigError, TlsConnectError, TlsErrorKind};
 pub use url::{DatabaseUrl, UrlError};
 

@@ -175,6 +175,22 @@ macro_rules! settings_table {
             /// URL's host: for connecting by IP address or through a proxy.
             tls_server_name: Option<String> = Off, kind Text, unit "";
 
+            /// File holding the password, read at every new connection (trailing
+            /// newline trimmed), so a rotated Kubernetes secret or Vault-agent
+            /// file is picked up without a restart; its contents never print.
+            /// The URL then carries no password.
+            password_file: Option<PathBuf> = Off, kind Path, unit "";
+
+            /// Allow the `mysql_clear_password` authentication plugin (RDS IAM
+            /// tokens, LDAP/PAM): it sends the password as is, so the boot
+            /// refuses it unless `ssl_mode` is `verify_ca` or `verify_identity`.
+            allow_cleartext_password: bool = Flag(false), kind Flag, unit "";
+            /// At `connect()`, wait until `min_idle` connections are open, up to
+            /// this long, so a service is ready only when its pool is; a pool that
+            /// cannot open them in time fails to start. Off: the pool fills
+            /// `min_idle` in the background.
+            warm_up: Option<Duration> = Off, kind Duration { off: true, zero: false }, unit "";
+
             /// What the boot checks do about each finding: `deny`, `warn` or
             /// `fix`, with per-code overrides (`"warn, idle_bound=fix"`). By
             /// default errors deny and warnings warn.

@@ -65,7 +65,8 @@ pub enum BootError {
 
     /// The server is at its connection limit already.
     #[error(
-        "the server at {target} refuses new connections (too many connections): free some, or raise max_connections"
+        "the server at {target} refuses new connections (too many connections): free some, or \
+         raise max_connections (or the account's max_user_connections)"
     )]
     TooManyConnections {
         /// Host, port and user (no password).
@@ -152,6 +153,43 @@ pub enum BootError {
         source: mysql_async::Error,
     },
 
+    /// The credentials could not be had (`password_file` missing, unreadable
+    /// or empty; a custom source failing), were refused by the server, or
+    /// the password is set in two places. Names the file and the key that
+    /// set it, or the source; never the password.
+    #[error("{0}")]
+    Credentials(#[source] crate::credentials::CredentialError),
+
+    /// `mysql_clear_password` is allowed but the TLS mode does not verify
+    /// the server: the boot rule
+    /// [`Code::CleartextPasswordWithoutTls`](crate::boot::Code::CleartextPasswordWithoutTls),
+    /// refused before any password is sent.
+    #[error("{0}")]
+    CleartextWithoutTls(#[source] crate::credentials::CleartextWithoutTls),
+    /// `warm_up` is set and the pool did not open `min_idle` connections
+    /// within it; the pool was closed again.
+    #[error(
+        "the pool for {target} opened {opened} of min_idle {min_idle} connections within \
+         warm_up ({within:?}){}: the server may refuse more sessions (max_user_connections, \
+         max_connections) or be slow to accept them; lower min_idle, raise the server's limit, \
+         or raise warm_up",
+        last_error_text(.last_error.as_deref())
+    )]
+    WarmUp {
+        /// Host, port and user (no password).
+        target: String,
+        /// The connections wanted open: `min_idle` (capped by `max_idle`
+        /// and `max_open`).
+        min_idle: u64,
+        /// The connections open when time ran out.
+        opened: u64,
+        /// The `warm_up` deadline.
+        within: Duration,
+        /// The last connect error, sorted as a first connect's would be.
+        #[source]
+        last_error: Option<Box<BootError>>,
+    },
+
     /// `connect()` was called outside a Tokio runtime.
     #[error(
         "the pool for {target} must be created inside a Tokio runtime: its maintenance task \
@@ -177,6 +215,7 @@ impl BootError {
     pub fn code(&self) -> Option<crate::boot::Code> {
         match self {
             BootError::SecureTransportRequired { code, .. } => Some(*code),
+            BootError::CleartextWithoutTls(e) => Some(e.code),
             BootError::Rejected(report) => report
                 .findings
                 .iter()
@@ -185,6 +224,11 @@ impl BootError {
             _ => None,
         }
     }
+}
+
+fn last_error_text(last: Option<&BootError>) -> String {
+    last.map(|e| format!("; the last connect failed: {e}"))
+        .unwrap_or_default()
 }
 
 /// `user@host:port/db`: who connects where, without the password.
@@ -214,6 +258,9 @@ pub(crate) fn from_connect(
                 if let Some(config) = inner.downcast_ref::<crate::tls::TlsConfigError>() {
                     return BootError::TlsConfig(config.clone());
                 }
+                if let Some(e) = inner.downcast_ref::<crate::credentials::CredentialError>() {
+                    return BootError::Credentials(e.clone());
+                }
                 mysql_async::Error::Other(inner)
             }
         },
@@ -238,7 +285,8 @@ pub(crate) fn from_connect(
                 database: opts.db_name().unwrap_or("").to_owned(),
                 source: error,
             },
-            1040 | 1203 => BootError::TooManyConnections {
+            // 1226: the account's own MAX_USER_CONNECTIONS is reached.
+            1040 | 1203 | 1226 => BootError::TooManyConnections {
                 target,
                 source: error,
             },

@@ -69,6 +69,7 @@ pub(crate) fn assess(
     let report = Report {
         target,
         facts,
+        credentials: String::new(),
         findings,
     };
     (report, fixed)

@@ -61,6 +61,9 @@ pub struct Report {
     pub target: String,
     /// What the server and process allow.
     pub facts: ServerFacts,
+    /// Where the connects' password comes from (the URL, `password_file`
+    /// and its path, or a custom source's name); never the password.
+    pub credentials: String,
     /// Every finding, errors first.
     pub findings: Vec<Finding>,
 }
@@ -104,6 +107,9 @@ impl fmt::Display for Report {
             self.target, facts.version, facts.session_wait_timeout, facts.max_connections
         )?;
         writeln!(f, "connection: {}", facts.tls)?;
+        if !self.credentials.is_empty() {
+            writeln!(f, "credentials: {}", self.credentials)?;
+        }
         write!(f, "{}", self.headline())?;
         if self.findings.is_empty() {
             return Ok(());

@@ -24,6 +24,7 @@ pub(crate) fn check<T: ConfigValue>(setting: &Setting, value: &T) -> Result<(), 
             Some(path) => match setting.key {
                 "ssl_ca" | "ssl_cert" => crate::tls::check_certificates(path),
                 "ssl_key" => crate::tls::check_private_key(path),
+                "password_file" => crate::credentials::password_file::check(path),
                 _ => std::fs::metadata(path)
                     .map(drop)
                     .map_err(|e| format!("cannot read `{}`: {e}", path.display())),

@@ -55,6 +55,7 @@ fn close_label(why: CloseReason) -> &'static str {
         CloseReason::ResetFailed => "reset_failed",
         CloseReason::Replaced => "replaced",
         CloseReason::Discarded => "discarded",
+        CloseReason::Retired => "retired",
         CloseReason::Closed => "pool_closed",
     }
 }

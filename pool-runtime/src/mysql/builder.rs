@@ -6,7 +6,12 @@
 //! in the new pool; [`PoolBuilder::check`] only reports and closes it, for
 //! a service's `--check-config` flag or a deploy pipeline.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use mysql_async::Conn;
+
+use super::credentials::{self, CredentialCache, CredentialSource, SharedSource};
 
 use super::MySqlManager;
 use super::exec::ExecCounters;
@@ -21,6 +26,7 @@ use crate::source::Sources;
 pub struct PoolBuilder {
     options: PoolOptions,
     sources: Option<Sources>,
+    credentials: Option<SharedSource>,
     /// Whether the pool reports metrics (feature `metrics`).
     metrics: bool,
 }
@@ -41,6 +47,7 @@ impl Pool {
         PoolBuilder {
             options,
             sources: None,
+            credentials: None,
             metrics: true,
         }
     }
@@ -69,6 +76,42 @@ impl PoolBuilder {
     /// [`Loaded::connect`]).
     pub fn sources(mut self, sources: Sources) -> Self {
         self.sources = Some(sources);
+        self
+    }
+
+    /// Takes the user name and password of every new connection from
+    /// `source` (a secrets manager, a token signer): see
+    /// [`CredentialSource`]. The URL then carries no password, and
+    /// `password_file` is unset; otherwise the boot refuses the ambiguity
+    /// ([`BootError::Credentials`]).
+    pub fn credentials(mut self, source: impl CredentialSource) -> Self {
+        self.credentials = Some(SharedSource(Arc::new(source)));
+        self
+    }
+
+    /// Makes [`connect`](Self::connect) wait until `min_idle` connections
+    /// are open, up to `deadline` (the `warm_up` setting), so that a
+    /// service is ready only when its pool is. A pool that cannot open them
+    /// in time is closed again and `connect` fails with
+    /// [`BootError::WarmUp`], naming `min_idle`, how many opened and the
+    /// last connect error.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # async fn demo() -> Result<(), pool_runtime::BootError> {
+    /// let mut options = pool_runtime::PoolOptions::from_url("mysql://app:secret@db:3306/shop")
+    ///     .map_err(pool_runtime::BootError::InvalidUrl)?;
+    /// options.min_idle = 8;
+    /// options.max_idle = 8;
+    /// let pool = pool_runtime::Pool::builder(options)
+    ///     .warm_up(Duration::from_secs(10))
+    ///     .connect()
+    ///     .await?;
+    /// assert!(pool.stats().open >= 8);
+    /// # Ok(()) }
+    /// ```
+    pub fn warm_up(mut self, deadline: Duration) -> Self {
+        self.options.warm_up = Some(deadline);
         self
     }
 
@@ -118,7 +161,9 @@ impl PoolBuilder {
             })?;
         inner.adopt(first);
         let counters = ExecCounters::with_metrics(exec_metrics);
-        Ok(Pool::started(inner, &target, options, report, counters))
+        let pool = Pool::started(inner, &target, options, report, self.sources, counters);
+        super::warm_up::at_boot(&pool, &target).await?;
+        Ok(pool)
     }
 
     /// Runs the boot checks without keeping a pool: connects as the pool
@@ -137,6 +182,16 @@ impl PoolBuilder {
         let target = boot::error::target(&url);
         let manager = MySqlManager::try_new(&url, &self.options, self.sources.as_ref())
             .map_err(BootError::TlsConfig)?;
+        let sources = self.sources.as_ref();
+        let custom = self.credentials.as_ref().map(|s| &s.0);
+        let provider = credentials::resolve(&self.options, &url, custom, sources)
+            .map_err(BootError::Credentials)?;
+        credentials::cleartext(&self.options, &url, manager.ssl_mode(), sources)
+            .map_err(BootError::CleartextWithoutTls)?;
+        let credentials_text = credentials::describe(provider.as_ref(), &url);
+        let cache =
+            provider.map(|p| Arc::new(CredentialCache::new(p, self.options.connect_timeout)));
+        let manager = manager.with_credentials(cache);
         let plaintext = manager.ssl_mode() == crate::options::SslMode::Disabled;
         let limit = self.options.connect_timeout;
         let timed_out = || BootError::ConnectTimeout {
@@ -183,13 +238,14 @@ impl PoolBuilder {
             }
             Err(_) => return Err(timed_out()),
         };
-        let (report, options) = boot::assess(
+        let (mut report, options) = boot::assess(
             url.to_string(),
             &self.options,
             self.sources.as_ref(),
             &self.options.on_violation,
             facts,
         );
+        report.credentials = credentials_text;
         Ok(Judged {
             target,
             manager,
@@ -200,7 +256,7 @@ impl PoolBuilder {
     }
 }
 
-fn log_findings(report: &Report) {
+pub(super) fn log_findings(report: &Report) {
     for finding in &report.findings {
         tracing::warn!(
             code = %finding.code,

@@ -2,13 +2,14 @@
 //! connections plus what the MySQL side keeps beside it.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::exec::ExecCounters;
 use crate::boot::Report;
 use crate::options::PoolOptions;
 use crate::pool::{GenericPool, Pooled};
+use crate::source::Sources;
 
 use super::{MySqlManager, PoolStats};
 
@@ -47,15 +48,20 @@ pub struct Pool {
 }
 
 /// What the MySQL pool keeps beside the generic core, which knows none of
-/// it: the options it was built from, what the boot checks found, and the
-/// exec path's counters.
+/// it: the options it runs with, where they came from, what the boot
+/// checks found, and the exec path's counters.
 #[derive(Debug)]
 struct PoolContext {
     /// `user@host:port/db`: how errors and logs name this pool.
     name: Arc<str>,
-    options: PoolOptions,
+    /// Replaced whole by a live reconfigure.
+    options: RwLock<Arc<PoolOptions>>,
+    /// Where the options' values came from (a loaded config), for reports.
+    sources: Option<Sources>,
     report: Report,
     exec_counters: ExecCounters,
+    /// One reconfigure at a time, from judging to applying.
+    reconfiguring: tokio::sync::Mutex<()>,
 }
 
 impl Pool {
@@ -65,6 +71,7 @@ impl Pool {
         name: &str,
         options: PoolOptions,
         report: Report,
+        sources: Option<Sources>,
         exec_counters: ExecCounters,
     ) -> Pool {
         Pool {
@@ -72,9 +79,11 @@ impl Pool {
             statement_timeout: options.statement_timeout,
             context: Arc::new(PoolContext {
                 name: name.into(),
-                options,
+                options: RwLock::new(Arc::new(options)),
+                sources,
                 report,
                 exec_counters,
+                reconfiguring: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -120,10 +129,38 @@ impl Pool {
         PoolStats::join(self.inner.stats(), self.context.exec_counters.read())
     }
 
-    /// The options the pool runs with (after the boot checks' fixes, if
-    /// the policy allowed any).
-    pub fn options(&self) -> &PoolOptions {
-        &self.context.options
+    /// The options the pool runs with now: after the boot checks' fixes,
+    /// if the policy allowed any, and after every
+    /// [`reconfigure`](Self::reconfigure). A snapshot: a later reconfigure
+    /// does not change it.
+    pub fn options(&self) -> Arc<PoolOptions> {
+        let current = self.context.options.read();
+        Arc::clone(&current.unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts new options in force (a reconfigure that passed its checks).
+    pub(super) fn set_options(&self, options: PoolOptions) {
+        let mut current = self
+            .context
+            .options
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *current = Arc::new(options);
+    }
+
+    /// Where the options' values came from, when the pool was opened from a
+    /// loaded config.
+    pub(super) fn sources(&self) -> Option<&Sources> {
+        self.context.sources.as_ref()
+    }
+
+    pub(super) fn reconfigure_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.context.reconfiguring
+    }
+
+    /// The generic core under this pool.
+    pub(crate) fn core(&self) -> &GenericPool<MySqlManager> {
+        &self.inner
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -167,6 +204,18 @@ impl Pool {
     /// password. Tells a primary from a replica in an error message.
     pub fn name(&self) -> &Arc<str> {
         &self.context.name
+    }
+
+    /// Fetches the credentials anew at the next connect (dropping cached
+    /// ones, and any hold-back after refusals) and retires the connections
+    /// opened so far: idle ones are closed now, those in use when they are
+    /// returned. Call it when a password was revoked, so kept connections
+    /// stop using it too. Returns how many idle connections were closed.
+    pub fn refresh_credentials(&self) -> usize {
+        if let Some(cache) = self.inner.manager().credentials() {
+            cache.invalidate();
+        }
+        self.inner.retire_older()
     }
 
     /// What the boot checks found when the pool started (warnings, fixes),

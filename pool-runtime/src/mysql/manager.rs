@@ -7,8 +7,10 @@ use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts, OptsBuilder};
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::credentials::{self, CredentialCache, Issued};
 use crate::boot::{self, ServerFacts};
 use crate::options::SslMode;
 use crate::options::{PoolOptions, ResetPolicy};
@@ -33,11 +35,15 @@ pub struct MySqlManager {
     url: DatabaseUrl,
     reset_policy: ResetPolicy,
     watch: Option<Watch>,
+    /// Where the user and password of each connect come from; `None`: the
+    /// URL's.
+    credentials: Option<Arc<CredentialCache>>,
 }
 
 /// What a manager needs to re-judge the server after it was unreachable.
 struct Watch {
-    options: PoolOptions,
+    /// Replaced by a live reconfigure.
+    options: std::sync::Mutex<PoolOptions>,
     target: String,
     /// Set when a connect or a ping failed: the next successful connect
     /// reads the server's limits again (a restart may have changed them).
@@ -85,15 +91,32 @@ impl MySqlManager {
     fn with_plan(url: &DatabaseUrl, options: &PoolOptions, plan: TlsPlan) -> Self {
         // mysql_async runs setup statements last-first: reverse to keep order.
         let setup: Vec<String> = options.init_sql.iter().rev().cloned().collect();
-        let opts = OptsBuilder::from_opts(url.opts())
+        let mut opts = OptsBuilder::from_opts(url.opts())
             .setup(setup)
             .tcp_keepalive(options.tcp_keepalive);
+        if options.allow_cleartext_password {
+            // Only reached with verified TLS: the builder refuses it otherwise.
+            opts = opts.enable_cleartext_plugin(true);
+        }
         #[cfg(feature = "tls")]
         let tls_opts = plan
             .ssl_opts()
             .map(|ssl| Opts::from(opts.clone().ssl_opts(Some(ssl))));
         #[cfg(not(feature = "tls"))]
         let tls_opts = None;
+        // Without the builder (which checks where the password comes
+        // from), `password_file` still applies.
+        let credentials = options.password_file.as_ref().map(|path| {
+            let file = credentials::file::PasswordFile {
+                path: path.clone(),
+                origin: crate::source::Source::Code,
+                user: url.opts().user().unwrap_or("").to_owned(),
+            };
+            Arc::new(CredentialCache::new(
+                credentials::Provider::File(file),
+                options.connect_timeout,
+            ))
+        });
         MySqlManager {
             opts: opts.into(),
             tls_opts,
@@ -104,29 +127,73 @@ impl MySqlManager {
             url: url.clone(),
             reset_policy: options.reset_on_return,
             watch: None,
+            credentials,
         }
+    }
+
+    /// Takes user and password from `cache` at every connect instead.
+    pub(crate) fn with_credentials(mut self, cache: Option<Arc<CredentialCache>>) -> Self {
+        self.credentials = cache;
+        self
+    }
+
+    /// The credentials cache, when the password does not come from the URL.
+    pub(crate) fn credentials(&self) -> Option<&Arc<CredentialCache>> {
+        self.credentials.as_ref()
     }
 
     /// Re-checks the server's limits against `options` on the first
     /// connect after a failed connect or ping, logging what no longer fits.
     pub(crate) fn watching(mut self, options: PoolOptions, target: String) -> Self {
         self.watch = Some(Watch {
-            options,
+            options: std::sync::Mutex::new(options),
             target,
             suspect: AtomicBool::new(false),
         });
         self
     }
 
+    /// The options later re-checks judge against (after a reconfigure).
+    pub(crate) fn rewatch(&self, options: PoolOptions) {
+        if let Some(watch) = &self.watch {
+            *watch
+                .options
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = options;
+        }
+    }
+
     /// A connection opened as pool connections are, outside any pool.
     pub(crate) async fn connect_raw(&self) -> Result<Conn, mysql_async::Error> {
+        match &self.credentials {
+            None => self.connect_as(None).await,
+            Some(cache) => credentials::connect::with_cache(self, cache).await,
+        }
+    }
+
+    /// Opens a connection, logging in with `login` instead of the URL's
+    /// user and password when given.
+    pub(crate) async fn connect_as(
+        &self,
+        login: Option<&Issued>,
+    ) -> Result<Conn, mysql_async::Error> {
         if let Some(invalid) = &self.invalid {
             return Err(mysql_async::Error::Other(Box::new(invalid.clone())));
         }
+        let with_login = |opts: &Opts| match login {
+            None => opts.clone(),
+            Some(issued) => {
+                let c = &issued.credentials;
+                OptsBuilder::from_opts(opts.clone())
+                    .user(Some(c.user.as_str()))
+                    .pass(Some(c.password.expose()))
+                    .into()
+            }
+        };
         let preferred = self.plan.mode == SslMode::Preferred;
         if let Some(tls_opts) = &self.tls_opts {
             if !(preferred && self.tls_absent.load(Ordering::Relaxed)) {
-                match Conn::new(tls_opts.clone()).await {
+                match Conn::new(with_login(tls_opts)).await {
                     Ok(conn) => return Ok(conn),
                     Err(e) => match tls::classify(&e) {
                         // `preferred` only: never a downgrade of `required`.
@@ -147,7 +214,12 @@ impl MySqlManager {
                 }
             }
         }
-        Conn::new(self.opts.clone()).await
+        Conn::new(with_login(&self.opts)).await
+    }
+
+    /// `user@host:port/db` of the URL.
+    pub(crate) fn target(&self) -> &str {
+        &self.target
     }
 
     /// After `ssl_mode = disabled` was refused as access denied (MariaDB's
@@ -201,7 +273,12 @@ impl MySqlManager {
         }
         match ServerFacts::read(conn).await {
             Ok(facts) => {
-                boot::recheck(&watch.target, &watch.options, &facts);
+                let options = watch
+                    .options
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                boot::recheck(&watch.target, &options, &facts);
             }
             Err(e) => tracing::debug!(error = %e, "re-reading the server's limits failed"),
         }
@@ -264,6 +341,10 @@ impl Manager for MySqlManager {
         conn.is_disconnected()
     }
 
+    fn session_id(&self, conn: &Conn) -> Option<u64> {
+        Some(u64::from(conn.id()))
+    }
+
     fn needs_reset(&self, conn: &Conn) -> bool {
         is_dirty(conn)
     }
@@ -294,6 +375,10 @@ impl fmt::Debug for MySqlManager {
             .field("url", &self.url)
             .field("reset_policy", &self.reset_policy)
             .field("ssl_mode", &self.plan.mode)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|c| c.provider().describe()),
+            )
             .finish()
     }
 }

@@ -40,7 +40,7 @@ impl<M: Manager> PoolInner<M> {
     /// The pool's own bound on acquires.
     pub(crate) fn acquire_bound(&self) -> Bound {
         Bound {
-            limit: self.limits.acquire_timeout,
+            limit: self.limits.acquire_timeout(),
             per_call: false,
         }
     }
@@ -165,7 +165,7 @@ impl<M: Manager> PoolInner<M> {
     }
 
     fn needs_validation(&self, conn: &Tracked<M::Connection>, now: Instant) -> bool {
-        now.saturating_duration_since(conn.last_contact) > self.limits.validate_after_idle
+        now.saturating_duration_since(conn.last_contact) > self.limits.validate_after_idle()
     }
 
     /// `since`: when the acquire began, for the observer's wait time.
@@ -235,8 +235,9 @@ impl<M: Manager> PoolInner<M> {
 
     /// Opens a connection within `connect_timeout`; the caller holds a permit.
     pub(crate) async fn connect(&self) -> Result<Tracked<M::Connection>, PoolError<M::Error>> {
-        let limit = self.limits.connect_timeout;
+        let limit = self.limits.connect_timeout();
         let started = Instant::now();
+        let generation = self.generation();
         match tokio::time::timeout(limit, self.manager.connect()).await {
             Ok(Ok(raw)) => {
                 let took = started.elapsed();
@@ -244,7 +245,7 @@ impl<M: Manager> PoolInner<M> {
                 if let Some(observer) = &self.observer {
                     observer.connected(took);
                 }
-                Ok(self.new_tracked(raw, Instant::now()))
+                Ok(self.new_tracked(raw, generation, Instant::now()))
             }
             Ok(Err(e)) => {
                 self.observe_connect_failed();

@@ -26,6 +26,10 @@ impl<M: Manager> PoolInner<M> {
         if self.manager.is_broken(&conn.raw) {
             return self.discard(conn, CloseReason::Broken, true);
         }
+        if conn.lifetime_epoch != self.limits.lifetime_epoch() {
+            let (lifetime, epoch) = self.limits.max_lifetime();
+            conn.apply_lifetime(lifetime, epoch);
+        }
         if conn.is_expired(now) {
             return self.discard(conn, CloseReason::Lifetime, true);
         }
@@ -48,7 +52,7 @@ impl<M: Manager> PoolInner<M> {
     /// fails, times out or is cancelled (the runtime shutting down) is
     /// discarded.
     async fn reset_then_release(self: Arc<Self>, conn: Tracked<M::Connection>) {
-        let bound = self.limits.connect_timeout;
+        let bound = self.limits.connect_timeout();
         let mut flight = ConnInFlight::new(&self, conn, true);
         let Some(raw) = flight.raw_mut() else { return };
         let outcome = tokio::time::timeout(bound, self.manager.reset(raw)).await;

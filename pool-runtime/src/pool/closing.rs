@@ -23,6 +23,7 @@ impl<M: Manager> PoolInner<M> {
     /// pool's state (counted in `closing`, which this ends once it is
     /// closed).
     pub(crate) fn close_conn(self: &Arc<Self>, conn: Tracked<M::Connection>, why: CloseReason) {
+        self.forget_session(conn.id);
         self.counters.closed(why);
         if let Some(observer) = &self.observer {
             observer.closed(why);
@@ -69,7 +70,7 @@ impl<M: Manager> PoolInner<M> {
         if abandoned > 0 {
             tracing::warn!(
                 abandoned,
-                bound = ?self.limits.connect_timeout,
+                bound = ?self.limits.connect_timeout(),
                 "pool closed; some connections did not answer their goodbye within \
                  connect_timeout and were dropped without it"
             );
@@ -108,7 +109,7 @@ impl<M: Manager> GoodbyeInFlight<M> {
 
     async fn say(self, conn: Tracked<M::Connection>) {
         let inner = &self.inner;
-        let bound = inner.limits.connect_timeout;
+        let bound = inner.limits.connect_timeout();
         let id = conn.id;
         if tokio::time::timeout(bound, inner.manager.close(conn.raw))
             .await

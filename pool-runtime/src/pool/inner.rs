@@ -7,6 +7,7 @@
 //! (in [`closing`](super::closing)). Nothing here awaits while the lock is
 //! held.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::time::Instant;
@@ -14,7 +15,7 @@ use tokio::time::Instant;
 use tokio::sync::{Notify, watch};
 
 use super::leak::LeakTracker;
-use super::limits::Limits;
+use super::limits::{Limits, LiveLimits};
 use super::manager::Manager;
 use super::observe::{Occupancy, PoolObserver};
 use super::rtt::ValidationBound;
@@ -24,12 +25,14 @@ use super::tracked::Tracked;
 
 pub(crate) struct PoolInner<M: Manager> {
     pub(crate) manager: M,
-    pub(crate) limits: Limits,
+    pub(crate) limits: LiveLimits,
     state: Mutex<State<M::Connection>>,
     pub(crate) counters: Counters,
     pub(crate) leaks: LeakTracker,
     pub(crate) validation: ValidationBound,
     next_conn_id: AtomicU64,
+    /// The generation new connections get ([`PoolInner::retire_older`]).
+    generation: AtomicU64,
     /// Flips to `true` once, on close; the maintenance task watches it.
     pub(crate) closing: watch::Sender<bool>,
     /// Signalled whenever `open` drops to zero after close, and whenever the
@@ -42,6 +45,13 @@ pub(crate) struct PoolInner<M: Manager> {
     pub(crate) maintaining: tokio::sync::Mutex<()>,
     /// Told of the pool's events (metrics); `None` costs one branch each.
     pub(crate) observer: Option<Arc<dyn PoolObserver>>,
+    /// One reconfigure at a time.
+    pub(crate) reconfiguring: tokio::sync::Mutex<()>,
+    /// The server's session id of each open connection, by pool id, for a
+    /// drain that interrupts what is still running. Written on connect and
+    /// close only (never on acquire), and only for managers that name
+    /// sessions ([`Manager::session_id`]).
+    sessions: Mutex<HashMap<u64, u64>>,
 }
 
 impl<M: Manager> PoolInner<M> {
@@ -55,14 +65,17 @@ impl<M: Manager> PoolInner<M> {
             leaks: LeakTracker::new(limits.leak_threshold),
             validation: ValidationBound::new(limits.validation_timeout),
             manager,
-            limits,
+            limits: LiveLimits::new(limits),
             counters: Counters::default(),
             next_conn_id: AtomicU64::new(1),
+            generation: AtomicU64::new(0),
             closing: watch::Sender::new(false),
             drained: Notify::new(),
             goodbyes_in_flight: AtomicUsize::new(0),
             maintaining: tokio::sync::Mutex::new(()),
             observer,
+            reconfiguring: tokio::sync::Mutex::new(()),
+            sessions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -72,8 +85,8 @@ impl<M: Manager> PoolInner<M> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs one move under the lock, and wakes `close` if the move left a
-    /// closed pool with no connection.
+    /// Runs one move under the lock, and, once the pool is closed, wakes
+    /// `close` and drains (which look again at what they wait for).
     pub(crate) fn transition<T>(&self, change: impl FnOnce(&mut State<M::Connection>) -> T) -> T {
         let mut st = self.lock();
         let outcome = change(&mut st);
@@ -87,7 +100,7 @@ impl<M: Manager> PoolInner<M> {
                 waiting: g.waiting as u64,
             });
         }
-        if st.is_drained() {
+        if st.is_closed() {
             self.drained.notify_waiters();
         }
         outcome
@@ -101,7 +114,7 @@ impl<M: Manager> PoolInner<M> {
         may_wait: bool,
     ) -> Take<M::Connection> {
         let mut stale = Vec::new();
-        let max_idle_time = self.limits.max_idle_time;
+        let max_idle_time = self.limits.max_idle_time();
         let take = self.transition(|st| st.take(now, fresh, may_wait, max_idle_time, &mut stale));
         for (conn, why) in stale {
             self.close_conn(conn, why);
@@ -149,12 +162,13 @@ impl<M: Manager> PoolInner<M> {
     /// it and frees its permit.
     pub(crate) fn detached(&self, conn_id: u64) {
         self.leaks.returned(conn_id);
+        self.forget_session(conn_id);
         self.transition(|st| st.free_permit(true));
     }
 
     /// An open connection from outside joins the idle list, room allowing.
     pub(crate) fn adopt(self: &Arc<Self>, raw: M::Connection) {
-        let conn = self.new_tracked(raw, Instant::now());
+        let conn = self.new_tracked(raw, self.generation(), Instant::now());
         let out = self.transition(|st| st.adopt(conn));
         self.close_if_out(out);
     }
@@ -165,15 +179,59 @@ impl<M: Manager> PoolInner<M> {
         }
     }
 
-    /// Gives a newly opened connection its id and lifetime.
+    /// Gives a newly opened connection its id, generation (read when its
+    /// connect started) and lifetime.
     pub(crate) fn new_tracked(
         &self,
         raw: M::Connection,
+        generation: u64,
         opened_at: Instant,
     ) -> Tracked<M::Connection> {
         let id = self.next_conn_id.fetch_add(1, Relaxed);
         Counters::bump(&self.counters.connections_created);
-        Tracked::new(raw, id, opened_at, self.limits.max_lifetime)
+        if let Some(session) = self.manager.session_id(&raw) {
+            self.sessions().insert(id, session);
+        }
+        let (lifetime, epoch) = self.limits.max_lifetime();
+        let mut conn = Tracked::new(raw, id, generation, opened_at, lifetime);
+        conn.lifetime_epoch = epoch;
+        conn
+    }
+
+    /// The generation connects started now belong to.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+
+    /// Starts a new generation and retires the connections of older ones:
+    /// idle ones are closed now, the others as they come back. Returns how
+    /// many idle ones were closed.
+    pub(crate) fn retire_older(self: &Arc<Self>) -> usize {
+        let current = self.generation.fetch_add(1, Relaxed) + 1;
+        let old = self.transition(|st| st.retire_older(current));
+        let closed = old.len();
+        for (conn, why) in old {
+            self.close_conn(conn, why);
+        }
+        closed
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<u64, u64>> {
+        // Nothing panics under this lock; the table is right either way.
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection left the pool: its session is no longer ours to name.
+    pub(crate) fn forget_session(&self, conn_id: u64) {
+        self.sessions().remove(&conn_id);
+    }
+
+    /// The server's session ids of the connections still open (in use, or
+    /// in flight), once the idle ones are closed.
+    pub(crate) fn open_sessions(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.sessions().values().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -188,7 +246,7 @@ impl<M: Manager> PoolInner<M> {
     pub(crate) fn stats(&self) -> CoreStats {
         let gauges = self.lock().gauges();
         let mut stats = CoreStats {
-            max_open: self.limits.max_open,
+            max_open: self.limits.max_open(),
             open: gauges.open as u64,
             in_use: gauges.in_use as u64,
             idle: gauges.idle as u64,

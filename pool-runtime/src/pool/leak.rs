@@ -15,9 +15,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 
+use super::limits::AtomicDuration;
+
 /// The checkouts of one pool, by connection id.
 pub(crate) struct LeakTracker {
-    threshold: Option<Duration>,
+    /// Changes with a live reconfigure.
+    threshold: AtomicDuration,
     checkouts: Mutex<HashMap<u64, Checkout>>,
 }
 
@@ -37,7 +40,7 @@ pub(crate) struct Leak {
 impl LeakTracker {
     pub(crate) fn new(threshold: Option<Duration>) -> Self {
         LeakTracker {
-            threshold,
+            threshold: AtomicDuration::new(threshold),
             checkouts: Mutex::new(HashMap::new()),
         }
     }
@@ -50,8 +53,17 @@ impl LeakTracker {
     }
 
     /// A connection was handed out at `caller`.
+    /// A new threshold. Switched off, what was recorded is forgotten;
+    /// switched on, checkouts from now on are tracked.
+    pub(crate) fn set_threshold(&self, threshold: Option<Duration>) {
+        self.threshold.set(threshold);
+        if threshold.is_none() {
+            self.checkouts().clear();
+        }
+    }
+
     pub(crate) fn checked_out(&self, conn_id: u64, caller: &'static Location<'static>) {
-        if self.threshold.is_some() {
+        if self.threshold.get().is_some() {
             let checkout = Checkout {
                 since: Instant::now(),
                 caller,
@@ -63,7 +75,7 @@ impl LeakTracker {
 
     /// A connection came back, or left the pool with its user.
     pub(crate) fn returned(&self, conn_id: u64) {
-        if self.threshold.is_some() {
+        if self.threshold.get().is_some() {
             self.checkouts().remove(&conn_id);
         }
     }
@@ -71,7 +83,7 @@ impl LeakTracker {
     /// The checkouts held past the threshold that were not reported yet;
     /// each is reported once.
     pub(crate) fn overdue(&self, now: Instant) -> Vec<Leak> {
-        let Some(threshold) = self.threshold else {
+        let Some(threshold) = self.threshold.get() else {
             return Vec::new();
         };
         let mut leaks = Vec::new();

@@ -51,7 +51,8 @@ impl<M: Manager> PoolInner<M> {
     pub(crate) async fn maintain(self: &Arc<Self>) {
         let _one_at_a_time = self.maintaining.lock().await;
         let now = Instant::now();
-        let work = self.transition(|st| st.maintenance_work(now, &self.limits));
+        let limits = self.limits.snapshot();
+        let work = self.transition(|st| st.maintenance_work(now, &limits));
         for (conn, why) in work.close {
             self.close_conn(conn, why);
         }

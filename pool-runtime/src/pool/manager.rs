@@ -61,6 +61,16 @@ pub trait Manager: Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// The server's own id for this connection's session (MySQL's
+    /// `CONNECTION_ID()`), read once when it opens, if the kind of
+    /// connection has one. A drain hands the ids of connections still in
+    /// use to its interrupt hook (which may send `KILL QUERY`). Default:
+    /// none.
+    fn session_id(&self, conn: &Self::Connection) -> Option<u64> {
+        let _ = conn;
+        None
+    }
+
     /// Closes a healthy connection politely (e.g. `COM_QUIT`). Default: drop it.
     fn close(&self, conn: Self::Connection) -> impl Future<Output = ()> + Send {
         drop(conn);

@@ -43,6 +43,7 @@
 mod acquire;
 mod check_in;
 mod closing;
+mod drain;
 mod error;
 mod flight;
 mod guard;
@@ -53,26 +54,36 @@ mod maintenance;
 mod manager;
 mod observe;
 mod ping;
+mod probe;
+mod reconfigure;
 mod rtt;
 mod state;
 mod stats;
 mod tracked;
+mod warm_up;
 
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use drain::DrainReport;
 pub use error::{AcquirePhase, PoolError};
 pub use guard::Pooled;
-pub use limits::Limits;
+pub use limits::{Limits, LimitsError};
 pub use manager::Manager;
 pub use observe::{Occupancy, PoolObserver};
+pub use probe::Probe;
 pub(crate) use stats::with_core_stats;
 pub use stats::{CloseReason, CoreStats};
+pub use warm_up::WarmUpError;
 
 use acquire::Bound;
+use drain::Overdue;
 use inner::PoolInner;
+
+/// The interrupt hook of a drain that has none.
+type NoInterrupt = fn(Vec<u64>) -> std::future::Ready<u64>;
 
 /// A connection pool over any [`Manager`]. Cheap to clone: clones share one
 /// pool.
@@ -210,9 +221,48 @@ impl<M: Manager> GenericPool<M> {
         self.inner.stats()
     }
 
-    /// The limits the pool runs with.
-    pub fn limits(&self) -> &Limits {
-        &self.inner.limits
+    /// The limits the pool runs with now (they change with
+    /// [`reconfigure`](Self::reconfigure)).
+    pub fn limits(&self) -> Limits {
+        Limits::clone(&self.inner.limits.snapshot())
+    }
+
+    /// Puts new limits in force without dropping the pool; returns the
+    /// ones they replaced. Shrinking `max_open` or `max_idle` closes the
+    /// idle surplus at once and the in-use surplus as it is returned (the
+    /// pool never takes a connection from its user); growing `max_open`
+    /// lets waiters in at once. A new `max_lifetime` applies to the
+    /// connections already open, from their opening time; a raised
+    /// `min_idle` is filled by the next maintenance pass.
+    ///
+    /// `maintenance_interval` and `reset_every_return` are fixed when the
+    /// pool is created: a different value is [`LimitsError::NotLive`], and
+    /// nothing changes. The core checks nothing else (the MySQL
+    /// [`Pool::reconfigure`](crate::Pool::reconfigure) judges the values
+    /// against the server first).
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use pool_runtime::pool::{GenericPool, Limits, Manager};
+    /// # struct Numbers;
+    /// # impl Manager for Numbers {
+    /// #     type Connection = u64;
+    /// #     type Error = Infallible;
+    /// #     async fn connect(&self) -> Result<u64, Infallible> { Ok(7) }
+    /// #     async fn validate(&self, _: &mut u64) -> Result<(), Infallible> { Ok(()) }
+    /// #     fn is_broken(&self, _: &u64) -> bool { false }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = GenericPool::new(Numbers, Limits::default()).unwrap();
+    /// let mut bigger = pool.limits();
+    /// bigger.max_open = 64;
+    /// let old = pool.reconfigure(bigger).await.unwrap();
+    /// assert_eq!((old.max_open, pool.limits().max_open), (10, 64));
+    /// # }
+    /// ```
+    pub async fn reconfigure(&self, limits: Limits) -> Result<Limits, LimitsError> {
+        self.inner.reconfigure(limits).await
     }
 
     /// The connection manager.
@@ -238,6 +288,111 @@ impl<M: Manager> GenericPool<M> {
         self.inner.close_pool().await
     }
 
+    /// Retires every connection open or being opened now, for instance
+    /// after the credentials changed: idle ones are closed at once
+    /// (politely), those in use when they are returned, and connects under
+    /// way when they finish and are returned. Connections opened from now
+    /// on are kept as usual. Returns how many idle connections were closed.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use pool_runtime::pool::{GenericPool, Limits, Manager};
+    /// # struct Numbers;
+    /// # impl Manager for Numbers {
+    /// #     type Connection = u64;
+    /// #     type Error = Infallible;
+    /// #     async fn connect(&self) -> Result<u64, Infallible> { Ok(7) }
+    /// #     async fn validate(&self, _: &mut u64) -> Result<(), Infallible> { Ok(()) }
+    /// #     fn is_broken(&self, _: &u64) -> bool { false }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = GenericPool::new(Numbers, Limits::default()).unwrap();
+    /// let kept = pool.get().await.unwrap();
+    /// drop(pool.get().await.unwrap()); // one idle
+    /// assert_eq!(pool.retire_older(), 1);
+    /// drop(kept); // retired on return
+    /// assert_eq!(pool.stats().idle, 0);
+    /// # }
+    /// ```
+    pub fn retire_older(&self) -> usize {
+        self.inner.retire_older()
+    }
+
+    /// Asks whether the server answers, without waiting in line behind
+    /// users: pings an idle connection (within the validation bound), or
+    /// opens a new one on a free permit (within `connect_timeout`), also
+    /// when the idle one failed its ping. When every permit is taken it
+    /// answers [`Probe::Saturated`] without asking the server. A connection
+    /// it pinged or opened goes back to the pool. Cancel-safe.
+    pub async fn probe(&self) -> Probe<M::Error> {
+        self.inner.probe().await
+    }
+
+    /// Waits until `min_idle` connections are open (capped by `max_idle`
+    /// and `max_open`), opening the missing ones concurrently and retrying
+    /// failed connects, for at most `within`. The pool is usable meanwhile
+    /// and stays open when this fails.
+    pub async fn warm_up(&self, within: Duration) -> Result<(), WarmUpError<M::Error>> {
+        self.inner.warm_up(within).await
+    }
+
+    /// Closes the pool within `deadline`: new acquires fail with
+    /// [`PoolError::Closed`] at once and waiting ones are woken with it,
+    /// idle connections are closed now, and those in use are waited for up
+    /// to `deadline`. Those still in use then are *forced*: the drain stops
+    /// waiting for them and they are closed when they come back (the pool
+    /// never takes a connection from its user). Returns by `deadline`;
+    /// goodbyes still running then are counted as pending.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use std::time::Duration;
+    /// # use pool_runtime::pool::{GenericPool, Limits, Manager};
+    /// # struct Numbers;
+    /// # impl Manager for Numbers {
+    /// #     type Connection = u64;
+    /// #     type Error = Infallible;
+    /// #     async fn connect(&self) -> Result<u64, Infallible> { Ok(7) }
+    /// #     async fn validate(&self, _: &mut u64) -> Result<(), Infallible> { Ok(()) }
+    /// #     fn is_broken(&self, _: &u64) -> bool { false }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = GenericPool::new(Numbers, Limits::default()).unwrap();
+    /// let held = pool.get().await.unwrap();
+    /// let report = pool.close_within(Duration::from_millis(50)).await;
+    /// assert_eq!((report.in_use_at_start, report.forced), (1, 1));
+    /// drop(held); // closed as it comes back
+    /// # }
+    /// ```
+    pub async fn close_within(&self, deadline: Duration) -> DrainReport {
+        self.inner
+            .drain(deadline, None::<Overdue<NoInterrupt>>)
+            .await
+    }
+
+    /// Like [`close_within`](Self::close_within), and at the deadline calls
+    /// `interrupt` with the server's session ids
+    /// ([`Manager::session_id`]) of the connections still open (in use, or
+    /// in flight), then waits up to `grace` more for them to come back.
+    /// `interrupt` returns how many statements it ended (the MySQL pool
+    /// sends `KILL QUERY` for each). Returns by `deadline`, plus the hook's
+    /// own time, plus `grace`.
+    pub async fn close_within_interrupting<F, Fut>(
+        &self,
+        deadline: Duration,
+        grace: Duration,
+        interrupt: F,
+    ) -> DrainReport
+    where
+        F: FnOnce(Vec<u64>) -> Fut,
+        Fut: Future<Output = u64>,
+    {
+        let overdue = Overdue { interrupt, grace };
+        self.inner.drain(deadline, Some(overdue)).await
+    }
+
     /// Puts an already open connection in the pool as idle, if there is
     /// room (the MySQL pool's first connection); otherwise it is closed.
     pub(crate) fn adopt(&self, raw: M::Connection) {
@@ -257,7 +412,7 @@ impl<M: Manager> GenericPool<M> {
 impl<M: Manager> std::fmt::Debug for GenericPool<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GenericPool")
-            .field("limits", &self.inner.limits)
+            .field("limits", &self.inner.limits.snapshot())
             .field("stats", &self.inner.stats())
             .finish()
     }

@@ -13,6 +13,8 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use super::limits::AtomicDuration;
+
 /// Never below: scheduler hiccups on a busy host are a few milliseconds.
 pub(crate) const FLOOR: Duration = Duration::from_millis(10);
 /// Never above: a ping slower than this is as good as dead for a user.
@@ -56,9 +58,9 @@ impl RttEstimator {
 
 /// The bound on validation pings of one pool: fixed, or learned from the
 /// round trips the pool makes (pings and connects).
-#[derive(Debug)]
 pub(crate) struct ValidationBound {
-    fixed: Option<Duration>,
+    /// Changes with a live reconfigure.
+    fixed: AtomicDuration,
     estimator: Mutex<RttEstimator>,
 }
 
@@ -66,21 +68,27 @@ impl ValidationBound {
     /// `fixed` set: that bound, always. `None`: learned.
     pub(crate) fn new(fixed: Option<Duration>) -> Self {
         ValidationBound {
-            fixed,
+            fixed: AtomicDuration::new(fixed),
             estimator: Mutex::new(RttEstimator::default()),
         }
     }
 
     /// A round trip the pool just completed.
+    /// A new fixed bound, or `None` to learn it (from what was learnt so
+    /// far).
+    pub(crate) fn set_fixed(&self, fixed: Option<Duration>) {
+        self.fixed.set(fixed);
+    }
+
     pub(crate) fn observe(&self, sample: Duration) {
-        if self.fixed.is_none() {
+        if self.fixed.get().is_none() {
             self.estimator().observe(sample);
         }
     }
 
     /// The bound to give a validation ping now.
     pub(crate) fn timeout(&self) -> Duration {
-        match self.fixed {
+        match self.fixed.get() {
             Some(fixed) => fixed,
             None => self.estimator().timeout(),
         }

@@ -47,6 +47,8 @@ pub(crate) struct State<C> {
     next_waiter_id: u64,
     open_cap: usize,
     idle_cap: usize,
+    /// Connections of a generation below this are retired, not kept.
+    oldest_generation: u64,
 }
 
 struct Waiter<C> {
@@ -105,6 +107,7 @@ impl<C> State<C> {
             next_waiter_id: 0,
             open_cap: limits.open_cap(),
             idle_cap: limits.idle_cap(),
+            oldest_generation: 0,
         }
     }
 
@@ -131,6 +134,9 @@ impl<C> State<C> {
                 if conn.is_expired(now) {
                     self.out();
                     stale.push((conn, CloseReason::Lifetime));
+                } else if conn.generation < self.oldest_generation {
+                    self.out();
+                    stale.push((conn, CloseReason::Retired));
                 } else if conn.idle_too_long(now, max_idle_time) {
                     self.out();
                     stale.push((conn, CloseReason::IdleTime));
@@ -195,6 +201,15 @@ impl<C> State<C> {
             self.out();
             return Some((conn, CloseReason::Closed));
         }
+        if conn.generation < self.oldest_generation {
+            self.out();
+            return Some((conn, CloseReason::Retired));
+        }
+        if self.open > self.open_cap {
+            // Over a lowered max_open: the surplus closes as it comes back.
+            self.out();
+            return Some((conn, CloseReason::MaxIdle));
+        }
         let mut conn = conn;
         while let Some(waiter) = self.waiters.pop_front() {
             if waiter.fresh {
@@ -256,17 +271,23 @@ impl<C> State<C> {
     /// permit to open one, or is free.
     pub(crate) fn closed_one(&mut self) {
         self.closing -= 1;
-        if self.closed {
-            return;
+        if !self.closed {
+            self.admit_waiters(1);
         }
-        while self.has_room() {
+    }
+
+    /// Hands up to `most` permits to waiters, while there is room.
+    fn admit_waiters(&mut self, most: usize) {
+        let mut admitted = 0;
+        while admitted < most && self.has_room() {
             let Some(waiter) = self.waiters.pop_front() else {
                 return;
             };
             self.open += 1;
             self.in_use += 1;
             if waiter.tx.send(Grant::Permit).is_ok() {
-                return;
+                admitted += 1;
+                continue;
             }
             self.open -= 1;
             self.in_use -= 1;
@@ -281,7 +302,8 @@ impl<C> State<C> {
         if was_in_use {
             self.in_use -= 1;
         }
-        if !self.closed {
+        // Over a lowered max_open, the permit is not passed on.
+        if !self.closed && self.open <= self.open_cap {
             while let Some(waiter) = self.waiters.pop_front() {
                 self.in_use += 1;
                 if waiter.tx.send(Grant::Permit).is_ok() {
@@ -347,6 +369,64 @@ impl<C> State<C> {
         work
     }
 
+    /// Retires every connection of a generation below `oldest`: takes the
+    /// idle ones out, to be closed; the rest are closed as they come back.
+    pub(crate) fn retire_older(&mut self, oldest: u64) -> Vec<ToClose<C>> {
+        self.oldest_generation = self.oldest_generation.max(oldest);
+        let (old, keep): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.idle)
+            .into_iter()
+            .partition(|c| c.generation < self.oldest_generation);
+        self.idle = keep;
+        for _ in 0..old.len() {
+            self.out();
+        }
+        old.into_iter().map(|c| (c, CloseReason::Retired)).collect()
+    }
+
+    /// New caps (a live reconfigure). Takes out the idle connections over
+    /// them, to be closed now: beyond `max_idle`, and as many as the pool is
+    /// over a lowered `max_open` (in-use surplus closes as it is returned).
+    /// A raised `max_open` lets waiters in at once.
+    pub(crate) fn set_caps(&mut self, limits: &Limits) -> Vec<ToClose<C>> {
+        self.open_cap = limits.open_cap();
+        self.idle_cap = limits.idle_cap();
+        let mut surplus = Vec::new();
+        if self.closed {
+            return surplus;
+        }
+        while self.idle.len() > self.idle_cap
+            || (self.open > self.open_cap && !self.idle.is_empty())
+        {
+            let Some(coldest) = self.idle.pop_front() else {
+                break;
+            };
+            self.out();
+            surplus.push((coldest, CloseReason::MaxIdle));
+        }
+        self.admit_waiters(usize::MAX);
+        surplus
+    }
+
+    /// The idle connections, to update in place (a new lifetime).
+    pub(crate) fn idle_mut(&mut self) -> impl Iterator<Item = &mut Tracked<C>> {
+        self.idle.iter_mut()
+    }
+
+    /// A permit to open one more connection, if the pool is open, nobody
+    /// waits (they come first), there is room, and fewer than `below` are
+    /// open (warm-up and health checks). `in_use`: the caller uses the
+    /// connection itself before releasing it.
+    pub(crate) fn try_permit(&mut self, below: usize, in_use: bool) -> bool {
+        if self.closed || !self.waiters.is_empty() || !self.has_room() || self.open >= below {
+            return false;
+        }
+        self.open += 1;
+        if in_use {
+            self.in_use += 1;
+        }
+        true
+    }
+
     /// Marks the pool closed and takes out everything to close now: the idle
     /// connections. The waiters' senders are dropped, which fails their waits.
     pub(crate) fn shut(&mut self) -> Vec<Tracked<C>> {
@@ -398,7 +478,7 @@ mod tests {
     }
 
     fn conn(id: u64) -> Tracked<u32> {
-        Tracked::new(0, id, Instant::now(), None)
+        Tracked::new(0, id, 0, Instant::now(), None)
     }
 
     fn counts(st: &State<u32>) -> (usize, usize, usize, usize) {
@@ -493,6 +573,68 @@ mod tests {
     }
 
     #[test]
+    fn a_lowered_max_open_closes_idle_surplus_now_and_in_use_surplus_on_return() {
+        let mut st = state(4, 4);
+        for _ in 0..4 {
+            assert!(matches!(take(&mut st, false, true), Take::Permit));
+        }
+        assert!(st.release(conn(1), true).is_none());
+        assert!(st.release(conn(2), true).is_none());
+        let surplus = st.set_caps(&Limits {
+            max_open: 1,
+            max_idle: 1,
+            ..Limits::default()
+        });
+        // Four open, one allowed: both idle go now (coldest first).
+        assert_eq!(
+            surplus.iter().map(|(c, _)| c.id).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(counts(&st), (2, 2, 0, 0));
+        let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
+            panic!("expected a place in line");
+        };
+        // A return over the cap is closed, not handed to the waiter.
+        assert!(matches!(
+            st.release(conn(3), true),
+            Some((_, CloseReason::MaxIdle))
+        ));
+        assert_eq!(counts(&st), (1, 1, 0, 1));
+        assert!(
+            st.release(conn(4), true).is_none(),
+            "within the cap: to the waiter"
+        );
+        assert!(matches!(rx.try_recv(), Ok(Grant::Conn(c)) if c.id == 4));
+    }
+
+    #[test]
+    fn a_raised_max_open_lets_waiters_in_at_once() {
+        let mut st = state(1, 1);
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        let mut waiting = Vec::new();
+        for _ in 0..3 {
+            let Take::Wait(_, rx) = take(&mut st, false, true) else {
+                panic!("expected a place in line");
+            };
+            waiting.push(rx);
+        }
+        assert!(
+            st.set_caps(&Limits {
+                max_open: 3,
+                max_idle: 3,
+                ..Limits::default()
+            })
+            .is_empty()
+        );
+        let granted = waiting
+            .iter_mut()
+            .filter_map(|rx| rx.try_recv().ok())
+            .count();
+        assert_eq!(granted, 2, "two more permits, first come first served");
+        assert_eq!(counts(&st), (3, 3, 0, 1));
+    }
+
+    #[test]
     fn shut_takes_the_idle_out_and_later_returns_are_closed() {
         let mut st = state(2, 2);
         for _ in 0..2 {
@@ -508,5 +650,25 @@ mod tests {
         assert!(!st.is_drained(), "one still closing");
         st.closed_one();
         assert!(st.is_drained());
+    }
+
+    #[test]
+    fn retiring_a_generation_closes_its_idle_connections_now_and_the_rest_on_return() {
+        let mut st = state(3, 3);
+        for _ in 0..3 {
+            assert!(matches!(take(&mut st, false, true), Take::Permit));
+        }
+        assert!(st.release(conn(1), true).is_none());
+        let old = st.retire_older(1);
+        assert_eq!(old.len(), 1);
+        assert!(matches!(old[0], (_, CloseReason::Retired)));
+        // In use through the retirement: closed when it comes back.
+        let out = st.release(conn(2), true);
+        assert!(matches!(out, Some((_, CloseReason::Retired))));
+        // Opened in the new generation: kept.
+        let mut new = conn(3);
+        new.generation = 1;
+        assert!(st.release(new, true).is_none());
+        assert_eq!(counts(&st), (1, 0, 1, 0));
     }
 }

@@ -146,13 +146,15 @@ pub enum CloseReason {
     Replaced,
     /// Its user discarded it.
     Discarded,
+    /// Opened before the pool retired its generation (new credentials).
+    Retired,
     /// The pool was closed.
     Closed,
 }
 
 impl CloseReason {
     /// Every reason, for code that registers one metric per reason.
-    pub const ALL: [CloseReason; 10] = [
+    pub const ALL: [CloseReason; 11] = [
         CloseReason::MaxIdle,
         CloseReason::IdleTime,
         CloseReason::Lifetime,
@@ -162,6 +164,7 @@ impl CloseReason {
         CloseReason::ResetFailed,
         CloseReason::Replaced,
         CloseReason::Discarded,
+        CloseReason::Retired,
         CloseReason::Closed,
     ];
 
@@ -176,6 +179,7 @@ impl CloseReason {
             CloseReason::ResetFailed => "reset on return failed",
             CloseReason::Replaced => "replaced by a new connection for a retry",
             CloseReason::Discarded => "discarded by its user",
+            CloseReason::Retired => "opened before its generation was retired",
             CloseReason::Closed => "pool closed",
         }
     }
@@ -189,6 +193,7 @@ impl CloseReason {
             | CloseReason::IdleTime
             | CloseReason::Lifetime
             | CloseReason::Replaced
+            | CloseReason::Retired
             | CloseReason::Closed => true,
             CloseReason::ValidationFailed
             | CloseReason::KeepaliveFailed
@@ -234,7 +239,7 @@ impl Counters {
             CloseReason::Broken | CloseReason::ResetFailed | CloseReason::Discarded => {
                 &self.broken_closed
             }
-            CloseReason::Replaced | CloseReason::Closed => return,
+            CloseReason::Replaced | CloseReason::Retired | CloseReason::Closed => return,
         };
         Self::bump(counter);
     }

@@ -104,6 +104,13 @@ pub enum TestkitError {
         reason: String,
     },
 
+    /// A user name the kit will not put in an account statement.
+    #[error("`{name}` is not a user name the test kit accepts (letters, digits and `_` only)")]
+    BadUserName {
+        /// The rejected name.
+        name: String,
+    },
+
     /// A global variable name that is not a plain identifier.
     #[error("`{name}` is not a server variable name (letters, digits and `_` only)")]
     BadVariableName {

@@ -240,6 +240,10 @@ impl Manager for MemoryManager {
         conn.broken
     }
 
+    fn session_id(&self, conn: &MemoryConn) -> Option<u64> {
+        Some(conn.id)
+    }
+
     fn needs_reset(&self, conn: &MemoryConn) -> bool {
         conn.dirty
     }

@@ -7,6 +7,7 @@
 //! dropped server goes away without blocking the runtime), so the handle
 //! reads as the kit's public promise and nothing else.
 
+mod accounts;
 mod admin;
 mod data_dir;
 mod process;
@@ -498,6 +499,12 @@ mod tests {
             (
                 "kill_all_client_connections",
                 server.kill_all_client_connections().await.err(),
+            ),
+            ("create_user", server.create_user("app", "pw").await.err()),
+            ("set_password", server.set_password("app", "pw").await.err()),
+            (
+                "kill_user_connections",
+                server.kill_user_connections("app").await.err(),
             ),
             ("stop", server.stop().await.err()),
             ("start_again", server.start_again().await.err()),

@@ -19,7 +19,7 @@ use metrics::Unit;
 use metrics_util::MetricKind;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use pool_runtime::metrics::{METRICS, PoolMetrics};
-use pool_runtime::pool::{GenericPool, Limits};
+use pool_runtime::pool::{GenericPool, Limits, Probe};
 use pool_runtime::testkit::{MemoryManager, TestServer};
 use pool_runtime::{Pool, PoolOptions};
 
@@ -399,6 +399,83 @@ async fn closes_are_counted_by_reason() {
     .await;
 }
 
+/// The live operations: a reconfigure moves the limit gauges, a lowered
+/// `max_open` closes its surplus as `max_open`, retired credentials' connections
+/// close as `retired`, a drain's as `pool_closed`, and the occupancy gauges
+/// follow every move.
+#[tokio::test(start_paused = true)]
+async fn live_limits_retirement_and_drain_show_in_gauges_and_close_reasons() {
+    bounded("live operations", TEST_TIMEOUT, async {
+        let recorder = DebuggingRecorder::new();
+        let mut seen = Seen::new(&recorder, "live");
+        let (pool, _manager) = observed_pool(&recorder, "live", limits(4, 4));
+        let used = [("db.client.connection.state", "used")];
+        let idle = [("db.client.connection.state", "idle")];
+
+        // Three open: two in use, one idle.
+        let (a, b, c) = (
+            pool.get().await.unwrap(),
+            pool.get().await.unwrap(),
+            pool.get().await.unwrap(),
+        );
+        drop(c);
+        let mut one = pool.limits();
+        one.max_open = 1;
+        one.max_idle = 1;
+        pool.reconfigure(one).await.unwrap();
+        seen.take();
+        assert_eq!(seen.gauge("db.client.connection.max", &[]), 1.0);
+        assert_eq!(seen.gauge("db.client.connection.idle.max", &[]), 1.0);
+        assert_eq!(seen.closed("max_open"), 1, "the idle surplus, at once");
+        assert_eq!(seen.gauge("db.client.connection.count", &used), 2.0);
+        assert_eq!(seen.gauge("db.client.connection.count", &idle), 0.0);
+
+        // The in-use surplus closes as it comes back; the last one stays.
+        drop(a);
+        drop(b);
+        seen.take();
+        assert_eq!(seen.closed("max_open"), 2);
+        assert_eq!(seen.closed("max_idle"), 0);
+        assert_eq!(
+            pool.stats().max_idle_closed,
+            2,
+            "Go counts both as MaxIdleClosed"
+        );
+        assert_eq!(seen.gauge("db.client.connection.count", &used), 0.0);
+        assert_eq!(seen.gauge("db.client.connection.count", &idle), 1.0);
+
+        // New credentials: the idle connection of the old generation goes.
+        assert_eq!(pool.retire_older(), 1);
+        seen.take();
+        assert_eq!(seen.closed("retired"), 1);
+        assert_eq!(seen.gauge("db.client.connection.count", &idle), 0.0);
+
+        let mut three = pool.limits();
+        three.max_open = 3;
+        three.max_idle = 2;
+        pool.reconfigure(three).await.unwrap();
+        seen.take();
+        assert_eq!(seen.gauge("db.client.connection.max", &[]), 3.0);
+        assert_eq!(seen.gauge("db.client.connection.idle.max", &[]), 2.0);
+
+        // A probe opens one (no idle left) and puts it back, once the
+        // closed ones' goodbyes have freed their room; a drain closes it.
+        eventually("a probe that connects", TEST_TIMEOUT, || async {
+            matches!(pool.probe().await, Probe::Connected).then_some(())
+        })
+        .await;
+        seen.take();
+        assert_eq!(seen.gauge("db.client.connection.count", &used), 0.0);
+        assert_eq!(seen.gauge("db.client.connection.count", &idle), 1.0);
+        let report = pool.close_within(Duration::from_secs(5)).await;
+        assert_eq!(report.forced, 0);
+        seen.take();
+        assert_eq!(seen.closed("pool_closed"), 1);
+        assert_eq!(seen.gauge("db.client.connection.count", &idle), 0.0);
+    })
+    .await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn failed_connects_are_counted() {
     bounded("failed connects", TEST_TIMEOUT, async {
@@ -537,6 +614,13 @@ async fn a_mysql_pool_reports_under_its_name_with_boot_findings_and_statement_ti
         );
         assert!(!seen.samples("db.client.connection.wait_time").is_empty());
         assert_eq!(seen.gauge("db.client.connection.max", &[]), 2.0);
+        // A live reconfigure moves the limit gauges.
+        let mut wider = PoolOptions::clone(&pool.options());
+        wider.max_open = 4;
+        pool.reconfigure(wider).await.expect("max_open is live");
+        seen.take();
+        assert_eq!(seen.gauge("db.client.connection.max", &[]), 4.0);
+        assert_eq!(seen.gauge("db.client.connection.idle.max", &[]), 3.0);
         pool.close().await;
 
         // Named by the setting.

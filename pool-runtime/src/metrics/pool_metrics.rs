@@ -47,6 +47,7 @@ impl RetryKind {
 fn close_label(why: CloseReason) -> &'static str {
     match why {
         CloseReason::MaxIdle => "max_idle",
+        CloseReason::MaxOpen => "max_open",
         CloseReason::IdleTime => "max_idle_time",
         CloseReason::Lifetime => "max_lifetime",
         CloseReason::ValidationFailed => "validation_failed",

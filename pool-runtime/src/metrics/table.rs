@@ -128,7 +128,7 @@ metrics_table! {
         "Attempts to open a connection that failed or timed out.";
     CLOSED: Counter "pool_runtime.connection.closed", unit Count "{connection}",
         attributes [POOL_NAME, REASON],
-        "Connections closed, by `reason`: `max_idle`, `max_idle_time`, `max_lifetime`, `validation_failed`, `keepalive_failed`, `broken`, `reset_failed`, `replaced`, `discarded`, `pool_closed`.";
+        "Connections closed, by `reason`: `max_idle`, `max_open` (over a lowered `max_open`), `max_idle_time`, `max_lifetime`, `validation_failed`, `keepalive_failed`, `broken`, `reset_failed`, `replaced`, `discarded`, `retired` (opened with credentials since rotated), `pool_closed` (closed or drained).";
     RETRIES: Counter "pool_runtime.exec.retries", unit Count "{retry}",
         attributes [POOL_NAME, KIND],
         "Statements the exec path sent again, by `kind`: `bad_conn` (proved not run), `read` (a read that may have run, `retry_reads`), `new_connection` (the last attempt, on a new connection).";

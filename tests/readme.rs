@@ -42,3 +42,36 @@ fn every_setting_is_in_the_readme_once() {
         assert_eq!(readme.matches(&row).count(), 1, "{}", setting.key);
     }
 }
+
+const METRICS_START: &str =
+    "<!-- metrics table: generated from pool_runtime::metrics::METRICS, see tests/readme.rs -->\n";
+const METRICS_END: &str = "<!-- end of metrics table -->";
+
+/// The README's list of metrics is `pool_runtime::metrics::METRICS`,
+/// generated the same way (`UPDATE_README=1` rewrites it).
+#[test]
+fn the_readme_metrics_table_is_the_metrics_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md is readable");
+    let start = readme
+        .find(METRICS_START)
+        .map(|i| i + METRICS_START.len())
+        .expect("README.md has the metrics-table start marker");
+    let end = start
+        + readme[start..]
+            .find(METRICS_END)
+            .expect("README.md has the metrics-table end marker");
+    let expected = pool_runtime::metrics::markdown_table();
+    if readme[start..end] == expected {
+        return;
+    }
+    if std::env::var_os("UPDATE_README").is_some() {
+        let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
+        std::fs::write(path, updated).expect("README.md is writable");
+        return;
+    }
+    panic!(
+        "README.md's metrics table differs from pool_runtime::metrics::METRICS; run \
+         `UPDATE_README=1 cargo test --test readme` and review the diff. Expected:\n{expected}"
+    );
+}

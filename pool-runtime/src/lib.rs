@@ -77,6 +77,8 @@ pub mod config;
 mod credentials;
 mod error;
 mod findings;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod mysql;
 mod options;
 mod policy;

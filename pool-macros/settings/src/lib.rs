@@ -63,6 +63,11 @@ macro_rules! settings_table {
             /// password never prints.
             url: Option<DatabaseUrl> = Required, kind Url, unit "";
 
+            /// The pool's name in metrics (`db.client.connection.pool.name`,
+            /// feature `metrics`); unset, `host:port/db` from the URL, never
+            /// with credentials. Give each pool of a service its own.
+            pool_name: Option<String> = Off, kind Text, unit "";
+
             /// Most connections open at once, in use or idle; `0` = unlimited (as
             /// Go's `database/sql`).
             max_open: u32 = Count(10), kind Count { min: 0, max: $crate::MOST_CONNECTIONS }, unit "connections";

@@ -45,6 +45,13 @@
 //! (`verify_identity` against the kit's CA), interleaved; then the connect
 //! latency of one connection, plaintext vs TLS, alternating.
 //!
+//! Metrics, in the same run: this pool at 8 x 32 `SELECT 1` without
+//! metrics (`PoolBuilder::without_metrics`, the same code as a build without
+//! the `metrics` feature), with them on the facade's no-op recorder, and on
+//! a real one (`metrics-exporter-prometheus`'s recorder, no HTTP listener,
+//! rendered once at the end), through `query_first` and through
+//! `get()`+raw; interleaved; the ratios to "off" are printed.
+//!
 //! The recovery after an idle kill is its own bench target (`recovery`);
 //! both share `common/`.
 //!
@@ -376,6 +383,113 @@ async fn bench(mode: &Mode) {
         }
     }
     print_table(&cells);
+    if mode.wants_workload(Workload::Select1) {
+        metrics_part(mode, url).await;
+    }
+}
+
+/// The metrics cells' names: (off, no-op recorder, Prometheus recorder),
+/// through `query_first` and through `get()`+raw.
+const METRICS_CELLS: [[&str; 3]; 2] = [
+    [
+        "pool-runtime (query_first), metrics off",
+        "pool-runtime (query_first), metrics no-op",
+        "pool-runtime (query_first), metrics prometheus",
+    ],
+    [
+        "pool-runtime get()+raw, metrics off",
+        "pool-runtime get()+raw, metrics no-op",
+        "pool-runtime get()+raw, metrics prometheus",
+    ],
+];
+
+/// Our pool with its metrics registered with `recorder` (`None`: without
+/// metrics). The pool registers with the thread's recorder while it is
+/// built; the bench's main future runs on this thread.
+async fn metered_pool(url: &str, n: usize, recorder: Option<&dyn metrics::Recorder>) -> Pool {
+    let builder = Pool::builder(our_options(url, n));
+    let Some(recorder) = recorder else {
+        return builder
+            .without_metrics()
+            .connect()
+            .await
+            .expect("pool-runtime boots");
+    };
+    let _local = metrics::set_default_local_recorder(recorder);
+    builder.connect().await.expect("pool-runtime boots")
+}
+
+/// This pool with metrics off, on a no-op recorder and on Prometheus's, at
+/// 8 x 32 SELECT 1, interleaved.
+async fn metrics_part(mode: &Mode, url: &str) {
+    let (conns, tasks) = (8, 32);
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = prometheus.handle();
+    let noop = metrics::NoopRecorder;
+    let recorders: [Option<&dyn metrics::Recorder>; 3] = [None, Some(&noop), Some(&prometheus)];
+    let mut systems = Vec::new();
+    for (i, recorder) in recorders.into_iter().enumerate() {
+        let pool = metered_pool(url, conns, recorder).await;
+        systems.push(System::Labelled(
+            METRICS_CELLS[0][i],
+            Box::new(System::Ours(pool.clone())),
+        ));
+        systems.push(System::Labelled(
+            METRICS_CELLS[1][i],
+            Box::new(System::OursRaw(pool)),
+        ));
+    }
+    systems.retain(|s| mode.wants_system(s.name()));
+    if systems.is_empty() {
+        return;
+    }
+    eprintln!("metrics: {conns} connections x {tasks} tasks, SELECT 1");
+    let cells = measure(mode, &systems, Workload::Select1, conns, tasks).await;
+    for system in systems {
+        system.close().await;
+    }
+    let rendered = handle.render();
+    let series = rendered
+        .lines()
+        .filter(|l| l.starts_with("db_client_connection") || l.starts_with("pool_runtime"))
+        .count();
+
+    println!("\n## Metrics on beside off (8 x 32 SELECT 1, same server, interleaved)\n");
+    println!("| system | ops/s | vs off | p50 µs | p99 µs | CPU µs/op | CPU vs off | errors |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for cell in &cells {
+        let off = METRICS_CELLS
+            .iter()
+            .find(|names| names.contains(&cell.system))
+            .and_then(|names| cells.iter().find(|c| c.system == names[0]));
+        let (rate, cpu) = off.map_or((f64::NAN, f64::NAN), |off| {
+            (
+                cell.per_sec() / off.per_sec(),
+                cell.cpu_per_op_us() / off.cpu_per_op_us(),
+            )
+        });
+        println!(
+            "| {} | {:.0} | {:.3} | {:.0} | {:.0} | {:.1} | {:.3} | {} |",
+            cell.system,
+            cell.per_sec(),
+            rate,
+            us(cell.latency.value_at_quantile(0.5)),
+            us(cell.latency.value_at_quantile(0.99)),
+            cell.cpu_per_op_us(),
+            cpu,
+            cell.errors,
+        );
+    }
+    println!(
+        "\nPrometheus recorder: {series} exposition lines of the pool's metrics rendered after the run"
+    );
+    for cell in cells.iter().filter(|c| c.first_error.is_some()) {
+        println!(
+            "\nfirst error, metrics part, {}: {}",
+            cell.system,
+            cell.first_error.as_deref().unwrap_or_default()
+        );
+    }
 }
 
 /// The TLS cells' names: (dedicated, pool) for each transport.

@@ -17,6 +17,10 @@
 //!
 //! `pool-runtime+memory` is our pool again, with the test kit's in-memory
 //! manager (`MemoryManager`) instead of the no-op one.
+//! `pool-runtime+metrics-noop` is `pool-runtime` with the `metrics`
+//! feature's observer (`PoolMetrics`) on the facade's no-op recorder: the
+//! cost of the hook itself (its calls, clock reads for wait and use time);
+//! a real recorder adds an atomic operation per handle call.
 //!
 //! Shapes (same for every pool):
 //!
@@ -43,6 +47,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use pool_runtime::metrics::PoolMetrics;
 use pool_runtime::pool::{GenericPool, Limits, Manager};
 use pool_runtime::testkit::MemoryManager;
 use tokio::runtime::Runtime;
@@ -181,6 +186,13 @@ fn ours<M: Manager>(rt: &Runtime, manager: M) -> Ours<M> {
     Ours(GenericPool::new(manager, our_limits()).expect("pool-runtime pool"))
 }
 
+/// `ours`, observed by the pool's metrics on the no-op recorder.
+fn ours_metered<M: Manager>(rt: &Runtime, manager: M) -> Ours<M> {
+    let _entered = rt.enter();
+    let metrics = PoolMetrics::register_with(&metrics::NoopRecorder, "bench");
+    Ours(GenericPool::with_observer(manager, our_limits(), metrics).expect("pool-runtime pool"))
+}
+
 fn deadpool(rt: &Runtime) -> Deadpool {
     let _entered = rt.enter();
     let pool = deadpool::managed::Pool::builder(Noop)
@@ -284,6 +296,12 @@ fn acquire_release_one_task(c: &mut Criterion) {
         &rt,
         ours(&rt, MemoryManager::new()),
     );
+    one_task(
+        &mut group,
+        "pool-runtime+metrics-noop",
+        &rt,
+        ours_metered(&rt, Noop),
+    );
     one_task(&mut group, "deadpool", &rt, deadpool(&rt));
     one_task(&mut group, "bb8", &rt, bb8(&rt));
     group.finish();
@@ -304,6 +322,13 @@ fn acquire_release_many_tasks(c: &mut Criterion, group_name: &str, hold: bool) {
         "pool-runtime+memory",
         &rt,
         ours(&rt, MemoryManager::new()),
+        hold,
+    );
+    many_tasks(
+        &mut group,
+        "pool-runtime+metrics-noop",
+        &rt,
+        ours_metered(&rt, Noop),
         hold,
     );
     many_tasks(&mut group, "deadpool", &rt, deadpool(&rt), hold);

@@ -14,11 +14,11 @@ use mysql_async::Conn;
 use super::credentials::{self, CredentialCache, CredentialSource, SharedSource};
 
 use super::MySqlManager;
+use super::exec::ExecCounters;
 use super::handle::Pool;
 use crate::boot::{self, BootError, BootPolicy, Report, ServerFacts};
 use crate::config::{Loaded, PoolConfig};
 use crate::options::PoolOptions;
-use crate::pool::{GenericPool, Limits};
 use crate::source::Sources;
 
 /// Builds a [`Pool`]; see [`Pool::builder`].
@@ -27,6 +27,8 @@ pub struct PoolBuilder {
     options: PoolOptions,
     sources: Option<Sources>,
     credentials: Option<SharedSource>,
+    /// Whether the pool reports metrics (feature `metrics`).
+    metrics: bool,
 }
 
 /// The first connection, and what the boot checks made of the server.
@@ -46,6 +48,7 @@ impl Pool {
             options,
             sources: None,
             credentials: None,
+            metrics: true,
         }
     }
 
@@ -118,6 +121,15 @@ impl PoolBuilder {
         self
     }
 
+    /// Builds the pool without metrics, although the `metrics` feature is
+    /// on: for a pool that should stay off dashboards (a one-off admin
+    /// pool), or to measure what metrics cost.
+    #[cfg(feature = "metrics")]
+    pub fn without_metrics(mut self) -> Self {
+        self.metrics = false;
+        self
+    }
+
     /// Opens the pool. Its first connection is opened exactly as pool
     /// connections are, within `connect_timeout`, so an unreachable server,
     /// wrong credentials or a missing database fail here, at boot. On it the
@@ -141,13 +153,15 @@ impl PoolBuilder {
             ..
         } = judged;
         let manager = manager.watching(options.clone(), target.clone());
-        let inner = GenericPool::new(manager, Limits::from(&options)).map_err(|_| {
-            BootError::NoRuntime {
-                target: target.clone(),
-            }
-        })?;
+        let (inner, exec_metrics) =
+            super::metrics::start_core(manager, &options, &report, self.metrics).map_err(|_| {
+                BootError::NoRuntime {
+                    target: target.clone(),
+                }
+            })?;
         inner.adopt(first);
-        let pool = Pool::started(inner, &target, options, report, self.sources);
+        let counters = ExecCounters::with_metrics(exec_metrics);
+        let pool = Pool::started(inner, &target, options, report, self.sources, counters);
         super::warm_up::at_boot(&pool, &target).await?;
         Ok(pool)
     }

@@ -72,6 +72,7 @@ impl Pool {
         options: PoolOptions,
         report: Report,
         sources: Option<Sources>,
+        exec_counters: ExecCounters,
     ) -> Pool {
         Pool {
             inner,
@@ -81,7 +82,7 @@ impl Pool {
                 options: RwLock::new(Arc::new(options)),
                 sources,
                 report,
-                exec_counters: ExecCounters::default(),
+                exec_counters,
                 reconfiguring: tokio::sync::Mutex::new(()),
             }),
         }

@@ -8,6 +8,7 @@ pub(crate) mod exec;
 mod handle;
 mod health;
 mod manager;
+mod metrics;
 mod reconfigure;
 mod stats;
 mod warm_up;

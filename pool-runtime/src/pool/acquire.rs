@@ -11,12 +11,13 @@
 
 use std::panic::Location;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::time::Instant;
 
 use tokio::sync::oneshot;
 
-use super::error::PoolError;
+use super::error::{AcquirePhase, PoolError};
 use super::flight::PermitInFlight;
 use super::guard::Pooled;
 use super::inner::PoolInner;
@@ -55,23 +56,30 @@ impl<M: Manager> PoolInner<M> {
         let now = Instant::now();
         let first = match self.take(now, fresh, true) {
             Take::Idle(conn) if !self.needs_validation(&conn, now) => {
-                return Ok(self.hand_out(conn, caller));
+                return Ok(self.hand_out_at_once(conn, caller, now));
             }
             Take::Closed => return Err(PoolError::Closed),
             other => other,
         };
-        let slow = self.acquire_slow(first, now, fresh, true, caller);
+        let phase = Phase::default();
+        let slow = self.acquire_slow(first, now, fresh, true, caller, &phase);
         match tokio::time::timeout(bound.limit, slow).await {
             Ok(result) => result,
             Err(_elapsed) => {
                 Counters::bump(&self.counters.timeouts);
+                let phase = phase.get();
+                if let Some(observer) = &self.observer {
+                    observer.timed_out(phase);
+                }
                 let stats = self.stats();
                 Err(PoolError::Timeout {
                     waited: bound.limit,
                     per_call: bound.per_call,
+                    phase,
                     max_open: stats.max_open,
                     in_use: stats.in_use,
                     waiting: stats.waiting,
+                    stats: Box::new(stats),
                 })
             }
         }
@@ -87,16 +95,21 @@ impl<M: Manager> PoolInner<M> {
         let now = Instant::now();
         match self.take(now, false, false) {
             Take::Idle(conn) if !self.needs_validation(&conn, now) => {
-                Ok(self.hand_out(conn, caller))
+                Ok(self.hand_out_at_once(conn, caller, now))
             }
-            other => self.acquire_slow(other, now, false, false, caller).await,
+            other => {
+                let phase = Phase::default();
+                self.acquire_slow(other, now, false, false, caller, &phase)
+                    .await
+            }
         }
     }
 
     /// Everything but the fast path. The rare, large steps (opening and
     /// pinging a connection) are boxed, so that the common wait for a
     /// returned connection keeps the `get()` future small without an
-    /// allocation of its own.
+    /// allocation of its own. `phase` follows what it is doing, for the
+    /// error of an acquire whose bound runs out.
     async fn acquire_slow(
         self: &Arc<Self>,
         first: Take<M::Connection>,
@@ -104,26 +117,37 @@ impl<M: Manager> PoolInner<M> {
         fresh: bool,
         may_wait: bool,
         caller: &'static Location<'static>,
+        phase: &Phase,
     ) -> Acquired<M> {
         let mut take = first;
         loop {
             let conn = match take {
                 Take::Closed => return Err(PoolError::Closed),
                 Take::Exhausted => return Err(self.exhausted()),
-                Take::Permit => return Box::pin(self.open_new(caller)).await,
+                Take::Permit => {
+                    phase.set(AcquirePhase::Connecting);
+                    return Box::pin(self.open_new(caller, since)).await;
+                }
                 Take::Idle(conn) => conn,
-                Take::Wait(id, rx) => match Waiting::new(self, id, rx, since).served().await? {
-                    Grant::Permit => return Box::pin(self.open_new(caller)).await,
-                    // Handed over straight from a return, a keepalive or a
-                    // fresh connect: it has just spoken to the server.
-                    Grant::Conn(conn) => return Ok(self.hand_out(conn, caller)),
-                },
+                Take::Wait(id, rx) => {
+                    phase.set(AcquirePhase::Waiting);
+                    match Waiting::new(self, id, rx, since).served().await? {
+                        Grant::Permit => {
+                            phase.set(AcquirePhase::Connecting);
+                            return Box::pin(self.open_new(caller, since)).await;
+                        }
+                        // Handed over straight from a return, a keepalive or a
+                        // fresh connect: it has just spoken to the server.
+                        Grant::Conn(conn) => return Ok(self.hand_out(conn, caller, since)),
+                    }
+                }
             };
             if !self.needs_validation(&conn, Instant::now()) {
-                return Ok(self.hand_out(conn, caller));
+                return Ok(self.hand_out(conn, caller, since));
             }
+            phase.set(AcquirePhase::Validating);
             match Box::pin(self.validate(conn)).await {
-                Some(conn) => return Ok(self.hand_out(conn, caller)),
+                Some(conn) => return Ok(self.hand_out(conn, caller, since)),
                 // The dead connection is gone and its permit freed; look again.
                 None => take = self.take(Instant::now(), fresh, may_wait),
             }
@@ -144,11 +168,40 @@ impl<M: Manager> PoolInner<M> {
         now.saturating_duration_since(conn.last_contact) > self.limits.validate_after_idle()
     }
 
+    /// `since`: when the acquire began, for the observer's wait time.
     fn hand_out(
         self: &Arc<Self>,
         conn: Tracked<M::Connection>,
         caller: &'static Location<'static>,
+        since: Instant,
     ) -> Pooled<M> {
+        self.hand_out_at(conn, caller, since, None)
+    }
+
+    /// [`hand_out`](Self::hand_out) of a connection taken from the idle
+    /// list in the same instant the acquire began (`since`): the fast path
+    /// reads no clock for its observer, and its wait time is zero.
+    fn hand_out_at_once(
+        self: &Arc<Self>,
+        conn: Tracked<M::Connection>,
+        caller: &'static Location<'static>,
+        since: Instant,
+    ) -> Pooled<M> {
+        self.hand_out_at(conn, caller, since, Some(since))
+    }
+
+    fn hand_out_at(
+        self: &Arc<Self>,
+        mut conn: Tracked<M::Connection>,
+        caller: &'static Location<'static>,
+        since: Instant,
+        now: Option<Instant>,
+    ) -> Pooled<M> {
+        if let Some(observer) = &self.observer {
+            let now = now.unwrap_or_else(Instant::now);
+            observer.acquired(now.saturating_duration_since(since));
+            conn.handed_out_at = now;
+        }
         self.leaks.checked_out(conn.id, caller);
         Pooled::new(self, conn)
     }
@@ -165,12 +218,16 @@ impl<M: Manager> PoolInner<M> {
     }
 
     /// Opens a connection with a permit this acquire holds.
-    async fn open_new(self: &Arc<Self>, caller: &'static Location<'static>) -> Acquired<M> {
+    async fn open_new(
+        self: &Arc<Self>,
+        caller: &'static Location<'static>,
+        since: Instant,
+    ) -> Acquired<M> {
         let permit = PermitInFlight::new(self, true);
         match self.connect().await {
             Ok(conn) => {
                 permit.connected();
-                Ok(self.hand_out(conn, caller))
+                Ok(self.hand_out(conn, caller, since))
             }
             Err(e) => Err(e), // `permit` frees itself as it drops
         }
@@ -183,19 +240,49 @@ impl<M: Manager> PoolInner<M> {
         let generation = self.generation();
         match tokio::time::timeout(limit, self.manager.connect()).await {
             Ok(Ok(raw)) => {
-                self.validation.observe(started.elapsed());
+                let took = started.elapsed();
+                self.validation.observe(took);
+                if let Some(observer) = &self.observer {
+                    observer.connected(took);
+                }
                 Ok(self.new_tracked(raw, generation, Instant::now()))
             }
             Ok(Err(e)) => {
+                self.observe_connect_failed();
                 Counters::bump(&self.counters.connect_errors);
                 tracing::warn!(error = %e, "opening a pool connection failed");
                 Err(PoolError::Connect(e))
             }
             Err(_) => {
+                self.observe_connect_failed();
                 Counters::bump(&self.counters.connect_errors);
                 tracing::warn!(?limit, "opening a pool connection timed out");
                 Err(PoolError::ConnectTimeout(limit))
             }
+        }
+    }
+}
+
+/// What a slow acquire is doing, read when its bound runs out (the future
+/// that set it is gone by then). Only the slow path touches it.
+#[derive(Default)]
+pub(crate) struct Phase(AtomicU8);
+
+impl Phase {
+    fn set(&self, phase: AcquirePhase) {
+        let code = match phase {
+            AcquirePhase::Waiting => 0,
+            AcquirePhase::Connecting => 1,
+            AcquirePhase::Validating => 2,
+        };
+        self.0.store(code, Relaxed);
+    }
+
+    fn get(&self) -> AcquirePhase {
+        match self.0.load(Relaxed) {
+            1 => AcquirePhase::Connecting,
+            2 => AcquirePhase::Validating,
+            _ => AcquirePhase::Waiting,
         }
     }
 }

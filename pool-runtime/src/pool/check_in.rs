@@ -22,6 +22,7 @@ impl<M: Manager> PoolInner<M> {
     pub(crate) fn check_in(self: &Arc<Self>, mut conn: Tracked<M::Connection>) {
         self.leaks.returned(conn.id);
         let now = Instant::now();
+        self.observe_return(&conn, now);
         if self.manager.is_broken(&conn.raw) {
             return self.discard(conn, CloseReason::Broken, true);
         }

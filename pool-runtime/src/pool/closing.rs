@@ -25,6 +25,9 @@ impl<M: Manager> PoolInner<M> {
     pub(crate) fn close_conn(self: &Arc<Self>, conn: Tracked<M::Connection>, why: CloseReason) {
         self.forget_session(conn.id);
         self.counters.closed(why);
+        if let Some(observer) = &self.observer {
+            observer.closed(why);
+        }
         tracing::debug!(
             conn = conn.id,
             reason = why.as_str(),

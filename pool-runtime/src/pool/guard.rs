@@ -51,6 +51,8 @@ impl<M: Manager> Pooled<M> {
     pub fn discard(mut self) {
         if let Some(conn) = self.conn.take() {
             self.inner.leaks.returned(conn.id);
+            self.inner
+                .observe_return(&conn, tokio::time::Instant::now());
             self.inner.discard(conn, CloseReason::Discarded, true);
         }
     }

@@ -17,6 +17,7 @@ use tokio::sync::{Notify, watch};
 use super::leak::LeakTracker;
 use super::limits::{Limits, LiveLimits};
 use super::manager::Manager;
+use super::observe::{Occupancy, PoolObserver};
 use super::rtt::ValidationBound;
 use super::state::{Grant, State, Take, ToClose};
 use super::stats::{CloseReason, CoreStats, Counters};
@@ -42,6 +43,8 @@ pub(crate) struct PoolInner<M: Manager> {
     /// One maintenance pass at a time: a pass run by hand waits for the
     /// timer's, so neither counts on connections the other is opening.
     pub(crate) maintaining: tokio::sync::Mutex<()>,
+    /// Told of the pool's events (metrics); `None` costs one branch each.
+    pub(crate) observer: Option<Arc<dyn PoolObserver>>,
     /// One reconfigure at a time.
     pub(crate) reconfiguring: tokio::sync::Mutex<()>,
     /// The server's session id of each open connection, by pool id, for a
@@ -52,7 +55,11 @@ pub(crate) struct PoolInner<M: Manager> {
 }
 
 impl<M: Manager> PoolInner<M> {
-    pub(crate) fn new(manager: M, limits: Limits) -> Self {
+    pub(crate) fn new(manager: M, limits: Limits, observer: Option<Arc<dyn PoolObserver>>) -> Self {
+        if let Some(observer) = &observer {
+            observer.limits(&limits);
+            observer.occupancy(Occupancy::default());
+        }
         PoolInner {
             state: Mutex::new(State::new(&limits)),
             leaks: LeakTracker::new(limits.leak_threshold),
@@ -66,6 +73,7 @@ impl<M: Manager> PoolInner<M> {
             drained: Notify::new(),
             goodbyes_in_flight: AtomicUsize::new(0),
             maintaining: tokio::sync::Mutex::new(()),
+            observer,
             reconfiguring: tokio::sync::Mutex::new(()),
             sessions: Mutex::new(HashMap::new()),
         }
@@ -82,6 +90,16 @@ impl<M: Manager> PoolInner<M> {
     pub(crate) fn transition<T>(&self, change: impl FnOnce(&mut State<M::Connection>) -> T) -> T {
         let mut st = self.lock();
         let outcome = change(&mut st);
+        if let Some(observer) = &self.observer {
+            // Under the lock: the observer sees the moves in their order.
+            let g = st.gauges();
+            observer.occupancy(Occupancy {
+                open: g.open as u64,
+                in_use: g.in_use as u64,
+                idle: g.idle as u64,
+                waiting: g.waiting as u64,
+            });
+        }
         if st.is_closed() {
             self.drained.notify_waiters();
         }

@@ -38,7 +38,7 @@
 //! `closing.rs` and `maintenance.rs` are the paths that do, with the guards
 //! of `flight.rs` keeping counts right when they are cancelled. `leak.rs`
 //! tracks checkouts, `rtt.rs` learns the validation timeout, `stats.rs`
-//! counts.
+//! counts, and `observe.rs` is the hook that metrics watch through.
 
 mod acquire;
 mod check_in;
@@ -52,6 +52,7 @@ mod leak;
 mod limits;
 mod maintenance;
 mod manager;
+mod observe;
 mod ping;
 mod probe;
 mod reconfigure;
@@ -67,13 +68,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use drain::DrainReport;
-pub use error::PoolError;
+pub use error::{AcquirePhase, PoolError};
 pub use guard::Pooled;
 pub use limits::{Limits, LimitsError};
 pub use manager::Manager;
+pub use observe::{Occupancy, PoolObserver};
 pub use probe::Probe;
-pub use stats::CoreStats;
 pub(crate) use stats::with_core_stats;
+pub use stats::{CloseReason, CoreStats};
 pub use warm_up::WarmUpError;
 
 use acquire::Bound;
@@ -126,9 +128,28 @@ impl<M: Manager> GenericPool<M> {
     /// `min_idle` connections right away. Opens nothing else: the first
     /// acquire does. Must be called inside a Tokio runtime.
     pub fn new(manager: M, limits: Limits) -> Result<Self, PoolError<M::Error>> {
+        Self::start(manager, limits, None)
+    }
+
+    /// Like [`new`](Self::new), with an [`observer`](PoolObserver) told of
+    /// the pool's events from the start (the crate's `metrics` feature
+    /// uses it).
+    pub fn with_observer(
+        manager: M,
+        limits: Limits,
+        observer: Arc<dyn PoolObserver>,
+    ) -> Result<Self, PoolError<M::Error>> {
+        Self::start(manager, limits, Some(observer))
+    }
+
+    fn start(
+        manager: M,
+        limits: Limits,
+        observer: Option<Arc<dyn PoolObserver>>,
+    ) -> Result<Self, PoolError<M::Error>> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| PoolError::NoRuntime)?;
         let every = limits.maintenance_interval.max(Duration::from_millis(1));
-        let inner = Arc::new(PoolInner::new(manager, limits));
+        let inner = Arc::new(PoolInner::new(manager, limits, observer));
         let closing = inner.closing.subscribe();
         runtime.spawn(maintenance::run(Arc::downgrade(&inner), closing, every));
         Ok(GenericPool { inner })

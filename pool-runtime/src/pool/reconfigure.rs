@@ -39,6 +39,10 @@ impl<M: Manager> PoolInner<M> {
             }
             st.set_caps(&new)
         });
+        // One reconfigure at a time, so the limit gauges end on the last.
+        if let Some(observer) = &self.observer {
+            observer.limits(&new);
+        }
         tracing::debug!(
             max_open = new.max_open,
             max_idle = new.max_idle,

@@ -208,7 +208,7 @@ impl<C> State<C> {
         if self.open > self.open_cap {
             // Over a lowered max_open: the surplus closes as it comes back.
             self.out();
-            return Some((conn, CloseReason::MaxIdle));
+            return Some((conn, CloseReason::MaxOpen));
         }
         let mut conn = conn;
         while let Some(waiter) = self.waiters.pop_front() {
@@ -397,11 +397,16 @@ impl<C> State<C> {
         while self.idle.len() > self.idle_cap
             || (self.open > self.open_cap && !self.idle.is_empty())
         {
+            let why = if self.idle.len() > self.idle_cap {
+                CloseReason::MaxIdle
+            } else {
+                CloseReason::MaxOpen
+            };
             let Some(coldest) = self.idle.pop_front() else {
                 break;
             };
             self.out();
-            surplus.push((coldest, CloseReason::MaxIdle));
+            surplus.push((coldest, why));
         }
         self.admit_waiters(usize::MAX);
         surplus
@@ -590,6 +595,11 @@ mod tests {
             surplus.iter().map(|(c, _)| c.id).collect::<Vec<_>>(),
             [1, 2]
         );
+        // One is over max_idle, the other only over max_open.
+        assert_eq!(
+            surplus.iter().map(|(_, why)| *why).collect::<Vec<_>>(),
+            [CloseReason::MaxIdle, CloseReason::MaxOpen]
+        );
         assert_eq!(counts(&st), (2, 2, 0, 0));
         let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
             panic!("expected a place in line");
@@ -597,7 +607,7 @@ mod tests {
         // A return over the cap is closed, not handed to the waiter.
         assert!(matches!(
             st.release(conn(3), true),
-            Some((_, CloseReason::MaxIdle))
+            Some((_, CloseReason::MaxOpen))
         ));
         assert_eq!(counts(&st), (1, 1, 0, 1));
         assert!(

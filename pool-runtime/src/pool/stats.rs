@@ -35,7 +35,8 @@ macro_rules! with_core_stats {
             pub wait_count: u64,
             /// Total time acquires spent waiting (Go: `WaitDuration`).
             pub wait_duration: ::std::time::Duration,
-            /// Connections closed because `max_idle` was reached (Go: `MaxIdleClosed`).
+            /// Connections closed because `max_idle` was reached, or over a lowered
+            /// `max_open` (Go: `MaxIdleClosed`, which counts both).
             pub max_idle_closed: u64,
             /// Connections closed for sitting idle past `max_idle_time`.
             pub max_idle_time_closed: u64,
@@ -123,15 +124,27 @@ with_core_stats! {
     pub struct CoreStats {}
 }
 
-/// Why a connection left the pool for good; each has its counter and log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CloseReason {
+/// Why a connection left the pool for good; each has its counter, its log
+/// line and (through a [`PoolObserver`](super::PoolObserver)) its metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// Returned while `max_idle` connections were already idle.
     MaxIdle,
+    /// Over a lowered `max_open` (a live reconfigure): the idle surplus at
+    /// once, the in-use surplus as it is returned.
+    MaxOpen,
+    /// Idle past `max_idle_time`.
     IdleTime,
+    /// Past `max_lifetime`.
     Lifetime,
+    /// Its validation ping before hand-out failed or timed out.
     ValidationFailed,
+    /// Its keepalive ping failed or timed out.
     KeepaliveFailed,
+    /// Returned broken, or its work was cancelled half-way.
     Broken,
+    /// Its reset on return failed or timed out.
     ResetFailed,
     /// Closed to make room for a guaranteed new connection.
     Replaced,
@@ -139,13 +152,31 @@ pub(crate) enum CloseReason {
     Discarded,
     /// Opened before the pool retired its generation (new credentials).
     Retired,
+    /// The pool was closed.
     Closed,
 }
 
 impl CloseReason {
+    /// Every reason, for code that registers one metric per reason.
+    pub const ALL: [CloseReason; 12] = [
+        CloseReason::MaxIdle,
+        CloseReason::MaxOpen,
+        CloseReason::IdleTime,
+        CloseReason::Lifetime,
+        CloseReason::ValidationFailed,
+        CloseReason::KeepaliveFailed,
+        CloseReason::Broken,
+        CloseReason::ResetFailed,
+        CloseReason::Replaced,
+        CloseReason::Discarded,
+        CloseReason::Retired,
+        CloseReason::Closed,
+    ];
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             CloseReason::MaxIdle => "max_idle reached",
+            CloseReason::MaxOpen => "over a lowered max_open",
             CloseReason::IdleTime => "idle past max_idle_time",
             CloseReason::Lifetime => "past max_lifetime",
             CloseReason::ValidationFailed => "validation ping failed or timed out",
@@ -165,6 +196,7 @@ impl CloseReason {
     pub(crate) fn is_polite(self) -> bool {
         match self {
             CloseReason::MaxIdle
+            | CloseReason::MaxOpen
             | CloseReason::IdleTime
             | CloseReason::Lifetime
             | CloseReason::Replaced
@@ -206,7 +238,8 @@ impl Counters {
 
     pub(crate) fn closed(&self, why: CloseReason) {
         let counter = match why {
-            CloseReason::MaxIdle => &self.max_idle_closed,
+            // As Go's `MaxIdleClosed`, which counts both.
+            CloseReason::MaxIdle | CloseReason::MaxOpen => &self.max_idle_closed,
             CloseReason::IdleTime => &self.max_idle_time_closed,
             CloseReason::Lifetime => &self.max_lifetime_closed,
             CloseReason::ValidationFailed => &self.validation_failed,
@@ -243,5 +276,19 @@ impl Counters {
         stats.exhausted = self.exhausted.load(Relaxed);
         stats.leaks_reported = self.leaks_reported.load(Relaxed);
         stats.goodbyes_abandoned = self.goodbyes_abandoned.load(Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CloseReason;
+
+    /// The metrics index their counters by discriminant: `ALL` must list
+    /// every reason in declaration order.
+    #[test]
+    fn all_close_reasons_are_listed_in_declaration_order() {
+        for (i, why) in CloseReason::ALL.into_iter().enumerate() {
+            assert_eq!(why as usize, i, "{why:?}");
+        }
     }
 }

@@ -18,6 +18,9 @@ pub(crate) struct Tracked<C> {
     /// When it last completed a round trip we know of (use, ping): the clock
     /// of the validation bypass and of keepalives.
     pub(crate) last_contact: Instant,
+    /// When it was last handed to a user; kept only for an observer (its
+    /// use time).
+    pub(crate) handed_out_at: Instant,
     /// When it was opened, and its share of lifetime jitter: kept so that a
     /// new `max_lifetime` (a live reconfigure) can recompute its expiry.
     opened_at: Instant,
@@ -42,6 +45,7 @@ impl<C> Tracked<C> {
             expires_at: lifetime.map(|l| now + cut_by(l, cut)),
             returned_at: now,
             last_contact: now,
+            handed_out_at: now,
             opened_at: now,
             cut,
             lifetime_epoch: 0,

@@ -323,8 +323,12 @@ pub fn our_options(url: &str, n: usize) -> PoolOptions {
     options
 }
 
+/// Our pool as the bench has always measured it: without metrics (the
+/// bench builds the crate with the feature on for `compare`'s metrics
+/// cells, and `without_metrics` runs the same code as a build without it).
 pub async fn our_pool(url: &str, n: usize) -> Pool {
     Pool::builder(our_options(url, n))
+        .without_metrics()
         .connect()
         .await
         .expect("pool-runtime boots against the throwaway server")

@@ -8,6 +8,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::mysql::metrics::ExecMetrics;
+
 /// The exec path's counters of one pool (all handles of it share them).
 #[derive(Debug, Default)]
 pub(crate) struct ExecCounters {
@@ -16,6 +18,8 @@ pub(crate) struct ExecCounters {
     new_conn_attempts: AtomicU64,
     maybe_executed: AtomicU64,
     statement_timeouts: AtomicU64,
+    /// The same events for the pool's metrics (feature `metrics`).
+    metrics: ExecMetrics,
 }
 
 /// A reading of [`ExecCounters`]; see the fields of the same names in
@@ -30,29 +34,42 @@ pub(crate) struct ExecStats {
 }
 
 impl ExecCounters {
+    /// Counters that also move the pool's metrics.
+    pub(crate) fn with_metrics(metrics: ExecMetrics) -> Self {
+        ExecCounters {
+            metrics,
+            ..ExecCounters::default()
+        }
+    }
+
     /// A statement re-sent after an error that proved it had not run.
     pub(crate) fn bad_conn_retry(&self) {
         self.bad_conn_retries.fetch_add(1, Relaxed);
+        self.metrics.bad_conn_retry();
     }
 
     /// A read re-sent after a connection loss (`retry_reads`).
     pub(crate) fn read_retry(&self) {
         self.read_retries.fetch_add(1, Relaxed);
+        self.metrics.read_retry();
     }
 
     /// A last attempt on a guaranteed new connection.
     pub(crate) fn new_conn_attempt(&self) {
         self.new_conn_attempts.fetch_add(1, Relaxed);
+        self.metrics.new_conn_attempt();
     }
 
     /// A statement that lost its connection after it may have run.
     pub(crate) fn maybe_executed(&self) {
         self.maybe_executed.fetch_add(1, Relaxed);
+        self.metrics.maybe_executed();
     }
 
     /// A statement that ran past its statement timeout.
     pub(crate) fn statement_timeout(&self) {
         self.statement_timeouts.fetch_add(1, Relaxed);
+        self.metrics.statement_timeout();
     }
 
     pub(crate) fn read(&self) -> ExecStats {

@@ -36,6 +36,8 @@ struct Judged {
     target: String,
     manager: MySqlManager,
     first: Conn,
+    /// How long the first connection took to open (its create time).
+    first_took: std::time::Duration,
     report: Report,
     /// The options to run with: as configured, or changed by `fix`.
     options: PoolOptions,
@@ -148,6 +150,7 @@ impl PoolBuilder {
             target,
             manager,
             first,
+            first_took,
             report,
             options,
             ..
@@ -159,7 +162,7 @@ impl PoolBuilder {
                     target: target.clone(),
                 }
             })?;
-        inner.adopt(first);
+        inner.adopt(first, first_took);
         let counters = ExecCounters::with_metrics(exec_metrics);
         let pool = Pool::started(inner, &target, options, report, self.sources, counters);
         super::warm_up::at_boot(&pool, &target).await?;
@@ -198,6 +201,7 @@ impl PoolBuilder {
             target: target.clone(),
             after: limit,
         };
+        let started = std::time::Instant::now();
         let mut first = match tokio::time::timeout(limit, manager.connect_raw()).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => {
@@ -220,6 +224,7 @@ impl PoolBuilder {
             }
             Err(_) => return Err(timed_out()),
         };
+        let first_took = started.elapsed();
         let loopback = crate::tls::is_loopback(url.opts().ip_or_hostname());
         // The server's TLS settings matter to a rule only when TLS is
         // disabled, the connection is encrypted, or the host is remote.
@@ -250,6 +255,7 @@ impl PoolBuilder {
             target,
             manager,
             first,
+            first_took,
             report,
             options,
         })

@@ -167,7 +167,11 @@ impl<M: Manager> PoolInner<M> {
     }
 
     /// An open connection from outside joins the idle list, room allowing.
-    pub(crate) fn adopt(self: &Arc<Self>, raw: M::Connection) {
+    pub(crate) fn adopt(self: &Arc<Self>, raw: M::Connection, took: std::time::Duration) {
+        self.validation.observe(took);
+        if let Some(observer) = &self.observer {
+            observer.connected(took);
+        }
         let conn = self.new_tracked(raw, self.generation(), Instant::now());
         let out = self.transition(|st| st.adopt(conn));
         self.close_if_out(out);

@@ -395,8 +395,10 @@ impl<M: Manager> GenericPool<M> {
 
     /// Puts an already open connection in the pool as idle, if there is
     /// room (the MySQL pool's first connection); otherwise it is closed.
-    pub(crate) fn adopt(&self, raw: M::Connection) {
-        self.inner.adopt(raw);
+    /// `took`: how long it took to open, counted as any connect (the RTT
+    /// estimate, the create-time metric).
+    pub(crate) fn adopt(&self, raw: M::Connection, took: Duration) {
+        self.inner.adopt(raw, took);
     }
 
     /// Runs one maintenance pass now, as the timer would: retires expired

@@ -119,16 +119,19 @@ impl CredentialCache {
     /// The answer of a fetch finished after fetch number `seen`: one that
     /// ended while this task waited its turn, or one it runs itself.
     async fn fetch_after(&self, seen: u64) -> Result<Issued, CredentialError> {
-        if let Provider::File(file) = &self.provider {
-            // A file read is cheap and must see the file as it is now.
-            let read = file.read();
-            let mut st = self.lock();
-            st.epoch += 1;
-            return read.map(|credentials| Issued {
-                credentials: Arc::new(credentials),
-                epoch: st.epoch,
-            });
-        }
+        let source = match &self.provider {
+            Provider::File(file) => {
+                // A file read is cheap and must see the file as it is now.
+                let read = file.read();
+                let mut st = self.lock();
+                st.epoch += 1;
+                return read.map(|credentials| Issued {
+                    credentials: Arc::new(credentials),
+                    epoch: st.epoch,
+                });
+            }
+            Provider::Custom(source) => source,
+        };
         let _turn = self.flight.lock().await;
         {
             let st = self.lock();
@@ -141,9 +144,6 @@ impl CredentialCache {
                 }
             }
         }
-        let Provider::Custom(source) = &self.provider else {
-            unreachable!("the file provider returned above")
-        };
         let fetched = match tokio::time::timeout(self.fetch_timeout, source.fetch_boxed()).await {
             Ok(Ok(credentials)) => Ok(credentials),
             Ok(Err(cause)) => Err(CredentialError::Fetch {

@@ -63,17 +63,9 @@ impl TestServer {
         self.running(ACTION)?;
         let mut conn = self.kit_conn(ACTION).await?;
         let ids = user_sessions(&mut conn, user).await?;
-        let mut killed = 0;
-        for id in ids {
-            match conn.query_drop(format!("KILL CONNECTION {id}")).await {
-                Ok(()) => killed += 1,
-                // Unknown thread id: it ended on its own meanwhile.
-                Err(mysql_async::Error::Server(e)) if e.code == 1094 => {}
-                Err(e) => return Err(TestkitError::query("KILL CONNECTION", e)),
-            }
-        }
+        let killed = admin::kill_sessions(&mut conn, ids).await;
         admin::disconnect(conn).await;
-        Ok(killed)
+        killed
     }
 
     /// The number of sessions of `user` the server has (not counting ones

@@ -86,6 +86,21 @@ pub(super) async fn disconnect(conn: Conn) {
     let _ = conn.disconnect().await;
 }
 
+/// Kills the sessions `ids` on `conn`'s server; returns how many were
+/// killed (a session that ended on its own meanwhile is not counted).
+pub(super) async fn kill_sessions(conn: &mut Conn, ids: Vec<u64>) -> Result<usize, TestkitError> {
+    let mut killed = 0;
+    for id in ids {
+        match conn.query_drop(format!("KILL CONNECTION {id}")).await {
+            Ok(()) => killed += 1,
+            // Unknown thread id: it ended on its own in the meantime.
+            Err(mysql_async::Error::Server(e)) if e.code == 1094 => {}
+            Err(e) => return Err(TestkitError::query("KILL CONNECTION", e)),
+        }
+    }
+    Ok(killed)
+}
+
 /// The ids of the client sessions the server has, but `conn`'s own, the
 /// kit's, the server's internal threads, and sessions killed already (they
 /// show as `Killed` from the `KILL` on, until their thread has cleaned up).

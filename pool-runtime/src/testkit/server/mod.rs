@@ -340,17 +340,9 @@ impl TestServer {
         self.running(ACTION)?;
         let mut conn = self.kit_conn(ACTION).await?;
         let ids = admin::client_connection_ids(&mut conn).await?;
-        let mut killed = 0;
-        for id in ids {
-            match conn.query_drop(format!("KILL CONNECTION {id}")).await {
-                Ok(()) => killed += 1,
-                // Unknown thread id: it ended on its own in the meantime.
-                Err(mysql_async::Error::Server(e)) if e.code == 1094 => {}
-                Err(e) => return Err(TestkitError::query("KILL CONNECTION", e)),
-            }
-        }
+        let killed = admin::kill_sessions(&mut conn, ids).await;
         admin::disconnect(conn).await;
-        Ok(killed)
+        killed
     }
 
     /// The number of client connections the server sees, not counting the

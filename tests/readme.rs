@@ -1,36 +1,49 @@
-//! The README's key table is the settings table, generated, never typed.
+//! The README's generated tables (the settings' keys, the metrics) are
+//! their sources' own renderings, never typed.
 //!
-//! After adding or changing a setting, `UPDATE_README=1 cargo test --test
-//! readme` rewrites the table in place; review the diff.
+//! After adding or changing a setting or a metric, `UPDATE_README=1 cargo
+//! test --test readme` rewrites the tables in place; review the diff.
 
-const START: &str =
-    "<!-- settings table: generated from the settings table, see tests/readme.rs -->\n";
-const END: &str = "<!-- end of settings table -->";
+use std::sync::Mutex;
 
-#[test]
-fn the_readme_key_table_is_the_settings_table() {
+/// Both table tests read and may rewrite README.md: one at a time.
+static README: Mutex<()> = Mutex::new(());
+
+/// Checks that the part of the README between `start` and `end` is
+/// `expected` (what `what` renders), or rewrites it when `UPDATE_README` is set.
+fn check_generated(start: &str, end: &str, expected: &str, what: &str) {
+    let _one_at_a_time = README.lock().unwrap_or_else(|e| e.into_inner());
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
     let readme = std::fs::read_to_string(path).expect("README.md is readable");
-    let start = readme
-        .find(START)
-        .map(|i| i + START.len())
-        .expect("README.md has the settings-table start marker");
-    let end = start
-        + readme[start..]
-            .find(END)
-            .expect("README.md has the settings-table end marker");
-    let expected = pool_runtime::config::settings_markdown();
-    if readme[start..end] == expected {
+    let from = readme
+        .find(start)
+        .map(|i| i + start.len())
+        .unwrap_or_else(|| panic!("README.md has the marker {start:?}"));
+    let to = from
+        + readme[from..]
+            .find(end)
+            .unwrap_or_else(|| panic!("README.md has the marker {end:?}"));
+    if readme[from..to] == *expected {
         return;
     }
     if std::env::var_os("UPDATE_README").is_some() {
-        let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
+        let updated = format!("{}{expected}{}", &readme[..from], &readme[to..]);
         std::fs::write(path, updated).expect("README.md is writable");
         return;
     }
     panic!(
-        "README.md's key table differs from the settings table; run \
-         `UPDATE_README=1 cargo test --test readme` and review the diff. Expected:\n{expected}"
+        "README.md's table differs from {what}; run `UPDATE_README=1 cargo test --test readme` \
+         and review the diff. Expected:\n{expected}"
+    );
+}
+
+#[test]
+fn the_readme_key_table_is_the_settings_table() {
+    check_generated(
+        "<!-- settings table: generated from the settings table, see tests/readme.rs -->\n",
+        "<!-- end of settings table -->",
+        &pool_runtime::config::settings_markdown(),
+        "the settings table",
     );
 }
 
@@ -43,35 +56,13 @@ fn every_setting_is_in_the_readme_once() {
     }
 }
 
-const METRICS_START: &str =
-    "<!-- metrics table: generated from pool_runtime::metrics::METRICS, see tests/readme.rs -->\n";
-const METRICS_END: &str = "<!-- end of metrics table -->";
-
-/// The README's list of metrics is `pool_runtime::metrics::METRICS`,
-/// generated the same way (`UPDATE_README=1` rewrites it).
+/// The README's list of metrics is `pool_runtime::metrics::METRICS`.
 #[test]
 fn the_readme_metrics_table_is_the_metrics_table() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-    let readme = std::fs::read_to_string(path).expect("README.md is readable");
-    let start = readme
-        .find(METRICS_START)
-        .map(|i| i + METRICS_START.len())
-        .expect("README.md has the metrics-table start marker");
-    let end = start
-        + readme[start..]
-            .find(METRICS_END)
-            .expect("README.md has the metrics-table end marker");
-    let expected = pool_runtime::metrics::markdown_table();
-    if readme[start..end] == expected {
-        return;
-    }
-    if std::env::var_os("UPDATE_README").is_some() {
-        let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
-        std::fs::write(path, updated).expect("README.md is writable");
-        return;
-    }
-    panic!(
-        "README.md's metrics table differs from pool_runtime::metrics::METRICS; run \
-         `UPDATE_README=1 cargo test --test readme` and review the diff. Expected:\n{expected}"
+    check_generated(
+        "<!-- metrics table: generated from pool_runtime::metrics::METRICS, see tests/readme.rs -->\n",
+        "<!-- end of metrics table -->",
+        &pool_runtime::metrics::markdown_table(),
+        "pool_runtime::metrics::METRICS",
     );
 }

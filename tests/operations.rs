@@ -215,25 +215,14 @@ async fn health_says_access_denied_without_the_password() {
         TEST_TIMEOUT,
         async {
             let server = start_server().await;
-            let mut admin = server.conn().await.unwrap();
-            admin
-                .query_drop("CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'first-secret'")
-                .await
-                .unwrap();
-            admin
-                .query_drop("GRANT ALL ON test.* TO 'app'@'127.0.0.1'")
-                .await
-                .unwrap();
+            server.create_user("app", "first-secret").await.unwrap();
             let port = server.addr().port();
             let o = options(
                 &format!("mysql://app:first-secret@127.0.0.1:{port}/test?prefer_socket=false"),
                 2,
             );
             let pool = open_pool(o).await;
-            admin
-                .query_drop("ALTER USER 'app'@'127.0.0.1' IDENTIFIED BY 'second-secret'")
-                .await
-                .unwrap();
+            server.set_password("app", "second-secret").await.unwrap();
             server.kill_all_client_connections().await.unwrap();
             let down = eventually("health sees the refusal", STEP, || async {
                 let h = pool.health().await;
@@ -491,15 +480,7 @@ async fn a_reloaded_config_reconfigures_the_pool_naming_the_file_of_each_change(
         TEST_TIMEOUT,
         async {
             let server = start_server().await;
-            let mut admin = server.conn().await.unwrap();
-            admin
-                .query_drop("CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'reload-secret'")
-                .await
-                .unwrap();
-            admin
-                .query_drop("GRANT ALL ON test.* TO 'app'@'127.0.0.1'")
-                .await
-                .unwrap();
+            server.create_user("app", "reload-secret").await.unwrap();
             let port = server.addr().port();
             let url = format!(
                 "mysql://app:reload-secret@127.0.0.1:{port}/test?prefer_socket=false&ssl-mode=disabled"

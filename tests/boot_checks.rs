@@ -283,12 +283,12 @@ async fn max_connections_too_small_for_the_fleet_is_refused() {
             server.set_global("max_connections", 10).await.unwrap();
             let mut o = options(server.url());
             o.max_open = 4;
-            o.replicas = 3;
+            o.instances = 3;
 
             let report = rejected(Pool::builder(o).connect().await);
             let f = finding(&report, Code::FleetAboveMaxConnections);
             assert_eq!(f.fact.as_deref(), Some("max_connections = 10"));
-            assert!(f.why.contains("4 × 3 replicas = 12"), "{}", f.why);
+            assert!(f.why.contains("4 × 3 instances = 12"), "{}", f.why);
             assert!(f.fix.contains("at most 3"), "{}", f.fix);
         },
     )

@@ -11,7 +11,7 @@ pub(crate) struct Container<'a> {
     pub(crate) file: Option<LitStr>,
     pub(crate) file_optional: Option<Span>,
     pub(crate) allow_unknown: Option<Span>,
-    pub(crate) replicas: Option<LitInt>,
+    pub(crate) instances: Option<LitInt>,
     pub(crate) krate: Option<syn::Path>,
     pub(crate) fields: Vec<Field<'a>>,
 }

@@ -11,7 +11,7 @@ const CONTAINER_KEYS: &[&str] = &[
     "file",
     "file_optional",
     "allow_unknown",
-    "replicas",
+    "instances",
     "crate",
 ];
 const FIELD_KEYS: &[&str] = &["default", "setting", "secret", "skip", "nested"];
@@ -48,7 +48,7 @@ pub(crate) fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Con
         file: None,
         file_optional: None,
         allow_unknown: None,
-        replicas: None,
+        instances: None,
         krate: None,
         fields: Vec::new(),
     };
@@ -80,10 +80,10 @@ pub(crate) fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Con
                     &mut container.allow_unknown,
                     meta.path.span(),
                 ),
-                "replicas" => set_once(
+                "instances" => set_once(
                     cx,
                     &meta.path,
-                    &mut container.replicas,
+                    &mut container.instances,
                     meta.value()?.parse::<LitInt>()?,
                 ),
                 "crate" => {

@@ -32,11 +32,11 @@ fn expand(c: &Container<'_>) -> TokenStream {
     let env_prefix = opt_str(c.env_prefix.as_ref().map(|l| l.value()));
     let file = opt_str(c.file.as_ref().map(|l| l.value()));
     let file_optional = c.file_optional.is_some();
-    let replicas_attr = c
-        .replicas
+    let instances_attr = c
+        .instances
         .as_ref()
         .and_then(|r| r.base10_parse::<u32>().ok());
-    let replicas = match replicas_attr {
+    let instances = match instances_attr {
         Some(n) => quote!(#private::Some(#n)),
         None => quote!(#private::None),
     };
@@ -117,7 +117,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
         let target = format_ident!("{}", def.key);
         Some(quote!(#private::Assign::assign(&self.#field, &mut options.#target);))
     });
-    let replicas_apply = replicas_attr.map(|n| quote!(options.replicas = #n;));
+    let instances_apply = instances_attr.map(|n| quote!(options.instances = #n;));
 
     // Keys the struct does not know are errors (typos), unless the schema
     // says the file is shared with other settings.
@@ -144,7 +144,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
                     file: #file,
                     file_optional: #file_optional,
                     allow_unknown: #allow_unknown,
-                    replicas: #replicas,
+                    instances: #instances,
                     keys: &[#(#keys),*],
                 };
                 &SCHEMA
@@ -157,7 +157,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
             }
 
             fn __apply(&self, options: &mut #private::PoolOptions) {
-                #replicas_apply
+                #instances_apply
                 #(#applies)*
             }
         }

@@ -49,16 +49,16 @@ fn check_container(cx: &mut Ctxt, c: &Container<'_>) {
             "`file_optional` without `file`: name the file, e.g. #[pool(file = \"config/db.yaml\", file_optional)]",
         ));
     }
-    if let Some(replicas) = &c.replicas {
-        match replicas.base10_parse::<u32>() {
+    if let Some(instances) = &c.instances {
+        match instances.base10_parse::<u32>() {
             Ok(n) => {
-                if let Err(problem) = Setting::known("replicas").check_count(n.into()) {
-                    cx.error(replicas, problem);
+                if let Err(problem) = Setting::known("instances").check_count(n.into()) {
+                    cx.error(instances, problem);
                 }
             }
             Err(_) => cx.error(
-                replicas,
-                "replicas must be a whole number from 1 to u32::MAX",
+                instances,
+                "instances must be a whole number from 1 to u32::MAX",
             ),
         }
     }

@@ -29,11 +29,11 @@ pub enum Code {
     KeepaliveNotBelowLifetime,
     /// `max_open` is 0 (unlimited).
     MaxOpenUnlimited,
-    /// `max_open` × replicas above the account's connection limit.
+    /// `max_open` × instances above the account's connection limit.
     FleetAboveAccountLimit,
-    /// `max_open` × replicas above the server's `max_connections`.
+    /// `max_open` × instances above the server's `max_connections`.
     FleetAboveMaxConnections,
-    /// `max_open` × replicas above the connections the server has free now.
+    /// `max_open` × instances above the connections the server has free now.
     FleetAboveFreeConnections,
     /// `max_open` above the process's open-file limit.
     MaxOpenAboveOpenFiles,

@@ -99,7 +99,7 @@ pub use mysql::exec::{Executor, IsolationLevel, RowStream, TxOptions};
 pub use mysql::{AcquireError, MySqlManager, Pool, PoolBuilder, PoolStats, PooledConn};
 pub use mysql::{DownReason, Drain, Health, HealthState};
 pub use mysql::{LIVE_SETTINGS, ReconfigureError, Reconfigured, SettingChange};
-pub use options::{PoolOptions, ResetPolicy, SettingValue, SslMode};
+pub use options::{PoolOptions, ResetPolicy, Role, SettingValue, SslMode};
 pub use pool::DrainReport;
 pub use tls::{TlsConfigError, TlsConnectError, TlsErrorKind};
 pub use url::{DatabaseUrl, UrlError};

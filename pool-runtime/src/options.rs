@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pool_settings::{DefaultValue, Setting};
-pub use pool_settings::{ResetPolicy, SslMode};
+pub use pool_settings::{ResetPolicy, Role, SslMode};
 
 use crate::policy::BootPolicy;
 use crate::url::{DatabaseUrl, UrlError};
@@ -127,6 +127,8 @@ pub enum SettingValue<'a> {
     Reset(ResetPolicy),
     /// The TLS mode.
     Ssl(SslMode),
+    /// The server role.
+    Role(Role),
     /// A file path.
     Path(&'a std::path::Path),
     /// Text (a host name).
@@ -149,6 +151,7 @@ impl fmt::Display for SettingValue<'_> {
             SettingValue::Statements(list) => write!(f, "{} statement(s)", list.len()),
             SettingValue::Reset(policy) => write!(f, "{policy}"),
             SettingValue::Ssl(mode) => write!(f, "{mode}"),
+            SettingValue::Role(role) => write!(f, "{role}"),
             SettingValue::Path(path) => write!(f, "{}", path.display()),
             SettingValue::Text(text) => f.write_str(text),
             SettingValue::Policy(policy) => write!(f, "{policy}"),
@@ -269,6 +272,22 @@ impl FromTable for ResetPolicy {
 impl ToValue for ResetPolicy {
     fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
         SettingValue::Reset(*self)
+    }
+}
+
+impl FromTable for Role {
+    fn from_table(setting: &Setting) -> Self {
+        match setting.default {
+            DefaultValue::Word(word) => Role::from_word(word),
+            _ => None,
+        }
+        .unwrap_or(Role::Primary)
+    }
+}
+
+impl ToValue for Role {
+    fn to_value<'a>(&'a self, _: &Setting) -> SettingValue<'a> {
+        SettingValue::Role(*self)
     }
 }
 

@@ -57,7 +57,7 @@ fn options_map_every_setting_onto_pool_options() {
         expected.reset_on_return = ResetPolicy::Always;
         expected.retry_reads = false;
         expected.statement_timeout = Some(Duration::from_secs(15));
-        expected.replicas = 3;
+        expected.instances = 3;
 
         // Each expected value differs from the default, so none can pass by accident.
         let defaults = PoolOptions::default();
@@ -65,7 +65,7 @@ fn options_map_every_setting_onto_pool_options() {
         assert_ne!(expected.tcp_keepalive, defaults.tcp_keepalive);
         assert_ne!(expected.reset_on_return, defaults.reset_on_return);
         assert_ne!(expected.retry_reads, defaults.retry_reads);
-        assert_ne!(expected.replicas, defaults.replicas);
+        assert_ne!(expected.instances, defaults.instances);
 
         assert_eq!(options, expected);
         // `Loaded::options` and the config's own agree.
@@ -91,7 +91,7 @@ fn options_keep_pool_defaults_for_settings_the_config_does_not_name() {
         assert_eq!(options.max_idle_time, Some(Duration::from_secs(300)));
         assert_eq!(options.min_idle, defaults.min_idle);
         assert_eq!(options.connect_timeout, defaults.connect_timeout);
-        assert_eq!(options.replicas, 1);
+        assert_eq!(options.instances, 1);
         Ok(())
     });
 }

@@ -98,12 +98,12 @@ pub(crate) struct Every {
     pub(crate) retry_reads: bool,
     pub(crate) statement_timeout: Option<Duration>,
     #[pool(default = 1)]
-    pub(crate) replicas: u32,
+    pub(crate) instances: u32,
 }
 
-/// Every setting but `replicas`, which comes from the container attribute.
+/// Every setting but `instances`, which comes from the container attribute.
 #[derive(PoolConfig)]
-#[pool(env_prefix = "APP_MAP", file = "map.yaml", replicas = 3)]
+#[pool(env_prefix = "APP_MAP", file = "map.yaml", instances = 3)]
 pub(crate) struct Mapped {
     pub(crate) url: String,
     pub(crate) max_open: u32,

@@ -28,12 +28,14 @@
 pub mod duration;
 pub mod policy;
 mod reset;
+mod role;
 mod ssl;
 mod table;
 pub mod words;
 
 pub use policy::Policy;
 pub use reset::ResetPolicy;
+pub use role::Role;
 pub use ssl::SslMode;
 pub use table::{DefaultValue, Kind, SETTINGS, Setting, markdown_table};
 
@@ -146,9 +148,14 @@ macro_rules! settings_table {
             /// dropped connection waits until TCP gives up.
             statement_timeout: Option<Duration> = Off, kind Duration { off: true, zero: false }, unit "";
 
+            /// Which server this pool is for: `primary` (writable; a read-only
+            /// server is refused at boot), `replica` (a writable server is a
+            /// warning) or `any`.
+            role: Role = Word("primary"), kind Choice { words: $crate::Role::WORDS }, unit "";
+
             /// How many instances of the service run this pool at once: the boot
             /// checks multiply `max_open` by it against the server's limits.
-            replicas: u32 = Count(1), kind Count { min: 1, max: $crate::MOST_CONNECTIONS }, unit "service instances";
+            instances: u32 = Count(1), kind Count { min: 1, max: $crate::MOST_CONNECTIONS }, unit "service instances";
 
             /// TLS to the server, with MySQL's names: `disabled`, `preferred`
             /// (TLS when the server offers it, plaintext otherwise), `required`

@@ -355,7 +355,7 @@ mod tests {
         let open = Setting::known("max_open");
         assert!(open.check_count(0).is_ok());
         assert!(open.check_count(200_000).unwrap_err().contains("100000"));
-        assert!(Setting::known("replicas").check_count(0).is_err());
+        assert!(Setting::known("instances").check_count(0).is_err());
         let life = Setting::known("max_lifetime");
         assert!(
             life.check_duration(Duration::ZERO, true)

@@ -331,14 +331,14 @@ fn fleet(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
     if options.max_open == 0 {
         return;
     }
-    let replicas = u64::from(options.replicas.max(1));
-    let need = u64::from(options.max_open) * replicas;
-    let fleet_text = if replicas > 1 {
-        format!("{} × {replicas} replicas = {need}", options.max_open)
+    let instances = u64::from(options.instances.max(1));
+    let need = u64::from(options.max_open) * instances;
+    let fleet_text = if instances > 1 {
+        format!("{} × {instances} instances = {need}", options.max_open)
     } else {
         need.to_string()
     };
-    let per_replica = |limit: u64| u32::try_from(limit / replicas).unwrap_or(u32::MAX);
+    let per_instance = |limit: u64| u32::try_from(limit / instances).unwrap_or(u32::MAX);
     let user_limit = facts.max_user_connections;
     if user_limit > 0 && need > user_limit {
         let whose = if facts.account_has_own_limit {
@@ -346,7 +346,7 @@ fn fleet(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
         } else {
             "the server's max_user_connections"
         };
-        let safe = per_replica(user_limit);
+        let safe = per_instance(user_limit);
         out.push(Draft {
             code: Code::FleetAboveAccountLimit,
             severity: Severity::Error,
@@ -360,7 +360,7 @@ fn fleet(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
     }
     let max_conn = facts.max_connections;
     if max_conn > 0 && need > max_conn {
-        let safe = per_replica(max_conn);
+        let safe = per_instance(max_conn);
         out.push(Draft {
             code: Code::FleetAboveMaxConnections,
             severity: Severity::Error,
@@ -390,7 +390,7 @@ fn fleet(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
                 ),
                 fix: format!(
                     "set max_open to at most {}, or make room on the server",
-                    per_replica(free)
+                    per_instance(free)
                 ),
                 remedy: None,
             });
@@ -634,10 +634,10 @@ mod tests {
     }
 
     #[test]
-    fn fleet_limits_divide_by_replicas() {
+    fn fleet_limits_divide_by_instances() {
         let o = PoolOptions {
             max_open: 50,
-            replicas: 4,
+            instances: 4,
             ..PoolOptions::default()
         };
         let drafts = judge(&o, &facts(28800));

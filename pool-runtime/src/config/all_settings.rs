@@ -25,7 +25,7 @@ use super::extract::Extractor;
 use super::schema::{DefaultLit, KeySpec, Schema};
 use std::path::PathBuf;
 
-use crate::options::{PoolOptions, ResetPolicy, SslMode};
+use crate::options::{PoolOptions, ResetPolicy, Role, SslMode};
 use crate::policy::BootPolicy;
 use crate::url::DatabaseUrl;
 
@@ -40,7 +40,7 @@ macro_rules! options_config {
             file: None,
             file_optional: false,
             allow_unknown: false,
-            replicas: None,
+            instances: None,
             keys: &[$(
                 KeySpec {
                     name: stringify!($key),

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::options::{ResetPolicy, SslMode};
+use crate::options::{ResetPolicy, Role, SslMode};
 use crate::url::{DatabaseUrl, redact};
 
 /// Puts a config field's value into the matching `PoolOptions` field.
@@ -28,6 +28,7 @@ same!(
     Option<Duration>,
     Vec<String>,
     ResetPolicy,
+    Role,
     SslMode,
     Option<std::path::PathBuf>,
     Option<String>,

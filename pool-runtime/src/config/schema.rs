@@ -17,7 +17,7 @@ pub struct Schema {
     pub file_optional: bool,
     /// Keys it does not know are ignored (`#[pool(allow_unknown)]`).
     pub allow_unknown: bool,
-    pub replicas: Option<u32>,
+    pub instances: Option<u32>,
     pub keys: &'static [KeySpec],
 }
 

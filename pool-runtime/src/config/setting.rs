@@ -56,12 +56,12 @@ mod tests {
     }
 
     #[test]
-    fn counts_have_a_sane_ceiling_and_replicas_a_floor() {
+    fn counts_have_a_sane_ceiling_and_instances_a_floor() {
         let open = Setting::known("max_open");
         assert!(check(open, &100u32).is_ok());
         assert!(check(open, &0u32).is_ok()); // unlimited, as Go
         assert!(check(open, &200_000u32).is_err());
-        assert!(check(Setting::known("replicas"), &0u32).is_err());
+        assert!(check(Setting::known("instances"), &0u32).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use figment::value::{Empty, Num, Value};
 
 use pool_settings::duration;
 
-use crate::options::{ResetPolicy, SslMode};
+use crate::options::{ResetPolicy, Role, SslMode};
 use crate::policy::{BootPolicy, PolicyError};
 use crate::url::DatabaseUrl;
 
@@ -203,6 +203,17 @@ impl ConfigValue for ResetPolicy {
         text_of(value)
             .and_then(ResetPolicy::from_word)
             .ok_or_else(|| "not a reset policy".into())
+    }
+}
+
+impl sealed::Sealed for Role {}
+impl ConfigValue for Role {
+    const EXPECTED: &'static str = "primary, replica or any";
+
+    fn from_config(value: &Value) -> Result<Self, String> {
+        text_of(value)
+            .and_then(Role::from_word)
+            .ok_or_else(|| "not a server role".into())
     }
 }
 

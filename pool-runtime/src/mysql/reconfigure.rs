@@ -44,7 +44,7 @@ pub const LIVE_SETTINGS: &[&str] = &[
     "validate_after_idle",
     "keepalive_interval",
     "leak_threshold",
-    "replicas",
+    "instances",
     "warm_up",
 ];
 
@@ -153,7 +153,7 @@ impl Pool {
     /// What can change: [`LIVE_SETTINGS`] (`max_open`, `max_idle`,
     /// `min_idle`, `max_lifetime`, `max_idle_time`, `acquire_timeout`,
     /// `connect_timeout`, `validation_timeout`, `validate_after_idle`,
-    /// `keepalive_interval`, `leak_threshold`, `replicas`, `warm_up`). Any
+    /// `keepalive_interval`, `leak_threshold`, `instances`, `warm_up`). Any
     /// other setting that differs is [`ReconfigureError::NotLive`], naming
     /// each. A change boot would refuse is [`ReconfigureError::Rejected`]
     /// with the report. Either way nothing changes.

@@ -6,7 +6,7 @@ use pool_runtime::PoolConfig;
     file = "config/db.yaml",
     file_optional,
     allow_unknown,
-    replicas = 3
+    instances = 3
 )]
 struct DbConfig {
     url: String,
@@ -23,7 +23,7 @@ fn main() {
         on_violation: "warn".parse().unwrap(),
     };
     let options = cfg.options();
-    assert_eq!(options.replicas, 3);
+    assert_eq!(options.instances, 3);
     assert_eq!(options.max_open, 50);
     let template = DbConfig::yaml_template();
     assert!(template.contains("max_open: 50"), "{template}");

@@ -1,7 +1,7 @@
 use pool_runtime::PoolConfig;
 
 #[derive(PoolConfig)]
-#[pool(replicas = 0)]
+#[pool(instances = 0)]
 struct DbConfig {
     url: String,
 }

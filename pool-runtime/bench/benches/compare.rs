@@ -1,11 +1,16 @@
 //! Side by side, in one run against one throwaway MariaDB over TCP loopback:
-//! dedicated connections (the limit), this pool, `mysql_async::Pool` (reset
-//! on, its default, and reset off) and `sqlx::MySqlPool`.
+//! the limit, dedicated connections shared by the tasks, this pool,
+//! `mysql_async::Pool` (reset on, its default, and reset off) and
+//! `sqlx::MySqlPool`.
 //!
-//! - **dedicated**: N `mysql_async::Conn`s, each in a `tokio::sync::Mutex`;
-//!   task `t` always uses connection `t % N` (so 32 tasks on 8 connections
-//!   share each connection four ways). No pool bookkeeping at all: the
-//!   lowest cost at which N connections can serve the tasks.
+//! - **limit**: N `mysql_async::Conn`s driven by N tasks, one each, whatever
+//!   the shape's task count: nothing is ever handed off or waited for, so
+//!   this is what N connections can do on this machine. Every ratio divides
+//!   by it.
+//! - **dedicated shared**: the same N connections, each in a
+//!   `tokio::sync::Mutex`, shared by the shape's tasks: task `t` always uses
+//!   connection `t % N` (so 32 tasks on 8 connections share each connection
+//!   four ways). No pool bookkeeping, but the tasks contend.
 //! - **pool-runtime**: `Pool` with `max_open = max_idle = N`, everything else
 //!   default, through `pool.query_first` / `pool.begin()` (what users call).
 //! - **pool-runtime get+raw**: the same pool, but `pool.get()` and then the
@@ -31,12 +36,16 @@
 //! table with random ids; a write transaction `START TRANSACTION; UPDATE kv
 //! SET v = ? WHERE id = ?; COMMIT` (random id; counted as one operation).
 //!
-//! Per cell: warm-up, then a fixed duration on a multi-thread tokio runtime
-//! with 2 worker threads; queries/s, p50/p99/p99.9 latency (acquire
+//! Per cell: warm-up, then rounds of one slice per system, the order
+//! rotated each round, on a multi-thread tokio runtime with 2 worker
+//! threads; every ratio is the median of the per-round ratios, with their
+//! range; queries/s, p50/p99/p99.9 latency (acquire
 //! included), client CPU per operation (`getrusage(RUSAGE_SELF)` user+system
 //! delta over the cell divided by operations: the whole process, so tokio's
 //! worker threads and the drivers' background tasks are included; the
-//! server is another process and is not), and the ratio to dedicated.
+//! server is another process and is not), and the ratios to the limit.
+//! `-- --write-markdown` writes the tables, with the commit, date, machine
+//! and load in a header, into BENCHMARKS.md's generated block.
 //! Errors are counted and printed, never hidden.
 //!
 //! TLS, in the same run: a second throwaway server with TLS (a CA made at
@@ -104,7 +113,7 @@ impl Mode {
                 quick,
                 warmup: Duration::from_millis(100),
                 cell: Duration::from_millis(300),
-                rounds: 1,
+                rounds: 2,
                 shapes: vec![(8, 32)],
                 systems: Filter::from_env("BENCH_SYSTEMS"),
                 workloads: Filter::from_env("BENCH_WORKLOADS"),
@@ -113,8 +122,8 @@ impl Mode {
             Mode {
                 quick,
                 warmup: Duration::from_millis(1000),
-                cell: Duration::from_secs(3),
-                rounds: 3,
+                cell: Duration::from_secs(6),
+                rounds: 12,
                 shapes: vec![(8, 32), (32, 128), (1, 1)],
                 systems: Filter::from_env("BENCH_SYSTEMS"),
                 workloads: Filter::from_env("BENCH_WORKLOADS"),
@@ -154,35 +163,141 @@ impl Mode {
     }
 }
 
+/// One slice of a cell: a system driven for `mode.cell / mode.rounds`.
+#[derive(Clone, Copy)]
+struct Slice {
+    ops: u64,
+    elapsed: Duration,
+    cpu: Duration,
+}
+
+impl Slice {
+    fn per_sec(self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn cpu_per_op(self) -> f64 {
+        if self.ops == 0 {
+            return f64::NAN;
+        }
+        self.cpu.as_secs_f64() / self.ops as f64
+    }
+}
+
 struct Cell {
     workload: Workload,
     conns: usize,
     tasks: usize,
     system: &'static str,
-    ops: u64,
     errors: u64,
     first_error: Option<String>,
-    elapsed: Duration,
-    cpu: Duration,
+    /// One per round, in round order (the same round index is the same
+    /// stretch of time for every system of the cell).
+    slices: Vec<Slice>,
     latency: Histogram<u64>,
 }
 
 impl Cell {
+    fn ops(&self) -> u64 {
+        self.slices.iter().map(|s| s.ops).sum()
+    }
+
     fn per_sec(&self) -> f64 {
-        self.ops as f64 / self.elapsed.as_secs_f64()
+        let elapsed: Duration = self.slices.iter().map(|s| s.elapsed).sum();
+        self.ops() as f64 / elapsed.as_secs_f64()
     }
 
     fn cpu_per_op_us(&self) -> f64 {
-        if self.ops == 0 {
+        let cpu: Duration = self.slices.iter().map(|s| s.cpu).sum();
+        if self.ops() == 0 {
             return f64::NAN;
         }
-        self.cpu.as_secs_f64() * 1e6 / self.ops as f64
+        cpu.as_secs_f64() * 1e6 / self.ops() as f64
+    }
+
+    fn p50_us(&self) -> f64 {
+        us(self.latency.value_at_quantile(0.5))
+    }
+
+    fn same_shape(&self, other: &Cell) -> bool {
+        self.workload == other.workload && self.conns == other.conns && self.tasks == other.tasks
+    }
+}
+
+/// The median and range of per-round ratios between two cells measured in
+/// the same rounds: each round compares two slices that ran back to back,
+/// so drift in the machine's load cancels out of each ratio.
+#[derive(Clone, Copy)]
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(mut ratios: Vec<f64>) -> Spread {
+        ratios.retain(|r| r.is_finite());
+        if ratios.is_empty() {
+            return Spread {
+                median: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
+            };
+        }
+        ratios.sort_by(f64::total_cmp);
+        let n = ratios.len();
+        let median = if n % 2 == 1 {
+            ratios[n / 2]
+        } else {
+            (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+        };
+        Spread {
+            median,
+            min: ratios[0],
+            max: ratios[n - 1],
+        }
+    }
+
+    /// Throughput of `a` over `b`, round by round.
+    fn rate(a: &Cell, b: &Cell) -> Spread {
+        Spread::of(
+            a.slices
+                .iter()
+                .zip(&b.slices)
+                .map(|(x, y)| x.per_sec() / y.per_sec())
+                .collect(),
+        )
+    }
+
+    /// Client CPU per operation of `a` over `b`, round by round.
+    fn cpu(a: &Cell, b: &Cell) -> Spread {
+        Spread::of(
+            a.slices
+                .iter()
+                .zip(&b.slices)
+                .map(|(x, y)| x.cpu_per_op() / y.cpu_per_op())
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.median.is_finite() {
+            return f.write_str("-");
+        }
+        if self.min == self.max {
+            return write!(f, "{:.3}", self.median);
+        }
+        write!(f, "{:.3} ({:.2}-{:.2})", self.median, self.min, self.max)
     }
 }
 
 /// Runs one workload and shape on every system: a warm-up each, then
 /// `mode.rounds` rounds in which every system runs `mode.cell / rounds` in
-/// turn, so load from outside the benchmark drifts over all systems alike.
+/// turn, the order rotated by one each round, so that load from outside the
+/// benchmark, and whatever a system leaves behind for the next one, falls
+/// on all systems alike.
 async fn measure(
     mode: &Mode,
     systems: &[System],
@@ -197,35 +312,35 @@ async fn measure(
             conns,
             tasks,
             system: system.name(),
-            ops: 0,
             errors: 0,
             first_error: None,
-            elapsed: Duration::ZERO,
-            cpu: Duration::ZERO,
+            slices: Vec::with_capacity(mode.rounds as usize),
             latency: histogram(),
         })
         .collect();
     for system in systems {
-        drive(system, workload, tasks, mode.warmup).await;
+        drive(system, workload, system.tasks_for(tasks), mode.warmup).await;
     }
     let slice = mode.cell / mode.rounds;
-    for _ in 0..mode.rounds {
-        for (system, cell) in systems.iter().zip(&mut cells) {
+    let n = systems.len();
+    for round in 0..mode.rounds as usize {
+        for k in 0..n {
+            let i = (k + round) % n;
+            let system = &systems[i];
             let (ops, errors, first_error, elapsed, cpu, latency) =
-                drive(system, workload, tasks, slice).await;
-            cell.ops += ops;
+                drive(system, workload, system.tasks_for(tasks), slice).await;
+            let cell = &mut cells[i];
+            cell.slices.push(Slice { ops, elapsed, cpu });
             cell.errors += errors;
             if cell.first_error.is_none() {
                 cell.first_error = first_error;
             }
-            cell.elapsed += elapsed;
-            cell.cpu += cpu;
             cell.latency.add(&latency).expect("same histogram bounds");
         }
     }
     for cell in &cells {
         eprintln!(
-            "  {:<42} {:>3}x{:<3} {:<34} {:>9.0}/s  errors {}",
+            "  {:<42} {:>3}x{:<3} {:<36} {:>9.0}/s  errors {}",
             workload.name(),
             conns,
             tasks,
@@ -237,24 +352,28 @@ async fn measure(
     cells
 }
 
-async fn dedicated(url: &str, n: usize) -> System {
-    let opts = Opts::from_url(url).expect("the test server's URL parses");
-    dedicated_with(opts, n).await
-}
-
-async fn dedicated_with(opts: Opts, n: usize) -> System {
+async fn connections(opts: Opts, n: usize) -> Arc<Vec<tokio::sync::Mutex<Conn>>> {
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
         let conn = Conn::new(opts.clone()).await.expect("connects");
         conns.push(tokio::sync::Mutex::new(conn));
     }
-    System::Dedicated(Arc::new(conns))
+    Arc::new(conns)
+}
+
+async fn limit_with(opts: Opts, n: usize) -> System {
+    System::Limit(connections(opts, n).await)
+}
+
+fn url_opts(url: &str) -> Opts {
+    Opts::from_url(url).expect("the test server's URL parses")
 }
 
 async fn systems(url: &str, sqlx_url: &str, n: usize) -> Vec<System> {
     let ours = our_pool(url, n).await;
     vec![
-        dedicated(url, n).await,
+        limit_with(url_opts(url), n).await,
+        System::Dedicated(connections(url_opts(url), n).await),
         System::Ours(ours.clone()),
         System::OursRaw(ours),
         System::MysqlAsync(
@@ -290,69 +409,263 @@ async fn create_table(server: &TestServer) {
     conn.disconnect().await.expect("disconnect");
 }
 
-fn print_table(cells: &[Cell]) {
-    println!(
-        "| workload | conns x tasks | system | ops/s | vs dedicated | p50 µs | p99 µs | p99.9 µs | CPU µs/op | CPU vs dedicated | errors |"
+const LIMIT: &str = "limit: 1 task per dedicated conn";
+const OURS: &str = "pool-runtime (query_first/begin)";
+const MYSQL_ASYNC_RESET: &str = "mysql_async Pool (reset, default)";
+const MYSQL_ASYNC_NO_RESET: &str = "mysql_async Pool (reset off)";
+const SQLX: &str = "sqlx MySqlPool";
+
+/// What the run prints, as markdown; `--write-markdown` puts it into
+/// BENCHMARKS.md as well.
+#[derive(Default)]
+struct Report(String);
+
+impl Report {
+    fn line(&mut self, text: impl AsRef<str>) {
+        println!("{}", text.as_ref());
+        self.0.push_str(text.as_ref());
+        self.0.push('\n');
+    }
+}
+
+fn find<'a>(cells: &'a [Cell], like: &Cell, system: &str) -> Option<&'a Cell> {
+    cells
+        .iter()
+        .find(|c| c.same_shape(like) && c.system == system)
+}
+
+fn main_table(report: &mut Report, cells: &[Cell]) {
+    report.line(
+        "| workload | conns x tasks | system | ops/s | vs limit | p50 µs | p99 µs | p99.9 µs | CPU µs/op | CPU vs limit | errors |",
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    report.line("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for cell in cells {
-        let limit = cells.iter().find(|c| {
-            c.workload == cell.workload
-                && c.conns == cell.conns
-                && c.tasks == cell.tasks
-                && c.system == "dedicated conns (limit)"
-        });
-        let (ratio_to_limit, cpu_ratio) = match limit {
+        let limit = find(cells, cell, LIMIT);
+        let (rate, cpu) = match limit {
             Some(l) => (
-                cell.per_sec() / l.per_sec(),
-                cell.cpu_per_op_us() / l.cpu_per_op_us(),
+                Spread::rate(cell, l).to_string(),
+                Spread::cpu(cell, l).to_string(),
             ),
-            None => (f64::NAN, f64::NAN),
+            None => ("-".into(), "-".into()),
         };
-        let ratio = |r: f64| {
-            if r.is_finite() {
-                format!("{r:.2}")
-            } else {
-                "-".into()
-            }
-        };
-        println!(
-            "| {} | {}x{} | {} | {:.0} | {} | {:.0} | {:.0} | {:.0} | {:.1} | {} | {} |",
+        report.line(format!(
+            "| {} | {}x{} | {} | {:.0} | {rate} | {:.0} | {:.0} | {:.0} | {:.1} | {cpu} | {} |",
             cell.workload.name(),
             cell.conns,
             cell.tasks,
             cell.system,
             cell.per_sec(),
-            ratio(ratio_to_limit),
-            us(cell.latency.value_at_quantile(0.5)),
+            cell.p50_us(),
             us(cell.latency.value_at_quantile(0.99)),
             us(cell.latency.value_at_quantile(0.999)),
             cell.cpu_per_op_us(),
-            ratio(cpu_ratio),
             cell.errors,
-        );
+        ));
     }
+    first_errors(report, "", cells);
+}
+
+fn first_errors(report: &mut Report, part: &str, cells: &[Cell]) {
     for cell in cells.iter().filter(|c| c.first_error.is_some()) {
-        println!(
-            "\nfirst error, {} {}x{} {}: {}",
+        report.line(format!(
+            "\nfirst error{part}, {} {}x{} {}: {}",
             cell.workload.name(),
             cell.conns,
             cell.tasks,
             cell.system,
             cell.first_error.as_deref().unwrap_or_default()
-        );
+        ));
     }
 }
 
-async fn bench(mode: &Mode) {
+/// One target: the measured spread against the bound, and the verdict.
+fn target_row(
+    report: &mut Report,
+    what: &str,
+    measured: Option<Spread>,
+    bound: f64,
+    at_most: bool,
+) {
+    let Some(m) = measured.filter(|m| m.median.is_finite()) else {
+        report.line(format!("| {what} | not measured in this run | - |"));
+        return;
+    };
+    let met = if at_most {
+        m.median <= bound
+    } else {
+        m.median >= bound
+    };
+    let verdict = if met {
+        "met".to_owned()
+    } else {
+        format!("**missed** by {:.3}", (m.median - bound).abs())
+    };
+    report.line(format!("| {what} | {m} | {verdict} |"));
+}
+
+/// The issue's targets, read off this run's cells (SELECT 1, through
+/// `query_first`).
+fn targets_table(report: &mut Report, cells: &[Cell], tls: &[Cell]) {
+    let select1 = |conns: usize, tasks: usize, system: &str| {
+        cells.iter().find(|c| {
+            c.workload == Workload::Select1
+                && c.conns == conns
+                && c.tasks == tasks
+                && c.system == system
+        })
+    };
+    let ratio = |shape: (usize, usize), a: &str, b: &str| {
+        Some(Spread::rate(
+            select1(shape.0, shape.1, a)?,
+            select1(shape.0, shape.1, b)?,
+        ))
+    };
+    report.line("| target (SELECT 1, `query_first`; median of per-round ratios, range) | this run | verdict |");
+    report.line("|---|---|---|");
+    target_row(
+        report,
+        ">= 0.97 of the limit at 8x32",
+        ratio((8, 32), OURS, LIMIT),
+        0.97,
+        false,
+    );
+    target_row(
+        report,
+        ">= 0.97 of the limit at 32x128",
+        ratio((32, 128), OURS, LIMIT),
+        0.97,
+        false,
+    );
+    target_row(
+        report,
+        ">= 1.05x mysql_async reset off (8x32)",
+        ratio((8, 32), OURS, MYSQL_ASYNC_NO_RESET),
+        1.05,
+        false,
+    );
+    target_row(
+        report,
+        ">= 2x mysql_async default (8x32)",
+        ratio((8, 32), OURS, MYSQL_ASYNC_RESET),
+        2.0,
+        false,
+    );
+    target_row(
+        report,
+        ">= 2x sqlx (8x32)",
+        ratio((8, 32), OURS, SQLX),
+        2.0,
+        false,
+    );
+    let cpu = select1(8, 32, OURS)
+        .zip(select1(8, 32, LIMIT))
+        .map(|(a, b)| Spread::cpu(a, b));
+    target_row(
+        report,
+        "client CPU/query <= 1.05x the limit (8x32)",
+        cpu,
+        1.05,
+        true,
+    );
+    let p50 = select1(1, 1, OURS)
+        .zip(select1(1, 1, LIMIT))
+        .map(|(a, b)| Spread::of(vec![a.p50_us() / b.p50_us()]));
+    target_row(
+        report,
+        "1x1 p50 within 3 % of a raw `Conn` (ratio <= 1.03)",
+        p50,
+        1.03,
+        true,
+    );
+    let over_tls = || {
+        let pool = tls.iter().find(|c| c.system == TLS.1)?;
+        let limit = tls.iter().find(|c| c.system == TLS.0)?;
+        Some(Spread::rate(pool, limit))
+    };
+    target_row(
+        report,
+        "TLS: >= 0.97 of the TLS limit (8x32)",
+        over_tls(),
+        0.97,
+        false,
+    );
+}
+
+/// Where `--write-markdown` writes: between these markers in BENCHMARKS.md.
+const MARK_BEGIN: &str = "<!-- compare:begin (generated by `cargo bench -p pool-bench --bench compare -- --write-markdown`) -->";
+const MARK_END: &str = "<!-- compare:end -->";
+
+fn benchmarks_md() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md")
+}
+
+/// Replaces the generated block of BENCHMARKS.md with `report`.
+fn write_markdown(report: &Report) -> Result<(), String> {
+    let path = benchmarks_md();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (Some(begin), Some(end)) = (text.find(MARK_BEGIN), text.find(MARK_END)) else {
+        return Err(format!(
+            "{} has no generated block (the lines `{MARK_BEGIN}` and `{MARK_END}`)",
+            path.display()
+        ));
+    };
+    let updated = format!(
+        "{}{MARK_BEGIN}\n\n{}\n{}",
+        &text[..begin],
+        report.0.trim(),
+        &text[end..]
+    );
+    std::fs::write(&path, updated).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The commit the run measured (`+dirty` when the tree had changes).
+fn commit() -> String {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let hash = command_output("git", &["-C", dir, "rev-parse", "--short=7", "HEAD"])
+        .unwrap_or_else(|| "unknown".into());
+    let dirty = command_output(
+        "git",
+        &["-C", dir, "status", "--porcelain", "--untracked-files=no"],
+    )
+    .is_some_and(|s| !s.is_empty());
+    if dirty { format!("{hash}+dirty") } else { hash }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+async fn bench(mode: &Mode) -> (Report, Vec<Cell>) {
     let setup = Setup::start().await;
     let (server, url, sqlx_url) = (&setup.server, &setup.url, &setup.sqlx_url);
     create_table(server).await;
     setup.print_header("compare", mode.quick);
-    println!(
-        "per cell: {:?} warm-up, {:?} measured in {} slice(s) interleaved across systems\n",
-        mode.warmup, mode.cell, mode.rounds,
-    );
+    let mut report = Report::default();
 
     let mut cells = Vec::new();
     for &(conns, tasks) in &mode.shapes {
@@ -382,10 +695,12 @@ async fn bench(mode: &Mode) {
             system.close().await;
         }
     }
-    print_table(&cells);
+    report.line("### Every system, workload and shape\n");
+    main_table(&mut report, &cells);
     if mode.wants_workload(Workload::Select1) {
-        metrics_part(mode, url).await;
+        metrics_part(mode, url, &mut report).await;
     }
+    (report, cells)
 }
 
 /// The metrics cells' names: (off, no-op recorder, Prometheus recorder),
@@ -421,7 +736,7 @@ async fn metered_pool(url: &str, n: usize, recorder: Option<&dyn metrics::Record
 
 /// This pool with metrics off, on a no-op recorder and on Prometheus's, at
 /// 8 x 32 SELECT 1, interleaved.
-async fn metrics_part(mode: &Mode, url: &str) {
+async fn metrics_part(mode: &Mode, url: &str, report: &mut Report) {
     let (conns, tasks) = (8, 32);
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let handle = prometheus.handle();
@@ -454,59 +769,47 @@ async fn metrics_part(mode: &Mode, url: &str) {
         .filter(|l| l.starts_with("db_client_connection") || l.starts_with("pool_runtime"))
         .count();
 
-    println!("\n## Metrics on beside off (8 x 32 SELECT 1, same server, interleaved)\n");
-    println!("| system | ops/s | vs off | p50 µs | p99 µs | CPU µs/op | CPU vs off | errors |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    report.line("\n### Metrics on beside off (8 x 32 SELECT 1, same server, interleaved)\n");
+    report.line("| system | ops/s | vs off | p50 µs | p99 µs | CPU µs/op | CPU vs off | errors |");
+    report.line("|---|---:|---:|---:|---:|---:|---:|---:|");
     for cell in &cells {
         let off = METRICS_CELLS
             .iter()
             .find(|names| names.contains(&cell.system))
             .and_then(|names| cells.iter().find(|c| c.system == names[0]));
-        let (rate, cpu) = off.map_or((f64::NAN, f64::NAN), |off| {
+        let (rate, cpu) = off.map_or(("-".into(), "-".into()), |off| {
             (
-                cell.per_sec() / off.per_sec(),
-                cell.cpu_per_op_us() / off.cpu_per_op_us(),
+                Spread::rate(cell, off).to_string(),
+                Spread::cpu(cell, off).to_string(),
             )
         });
-        println!(
-            "| {} | {:.0} | {:.3} | {:.0} | {:.0} | {:.1} | {:.3} | {} |",
+        report.line(format!(
+            "| {} | {:.0} | {rate} | {:.0} | {:.0} | {:.1} | {cpu} | {} |",
             cell.system,
             cell.per_sec(),
-            rate,
-            us(cell.latency.value_at_quantile(0.5)),
+            cell.p50_us(),
             us(cell.latency.value_at_quantile(0.99)),
             cell.cpu_per_op_us(),
-            cpu,
             cell.errors,
-        );
+        ));
     }
-    println!(
+    report.line(format!(
         "\nPrometheus recorder: {series} exposition lines of the pool's metrics rendered after the run"
-    );
-    for cell in cells.iter().filter(|c| c.first_error.is_some()) {
-        println!(
-            "\nfirst error, metrics part, {}: {}",
-            cell.system,
-            cell.first_error.as_deref().unwrap_or_default()
-        );
-    }
+    ));
+    first_errors(report, ", metrics part", &cells);
 }
 
-/// The TLS cells' names: (dedicated, pool) for each transport.
-const PLAIN: (&str, &str) = (
-    "dedicated conns, plaintext",
-    "pool-runtime (query_first), plaintext",
-);
+/// The TLS cells' names: (limit, pool) for each transport.
+const PLAIN: (&str, &str) = ("limit, plaintext", "pool-runtime (query_first), plaintext");
 const TLS: (&str, &str) = (
-    "dedicated conns, TLS verify_identity",
+    "limit, TLS verify_identity",
     "pool-runtime (query_first), TLS verify_identity",
 );
 
 /// The driver's options for verified TLS with the kit's CA.
 fn tls_opts(url: &str, ca: &std::path::Path) -> Opts {
-    let opts = Opts::from_url(url).expect("the test server's URL parses");
     let ssl = SslOpts::default().with_root_certs(vec![ca.to_path_buf().into()]);
-    OptsBuilder::from_opts(opts).ssl_opts(ssl).into()
+    OptsBuilder::from_opts(url_opts(url)).ssl_opts(ssl).into()
 }
 
 async fn our_pool_tls(url: &str, n: usize, ca: Option<&std::path::Path>) -> Pool {
@@ -519,6 +822,7 @@ async fn our_pool_tls(url: &str, n: usize, ca: Option<&std::path::Path>) -> Pool
         None => options.ssl_mode = SslMode::Disabled,
     }
     Pool::builder(options)
+        .without_metrics()
         .connect()
         .await
         .expect("pool-runtime boots against the TLS test server")
@@ -542,7 +846,7 @@ async fn connect_latency(plain: &Opts, tls: &Opts, rounds: usize) -> [Histogram<
 }
 
 /// TLS beside plaintext on one TLS-capable server, in the same run.
-async fn tls_part(mode: &Mode) {
+async fn tls_part(mode: &Mode, report: &mut Report) -> Vec<Cell> {
     let server = TestServer::builder()
         .tls()
         .start()
@@ -556,21 +860,18 @@ async fn tls_part(mode: &Mode) {
     let url = server.url().to_owned();
     let (conns, tasks) = (8, 32);
     eprintln!("TLS: {conns} connections x {tasks} tasks, SELECT 1");
-    let plain_opts = Opts::from_url(&url).expect("the test server's URL parses");
+    let plain_opts = url_opts(&url);
     let tls_opts = tls_opts(&url, &ca);
     let systems = vec![
         System::Labelled(
             PLAIN.0,
-            Box::new(dedicated_with(plain_opts.clone(), conns).await),
+            Box::new(limit_with(plain_opts.clone(), conns).await),
         ),
         System::Labelled(
             PLAIN.1,
             Box::new(System::Ours(our_pool_tls(&url, conns, None).await)),
         ),
-        System::Labelled(
-            TLS.0,
-            Box::new(dedicated_with(tls_opts.clone(), conns).await),
-        ),
+        System::Labelled(TLS.0, Box::new(limit_with(tls_opts.clone(), conns).await)),
         System::Labelled(
             TLS.1,
             Box::new(System::Ours(our_pool_tls(&url, conns, Some(&ca)).await)),
@@ -583,60 +884,93 @@ async fn tls_part(mode: &Mode) {
     let rounds = if mode.quick { 20 } else { 200 };
     let [plain_connect, tls_connect] = connect_latency(&plain_opts, &tls_opts, rounds).await;
 
-    let rate = |name: &str| {
-        cells
-            .iter()
-            .find(|c| c.system == name)
-            .map_or(f64::NAN, Cell::per_sec)
+    let cell = |name: &str| cells.iter().find(|c| c.system == name);
+    let ratio = |a: &str, b: &str| {
+        cell(a)
+            .zip(cell(b))
+            .map_or_else(|| "-".to_owned(), |(a, b)| Spread::rate(a, b).to_string())
     };
-    println!("\n## TLS beside plaintext (one TLS-capable server, same run)\n");
-    println!("| system | ops/s | p50 µs | p99 µs | CPU µs/op | errors |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    report.line("\n### TLS beside plaintext (a second, TLS-capable server, same run)\n");
+    report.line("| system | ops/s | p50 µs | p99 µs | CPU µs/op | errors |");
+    report.line("|---|---:|---:|---:|---:|---:|");
     for cell in &cells {
-        println!(
+        report.line(format!(
             "| {} | {:.0} | {:.0} | {:.0} | {:.1} | {} |",
             cell.system,
             cell.per_sec(),
-            us(cell.latency.value_at_quantile(0.5)),
+            cell.p50_us(),
             us(cell.latency.value_at_quantile(0.99)),
             cell.cpu_per_op_us(),
             cell.errors,
-        );
+        ));
     }
-    println!(
-        "\npool / dedicated: plaintext {:.3}, TLS {:.3}; TLS / plaintext: dedicated {:.3}, pool {:.3}",
-        rate(PLAIN.1) / rate(PLAIN.0),
-        rate(TLS.1) / rate(TLS.0),
-        rate(TLS.0) / rate(PLAIN.0),
-        rate(TLS.1) / rate(PLAIN.1),
-    );
-    println!("\n| connect ({rounds} each, alternating) | p50 µs | p99 µs |");
-    println!("|---|---:|---:|");
+    report.line(format!(
+        "\npool / limit: plaintext {}, TLS {}; TLS / plaintext: limit {}, pool {}",
+        ratio(PLAIN.1, PLAIN.0),
+        ratio(TLS.1, TLS.0),
+        ratio(TLS.0, PLAIN.0),
+        ratio(TLS.1, PLAIN.1),
+    ));
+    report.line(format!(
+        "\n| connect ({rounds} each, alternating) | p50 µs | p99 µs |"
+    ));
+    report.line("|---|---:|---:|");
     for (name, hist) in [
         ("plaintext", &plain_connect),
         ("TLS verify_identity", &tls_connect),
     ] {
-        println!(
+        report.line(format!(
             "| {name} | {:.0} | {:.0} |",
             us(hist.value_at_quantile(0.5)),
             us(hist.value_at_quantile(0.99)),
-        );
+        ));
     }
-    for cell in cells.iter().filter(|c| c.first_error.is_some()) {
-        println!(
-            "\nfirst error, TLS part, {}: {}",
-            cell.system,
-            cell.first_error.as_deref().unwrap_or_default()
-        );
-    }
+    first_errors(report, ", TLS part", &cells);
+    cells
 }
 
 fn main() {
+    let write = std::env::args().any(|a| a == "--write-markdown");
     common::run(async {
         let mode = Mode::from_env();
-        bench(&mode).await;
-        if mode.wants_workload(Workload::Select1) {
-            tls_part(&mode).await;
+        let began = std::time::Instant::now();
+        let load_before = load_average();
+        let (mut report, cells) = bench(&mode).await;
+        let tls = if mode.wants_workload(Workload::Select1) {
+            tls_part(&mode, &mut report).await
+        } else {
+            Vec::new()
+        };
+        report.line("\n### Against the targets\n");
+        targets_table(&mut report, &cells, &tls);
+        let header = format!(
+            "Generated at `{}` on {} UTC; {} s wall; {} mode: per cell {:?} warm-up, then {:?} in {} rounds \
+             interleaved across the systems, order rotated each round. Machine: {} CPUs ({}), shared \
+             with the server; 1-minute load average {} at the start, {} at the end. Transport: TCP \
+             loopback for every system.\n",
+            commit(),
+            command_output("date", &["-u", "+%Y-%m-%d %H:%M"]).unwrap_or_default(),
+            began.elapsed().as_secs(),
+            if mode.quick { "quick" } else { "full" },
+            mode.warmup,
+            mode.cell,
+            mode.rounds,
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model(),
+            load_before,
+            load_average(),
+        );
+        println!("\n{header}");
+        report.0.insert_str(0, &format!("{header}\n"));
+        if write {
+            if mode.quick {
+                eprintln!("--write-markdown ignored in quick mode: its timings mean nothing");
+            } else if let Err(e) = write_markdown(&report) {
+                eprintln!("--write-markdown: {e}");
+                std::process::exit(1);
+            } else {
+                eprintln!("wrote the generated block of {}", benchmarks_md().display());
+            }
         }
     });
 }

@@ -88,6 +88,12 @@ impl Workload {
 /// One system under test, holding its N connections.
 #[derive(Clone)]
 pub enum System {
+    /// The limit: N connections, one task each (however many tasks the
+    /// shape has), so nothing is ever handed off or waited for. Each sits
+    /// in an uncontended mutex only so that the system can be shared.
+    Limit(Arc<Vec<tokio::sync::Mutex<Conn>>>),
+    /// N connections shared by the shape's tasks: task `t` always uses
+    /// connection `t % N`, queued FIFO by its mutex.
     Dedicated(Arc<Vec<tokio::sync::Mutex<Conn>>>),
     Ours(Pool),
     OursRaw(Pool),
@@ -106,7 +112,8 @@ pub fn err(e: impl std::fmt::Display) -> String {
 impl System {
     pub fn name(&self) -> &'static str {
         match self {
-            System::Dedicated(_) => "dedicated conns (limit)",
+            System::Limit(_) => "limit: 1 task per dedicated conn",
+            System::Dedicated(_) => "dedicated conns shared by the tasks",
             System::Ours(_) => "pool-runtime (query_first/begin)",
             System::OursRaw(_) => "pool-runtime get()+raw conn",
             System::MysqlAsync(_, name) => name,
@@ -119,7 +126,7 @@ impl System {
         let id = rng.u32(1..=ROWS);
         match self {
             System::Labelled(_, inner) => Box::pin(inner.run(workload, task, rng)).await,
-            System::Dedicated(conns) => {
+            System::Limit(conns) | System::Dedicated(conns) => {
                 let mut conn = conns[task % conns.len()].lock().await;
                 conn_op(&mut conn, workload, id).await
             }
@@ -185,9 +192,19 @@ impl System {
         }
     }
 
+    /// How many tasks drive this system in a shape of `tasks` tasks: the
+    /// limit runs one per connection.
+    pub fn tasks_for(&self, tasks: usize) -> usize {
+        match self {
+            System::Limit(conns) => conns.len(),
+            System::Labelled(_, inner) => inner.tasks_for(tasks),
+            _ => tasks,
+        }
+    }
+
     pub async fn close(self) {
         match self {
-            System::Dedicated(conns) => {
+            System::Limit(conns) | System::Dedicated(conns) => {
                 if let Ok(conns) = Arc::try_unwrap(conns) {
                     for conn in conns {
                         let _ = conn.into_inner().disconnect().await;

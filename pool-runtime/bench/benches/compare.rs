@@ -49,7 +49,7 @@
 //! Errors are counted and printed, never hidden.
 //!
 //! TLS, in the same run: a second throwaway server with TLS (a CA made at
-//! start by the test kit), on which dedicated connections and this pool
+//! start by the test kit), on which the limit and this pool
 //! each run `SELECT 1` at 8 x 32 in plaintext and over verified TLS
 //! (`verify_identity` against the kit's CA), interleaved; then the connect
 //! latency of one connection, plaintext vs TLS, alternating.

@@ -198,6 +198,25 @@ impl FaultProxy {
         })
     }
 
+    /// Sends connections accepted from now on to `upstream`; connections
+    /// already open keep talking to the server they were connected to, as
+    /// they do when a virtual IP or a DNS name moves to another server.
+    ///
+    /// A client connecting in the instant of the call goes to either one.
+    /// The standing rules ([`on_new_connections`](Self::on_new_connections),
+    /// [`after_idle`](Self::after_idle)) stay as they are.
+    pub fn retarget(&self, upstream: SocketAddr) {
+        let previous = self.state.set_upstream(upstream);
+        tracing::info!(addr = %self.addr, from = %previous, to = %upstream,
+            "fault proxy retargeted");
+    }
+
+    /// Where connections accepted now go: the address given to
+    /// [`start`](Self::start), or to the last [`retarget`](Self::retarget).
+    pub fn upstream(&self) -> SocketAddr {
+        self.state.upstream()
+    }
+
     /// The address clients connect to (`127.0.0.1` and the proxy's port).
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -315,7 +334,7 @@ impl fmt::Debug for FaultProxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FaultProxy")
             .field("addr", &self.addr)
-            .field("upstream", &self.state.upstream)
+            .field("upstream", &self.state.upstream())
             .finish_non_exhaustive()
     }
 }

@@ -104,9 +104,9 @@ async fn a_row_written_on_the_primary_appears_on_every_replica() {
 }
 
 #[tokio::test]
-async fn the_app_user_gets_1290_writing_on_a_replica_and_no_password_is_shown() {
+async fn the_app_user_is_least_privileged_gets_1290_on_a_replica_and_is_never_shown() {
     bounded(
-        "the_app_user_gets_1290_writing_on_a_replica_and_no_password_is_shown",
+        "the_app_user_is_least_privileged_gets_1290_on_a_replica_and_is_never_shown",
         TEST_TIMEOUT,
         async {
             let cluster = start(1).await;
@@ -132,6 +132,24 @@ async fn the_app_user_gets_1290_writing_on_a_replica_and_no_password_is_shown() 
                     .any(|g| g.contains("ON *.*") && g.contains(privilege) && !g.contains("USAGE"));
                 assert!(!global, "app has {privilege}: {all}");
             }
+
+            // Replica status needs a privilege the app user lacks by
+            // default, as a least-privilege login does; `grant_app` gives it
+            // on every server, and read_only still applies.
+            let mut replica = connect(&cluster.app_url(1)).await;
+            let err = replica.query_drop("SHOW SLAVE STATUS").await.unwrap_err();
+            assert_eq!(server_code(&err), Some(1227), "{err}");
+            replica.disconnect().await.unwrap();
+            cluster.grant_app("SLAVE MONITOR").await.unwrap();
+            let mut replica = connect(&cluster.app_url(1)).await;
+            let status: Option<mysql_async::Row> =
+                replica.query_first("SHOW SLAVE STATUS").await.unwrap();
+            assert!(status.is_some());
+            replica.disconnect().await.unwrap();
+            let err = insert(&cluster.app_url(1), 2).await.unwrap_err();
+            assert_eq!(server_code(&err), Some(1290), "{err}");
+            let err = cluster.grant_app("ALL; DROP USER app").await.unwrap_err();
+            assert!(matches!(err, TestkitError::BadPrivilege { .. }), "{err:?}");
 
             let url = cluster.app_url(0);
             let password = url
@@ -201,6 +219,13 @@ async fn switchover_promotes_the_replica_and_the_old_primary_follows_it() {
                 cluster.wait_caught_up(i).await.unwrap();
                 assert_eq!(ids(&cluster, i).await, vec![1, 3, 4], "server {i}");
             }
+
+            // Fencing: the sessions on the old primary (1 now) are killed.
+            let mut fenced = connect(&cluster.app_url(1)).await;
+            fenced.query_drop("SELECT 1").await.unwrap();
+            let killed = cluster.kill_app_sessions(1).await.unwrap();
+            assert!(killed >= 1, "killed {killed}");
+            assert!(fenced.query_drop("SELECT 1").await.is_err());
             let _ = before.disconnect().await;
         },
     )

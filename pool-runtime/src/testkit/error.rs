@@ -167,6 +167,16 @@ pub enum TestkitError {
         reason: String,
     },
 
+    /// A privilege list the kit will not put in a `GRANT`.
+    #[error(
+        "`{privileges}` is not a privilege list the test kit accepts \
+         (letters, spaces and commas only, e.g. `SLAVE MONITOR`)"
+    )]
+    BadPrivilege {
+        /// The rejected text.
+        privileges: String,
+    },
+
     /// A global variable name that is not a plain identifier.
     #[error("`{name}` is not a server variable name (letters, digits and `_` only)")]
     BadVariableName {

@@ -91,9 +91,10 @@ impl TestCluster {
     ///
     /// The servers start concurrently; the call returns once every replica
     /// replicates and has applied the primary's setup (so `app` exists
-    /// everywhere). `TestCluster::start(2)` takes about 2.5 s on a 2-core
-    /// machine shared with other builds (HELPER-NOTES-15-kit.md has the
-    /// measurement).
+    /// everywhere). `TestCluster::start(2)` takes 2 to 4 s on a 2-core
+    /// machine busy with other builds, nearly all of it each server's
+    /// `mariadb-install-db` and start. It always starts servers of its own,
+    /// also when `POOL_TEST_URL` is set.
     ///
     /// # Errors
     ///
@@ -267,6 +268,47 @@ impl TestCluster {
     /// The application user's name (`app`).
     pub fn app_user(&self) -> &'static str {
         APP_USER
+    }
+
+    /// Grants the application user `privileges` on every database
+    /// (`GRANT privileges ON *.* TO app`), on every server: the grant is
+    /// made on the primary and the call returns once every replica has
+    /// applied it. For a pool that reads replica status through the
+    /// application's own login: `SHOW SLAVE STATUS` needs `SLAVE MONITOR`
+    /// (MariaDB 10.5+; `REPLICATION CLIENT` on MySQL), which does not lift
+    /// `read_only`. Without it the application user gets error 1227 there,
+    /// as a least-privilege production login does.
+    ///
+    /// # Errors
+    ///
+    /// [`TestkitError::BadPrivilege`] for anything but letters, spaces and
+    /// commas; [`TestkitError::ClusterStep`] if the grant failed;
+    /// [`TestkitError::NotCaughtUp`] if a replica did not apply it in time.
+    pub async fn grant_app(&self, privileges: &str) -> Result<(), TestkitError> {
+        let plain = privileges
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c == ' ' || c == ',');
+        if privileges.trim().is_empty() || !plain {
+            return Err(TestkitError::BadPrivilege {
+                privileges: privileges.into(),
+            });
+        }
+        let primary = self.primary;
+        let mut conn = self.conn(primary, "connect to the primary").await?;
+        let grant = async {
+            for host in ["%", "localhost"] {
+                let statement = format!("GRANT {privileges} ON *.* TO '{APP_USER}'@'{host}'");
+                exec(&mut conn, &statement).await?;
+            }
+            Ok(())
+        };
+        self.step(primary, "grant to the application user", grant)
+            .await?;
+        let _ = conn.disconnect().await;
+        for i in self.replica_indexes() {
+            self.wait_caught_up(i).await?;
+        }
+        Ok(())
     }
 
     /// Kills every session of the application user on server `i`, as a

@@ -122,8 +122,10 @@ pub enum Fault {
     FinThenReset,
 }
 
-/// A TCP proxy on a free loopback port, in front of one upstream server, that
-/// forwards bytes both ways and breaks connections on demand.
+/// A TCP proxy on a free loopback port, in front of an upstream server, that
+/// forwards bytes both ways and breaks connections on demand. Its upstream
+/// can be moved for new connections ([`retarget`](Self::retarget)), so it
+/// also stands in for a virtual IP or a DNS name that moves at a failover.
 ///
 /// Faults can hit every current connection ([`inject`](Self::inject)), one
 /// connection ([`inject_on`](Self::inject_on)), every connection accepted from

@@ -179,7 +179,9 @@ async fn switchover_promotes_the_replica_and_the_old_primary_follows_it() {
             let mut before = connect(&cluster.app_url(0)).await;
             before.query_drop("SELECT 1").await.unwrap();
 
+            let begun = Instant::now();
             cluster.switchover(1).await.unwrap();
+            eprintln!("switchover took {:?}", begun.elapsed());
             assert_eq!(cluster.primary_index(), 1);
             assert_eq!(cluster.primary().addr(), cluster.server(1).addr());
             assert_eq!(cluster.replica_indexes(), vec![0, 2]);
@@ -376,6 +378,33 @@ async fn a_delayed_replica_falls_behind_as_writes_arrive() {
             insert(&cluster.app_url(0), 2).await.unwrap();
             cluster.wait_caught_up(1).await.unwrap();
             assert_eq!(ids(&cluster, 1).await, vec![1, 2]);
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_restarted_replica_is_read_only_and_replicates_again() {
+    bounded(
+        "a_restarted_replica_is_read_only_and_replicates_again",
+        TEST_TIMEOUT,
+        async {
+            let mut cluster = start(1).await;
+            create_table(&cluster).await;
+            cluster.wait_caught_up(1).await.unwrap();
+
+            cluster.stop(1).await.unwrap();
+            // Writes made while the replica is down reach it once it is back.
+            insert(&cluster.app_url(0), 1).await.unwrap();
+            let refused = Conn::new(Opts::from_url(&cluster.app_url(1)).unwrap()).await;
+            assert!(refused.is_err(), "a stopped server accepts no login");
+            cluster.start_again(1).await.unwrap();
+
+            cluster.wait_caught_up(1).await.unwrap();
+            assert_eq!(ids(&cluster, 1).await, vec![1]);
+            let err = insert(&cluster.app_url(1), 2).await.unwrap_err();
+            assert_eq!(server_code(&err), Some(1290), "{err}");
+            assert_eq!(cluster.seconds_behind(1).await.unwrap(), Some(0));
         },
     )
     .await

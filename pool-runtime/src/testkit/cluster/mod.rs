@@ -12,9 +12,11 @@
 //! Layout: this file holds the cluster and its accessors; [`replication`]
 //! the dialect (MariaDB or MySQL words for the same steps); `lag` the
 //! per-replica controls (stop, start, delay, lag, catch-up); `switchover`
-//! the promotion of a replica.
+//! the promotion of a replica; `lifecycle` stopping and starting a server
+//! while keeping its role.
 
 mod lag;
+mod lifecycle;
 mod replication;
 mod switchover;
 

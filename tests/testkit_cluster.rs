@@ -409,3 +409,37 @@ async fn a_restarted_replica_is_read_only_and_replicates_again() {
     )
     .await
 }
+
+/// A transaction open on the primary does not hold the switchover up: the
+/// demotion goes through, and the transaction's commit fails as read-only.
+#[tokio::test]
+async fn an_open_transaction_does_not_block_the_switchover() {
+    bounded(
+        "an_open_transaction_does_not_block_the_switchover",
+        TEST_TIMEOUT,
+        async {
+            let mut cluster = start(1).await;
+            create_table(&cluster).await;
+            let mut open = connect(&cluster.app_url(0)).await;
+            open.query_drop("BEGIN").await.unwrap();
+            open.exec_drop("INSERT INTO t (id) VALUES (?)", (1,))
+                .await
+                .unwrap();
+
+            bounded(
+                "the switchover",
+                Duration::from_secs(20),
+                cluster.switchover(1),
+            )
+            .await
+            .unwrap();
+            let err = open.query_drop("COMMIT").await.unwrap_err();
+            assert_eq!(server_code(&err), Some(1290), "{err}");
+            cluster.wait_caught_up(0).await.unwrap();
+            assert!(ids(&cluster, 1).await.is_empty());
+            assert!(ids(&cluster, 0).await.is_empty());
+            let _ = open.disconnect().await;
+        },
+    )
+    .await
+}

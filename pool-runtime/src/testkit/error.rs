@@ -1,5 +1,6 @@
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// What went wrong while starting, controlling or proxying a test server.
 ///
@@ -109,6 +110,71 @@ pub enum TestkitError {
     BadUserName {
         /// The rejected name.
         name: String,
+    },
+
+    /// A server of a [`TestCluster`](crate::testkit::TestCluster) did not
+    /// start.
+    #[error("test cluster server {index} did not start: {source}")]
+    ClusterStart {
+        /// The server's index in the cluster (0 = the first primary).
+        index: usize,
+        /// Why.
+        #[source]
+        source: Box<TestkitError>,
+    },
+
+    /// A step of setting up or driving replication failed on one server of
+    /// a [`TestCluster`](crate::testkit::TestCluster).
+    #[error("test cluster server {index} (127.0.0.1:{port}): {step} failed: {source}")]
+    ClusterStep {
+        /// The server's index in the cluster (0 = the first primary).
+        index: usize,
+        /// Its TCP port.
+        port: u16,
+        /// What the kit was doing, e.g. `promote` or `point at the new primary`.
+        step: &'static str,
+        /// The server's error (statements carrying a password are named, not shown).
+        #[source]
+        source: Box<TestkitError>,
+    },
+
+    /// A replica did not apply everything the primary has within the
+    /// deadline: its replication is stopped, delayed, broken or slow.
+    #[error(
+        "test cluster replica {index} (127.0.0.1:{port}) did not apply the primary's GTID \
+         position `{target}` within {waited:?}; replica status: {status}"
+    )]
+    NotCaughtUp {
+        /// The replica's index in the cluster.
+        index: usize,
+        /// Its TCP port.
+        port: u16,
+        /// The primary's GTID position it was waiting for.
+        target: String,
+        /// How long it was waited for.
+        waited: Duration,
+        /// What the replica reported (threads running, last errors, its position).
+        status: String,
+    },
+
+    /// An operation was asked of a cluster server that has no such index,
+    /// or whose role does not fit it (a replica operation on the primary).
+    #[error("test cluster server {index}: {reason}")]
+    ClusterRole {
+        /// The index that was given.
+        index: usize,
+        /// Why it does not fit.
+        reason: String,
+    },
+
+    /// A privilege list the kit will not put in a `GRANT`.
+    #[error(
+        "`{privileges}` is not a privilege list the test kit accepts \
+         (letters, spaces and commas only, e.g. `SLAVE MONITOR`)"
+    )]
+    BadPrivilege {
+        /// The rejected text.
+        privileges: String,
     },
 
     /// A global variable name that is not a plain identifier.

@@ -11,7 +11,12 @@
 //!   [`TestServer::builder`] starts one with TLS (a CA and certificates made
 //!   at start, [`TestTls`]) and optionally `require_secure_transport=ON`.
 //! - [`FaultProxy`] sits between a client and a server and breaks connections
-//!   on demand in the ways production breaks them ([`Fault`]).
+//!   on demand in the ways production breaks them ([`Fault`]), and can move
+//!   new connections to another server ([`FaultProxy::retarget`]), as a
+//!   virtual IP or DNS name moves.
+//! - [`TestCluster`] is a primary and replicas with real GTID replication,
+//!   an application user that `read_only` applies to, a VIP, and the
+//!   operations of a switchover and of lag tests.
 //! - [`MemoryManager`] is a connection manager without a server, to test and
 //!   measure the pool core alone.
 //!
@@ -35,11 +40,13 @@
 //! # Ok(()) }
 //! ```
 
+mod cluster;
 mod error;
 mod memory;
 mod proxy;
 mod server;
 
+pub use cluster::TestCluster;
 pub use error::TestkitError;
 pub use memory::{MemoryConn, MemoryError, MemoryManager};
 pub use proxy::{ConnectionId, Fault, FaultProxy};

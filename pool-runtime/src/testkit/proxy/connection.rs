@@ -183,12 +183,14 @@ impl Activity {
 
 /// Serves one accepted client until it closes, fails or is faulted.
 pub(super) async fn serve(proxy: Arc<ProxyState>, id: ConnectionId, mut client: TcpStream) {
-    let mut upstream = match TcpStream::connect(proxy.upstream).await {
+    // Read once: a retarget from now on concerns later connections only.
+    let target = proxy.upstream();
+    let mut upstream = match TcpStream::connect(target).await {
         Ok(upstream) => upstream,
         Err(error) => {
             // Dropping the client closes it: it reads EOF, as from a proxy
             // whose backend is down.
-            tracing::warn!(connection = %id, upstream = %proxy.upstream, %error,
+            tracing::warn!(connection = %id, upstream = %target, %error,
                 "fault proxy could not reach its upstream; closing the client");
             return;
         }

@@ -122,8 +122,10 @@ pub enum Fault {
     FinThenReset,
 }
 
-/// A TCP proxy on a free loopback port, in front of one upstream server, that
-/// forwards bytes both ways and breaks connections on demand.
+/// A TCP proxy on a free loopback port, in front of an upstream server, that
+/// forwards bytes both ways and breaks connections on demand. Its upstream
+/// can be moved for new connections ([`retarget`](Self::retarget)), so it
+/// also stands in for a virtual IP or a DNS name that moves at a failover.
 ///
 /// Faults can hit every current connection ([`inject`](Self::inject)), one
 /// connection ([`inject_on`](Self::inject_on)), every connection accepted from
@@ -196,6 +198,25 @@ impl FaultProxy {
             addr,
             accept,
         })
+    }
+
+    /// Sends connections accepted from now on to `upstream`; connections
+    /// already open keep talking to the server they were connected to, as
+    /// they do when a virtual IP or a DNS name moves to another server.
+    ///
+    /// A client connecting in the instant of the call goes to either one.
+    /// The standing rules ([`on_new_connections`](Self::on_new_connections),
+    /// [`after_idle`](Self::after_idle)) stay as they are.
+    pub fn retarget(&self, upstream: SocketAddr) {
+        let previous = self.state.set_upstream(upstream);
+        tracing::info!(addr = %self.addr, from = %previous, to = %upstream,
+            "fault proxy retargeted");
+    }
+
+    /// Where connections accepted now go: the address given to
+    /// [`start`](Self::start), or to the last [`retarget`](Self::retarget).
+    pub fn upstream(&self) -> SocketAddr {
+        self.state.upstream()
     }
 
     /// The address clients connect to (`127.0.0.1` and the proxy's port).
@@ -315,7 +336,7 @@ impl fmt::Debug for FaultProxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FaultProxy")
             .field("addr", &self.addr)
-            .field("upstream", &self.state.upstream)
+            .field("upstream", &self.state.upstream())
             .finish_non_exhaustive()
     }
 }

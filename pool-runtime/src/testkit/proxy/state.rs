@@ -21,7 +21,9 @@ use super::{ConnectionId, Fault};
 /// connections and the counters. The [`FaultProxy`](super::FaultProxy) handle,
 /// its accept loop and its connection tasks each hold it through an `Arc`.
 pub(super) struct ProxyState {
-    pub(super) upstream: SocketAddr,
+    /// Where new connections go; moved by [`FaultProxy::retarget`](super::FaultProxy::retarget).
+    /// Read once per connection, at its connect: open connections keep theirs.
+    upstream: Mutex<SocketAddr>,
     pub(super) idle_rule: watch::Sender<Option<IdleRule>>,
     registry: Mutex<Registry>,
     next_id: AtomicU64,
@@ -57,7 +59,7 @@ pub(super) struct IdleRule {
 impl ProxyState {
     pub(super) fn new(upstream: SocketAddr, listener: Listener) -> Arc<ProxyState> {
         Arc::new(ProxyState {
-            upstream,
+            upstream: Mutex::new(upstream),
             idle_rule: watch::Sender::new(None),
             registry: Mutex::new(Registry {
                 listener,
@@ -70,6 +72,18 @@ impl ProxyState {
             faulted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
         })
+    }
+
+    /// Where a connection accepted now goes.
+    pub(super) fn upstream(&self) -> SocketAddr {
+        *self.upstream.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends connections accepted from now on to `upstream`; returns the
+    /// previous one.
+    pub(super) fn set_upstream(&self, upstream: SocketAddr) -> SocketAddr {
+        let mut current = self.upstream.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *current, upstream)
     }
 
     /// The registry; never held across an await, so a poisoned lock only

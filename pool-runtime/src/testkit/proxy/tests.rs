@@ -357,3 +357,30 @@ async fn unreachable_upstream_closes_the_client() {
     })
     .await
 }
+
+/// A VIP or DNS move: connections accepted after `retarget` reach the new
+/// upstream, the ones already open keep the old one (counted on each
+/// upstream, byte for byte).
+#[tokio::test]
+async fn retarget_moves_new_connections_only() {
+    bounded("retarget_moves_new_connections_only", async {
+        let (first, first_received) = counting_echo_server().await;
+        let (second, second_received) = counting_echo_server().await;
+        let proxy = FaultProxy::start(first).await.unwrap();
+        assert_eq!(proxy.upstream(), first);
+        let mut open = TcpStream::connect(proxy.addr()).await.unwrap();
+        round_trip(&mut open, b"one").await.unwrap();
+
+        proxy.retarget(second);
+        assert_eq!(proxy.upstream(), second);
+        assert!(format!("{proxy:?}").contains(&second.to_string()));
+        let mut moved = TcpStream::connect(proxy.addr()).await.unwrap();
+        round_trip(&mut moved, b"two!").await.unwrap();
+        round_trip(&mut open, b"three").await.unwrap();
+
+        assert_eq!(first_received.load(SeqCst), "one".len() + "three".len());
+        assert_eq!(second_received.load(SeqCst), "two!".len());
+        assert_eq!(proxy.opened(), 2);
+    })
+    .await
+}

@@ -25,8 +25,11 @@ const KIT_USER: &str = "pool_testkit";
 
 /// Run by an owned server at every start, before it accepts connections
 /// (`--init-file`: one statement a line): the database tests use and the
-/// kit's own user, both kept across restarts.
+/// kit's own user, both kept across restarts. Kept out of the binary log of
+/// a server that has one: each server makes them itself, and a replica's own
+/// events would give it a GTID history its primary does not have.
 pub(super) const INIT_SQL: &str = "\
+SET SESSION sql_log_bin = 0;
 CREATE DATABASE IF NOT EXISTS test;
 CREATE USER IF NOT EXISTS 'pool_testkit'@'%';
 GRANT ALL PRIVILEGES ON *.* TO 'pool_testkit'@'%' WITH GRANT OPTION;

@@ -99,6 +99,7 @@ pub struct TestServerBuilder {
     tls: bool,
     valid_for: Option<Duration>,
     require_secure_transport: bool,
+    server_id: Option<u32>,
 }
 
 impl TestServerBuilder {
@@ -137,6 +138,20 @@ impl TestServerBuilder {
         self
     }
 
+    /// Starts the server ready for replication, as `server_id` (which must
+    /// be unique among the servers that replicate with each other, and not
+    /// 0): binary log on (row format, with the GTIDs of what it applies as a
+    /// replica, `log_slave_updates`), so it can be a primary or a replica and
+    /// change roles. Replication itself is set up by
+    /// [`TestCluster`](crate::testkit::TestCluster), or by the test.
+    ///
+    /// The kit's own start-up statements are kept out of the binary log, so
+    /// a fresh server's GTID position is empty.
+    pub fn replication(mut self, server_id: u32) -> Self {
+        self.server_id = Some(server_id);
+        self
+    }
+
     /// Starts the server as configured and waits until it accepts
     /// connections; see [`TestServer::start`].
     pub async fn start(self) -> Result<TestServer, TestkitError> {
@@ -145,6 +160,7 @@ impl TestServerBuilder {
                 .tls
                 .then(|| self.valid_for.unwrap_or(tls::DEFAULT_VALID_FOR)),
             require_secure_transport: self.require_secure_transport,
+            server_id: self.server_id,
         };
         let begun = Instant::now();
         let server = Supervisor::start(&config).await?;
@@ -158,6 +174,7 @@ impl TestServerBuilder {
             port,
             tls = self.tls,
             require_secure_transport = self.require_secure_transport,
+            server_id = self.server_id,
             millis = owned.started_in.as_millis(),
             "test server started"
         );
@@ -267,6 +284,20 @@ impl TestServer {
             .extend_pairs(kept)
             .append_pair("prefer_socket", "false");
         Ok(url.into())
+    }
+
+    /// The TCP port (the port of [`addr`](Self::addr)).
+    pub fn port(&self) -> u16 {
+        self.addr().port()
+    }
+
+    /// The `server_id` given to [`TestServerBuilder::replication`]; `None`
+    /// for a server started without binary log (and for the shared one).
+    pub fn server_id(&self) -> Option<u32> {
+        match &self.kind {
+            Kind::Owned(o) => o.server.server_id(),
+            Kind::External { .. } => None,
+        }
     }
 
     /// Whether the kit started this server (and so may change or stop it).

@@ -6,9 +6,9 @@
 //! event rather than a poll. Readiness has no event: the kit tries to connect
 //! until the server answers, the process exits or the deadline passes.
 
-use std::cell::RefCell;
 use std::io;
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
@@ -95,13 +95,18 @@ impl ServerProcess {
         opts: &mysql_async::Opts,
         deadline: Duration,
     ) -> Result<(), NotReady> {
-        let last_error = RefCell::new(String::from("none yet"));
+        // A mutex, not a cell, so that a start can be spawned on a runtime
+        // (the future is `Send`): `TestCluster` starts its servers at once.
+        let last_error = Mutex::new(String::from("none yet"));
+        let remember = |error: String| {
+            *last_error.lock().unwrap_or_else(PoisonError::into_inner) = error;
+        };
         let accepting = async {
             loop {
                 match admin::connect_with(opts.clone()).await {
                     Ok(conn) => return admin::disconnect(conn).await,
                     Err(e) => {
-                        last_error.replace(e.to_string());
+                        remember(e.to_string());
                         tokio::time::sleep(READY_POLL).await;
                     }
                 }
@@ -113,7 +118,10 @@ impl ServerProcess {
                 Err(e) => NotReady::Lost(e),
             }),
             () = accepting => Ok(()),
-            () = tokio::time::sleep(deadline) => Err(NotReady::Silent(last_error.take())),
+            () = tokio::time::sleep(deadline) => {
+                let last = std::mem::take(&mut *last_error.lock().unwrap_or_else(PoisonError::into_inner));
+                Err(NotReady::Silent(last))
+            }
         }
     }
 

@@ -37,6 +37,8 @@ pub(super) struct Supervisor {
     tls: Option<TestTls>,
     /// Options beyond the kit's own, given at every start.
     extra_args: Vec<String>,
+    /// The `server_id` of a server started for replication.
+    server_id: Option<u32>,
 }
 
 /// How a server is to be started, beyond the kit's defaults.
@@ -46,6 +48,22 @@ pub(super) struct ServerConfig {
     pub(super) tls_valid_for: Option<Duration>,
     /// `--require-secure-transport=ON`.
     pub(super) require_secure_transport: bool,
+    /// Binary log and GTIDs for replication, with this `server_id`.
+    pub(super) server_id: Option<u32>,
+}
+
+/// What a server that replicates needs beyond the kit's defaults: a binary
+/// log (later than the kit's `--skip-log-bin`, so it wins), row events, and
+/// what it applies as a replica logged too, so that after a switchover the
+/// others can follow it from their GTID position.
+fn replication_args(server_id: u32) -> Vec<String> {
+    vec![
+        format!("--server-id={server_id}"),
+        "--log-bin=mysql-bin".into(),
+        "--relay-log=relay-bin".into(),
+        "--log-slave-updates=ON".into(),
+        "--binlog-format=ROW".into(),
+    ]
 }
 
 /// Why a launch failed: a port taken before the server bound it is worth
@@ -76,7 +94,11 @@ impl Supervisor {
             process: None,
             tls: None,
             extra_args: Vec::new(),
+            server_id: config.server_id,
         };
+        if let Some(server_id) = config.server_id {
+            supervisor.extra_args.extend(replication_args(server_id));
+        }
         if let Some(valid_for) = config.tls_valid_for {
             let tls = TestTls::generate(&supervisor.dir.path().join("tls"), valid_for)?;
             supervisor.extra_args.extend(tls.server_args());
@@ -122,6 +144,11 @@ impl Supervisor {
     /// The directory holding the data, socket and error log.
     pub(super) fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The `server_id` of a server started for replication.
+    pub(super) fn server_id(&self) -> Option<u32> {
+        self.server_id
     }
 
     /// The TLS files the server was started with.

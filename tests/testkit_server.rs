@@ -246,8 +246,22 @@ async fn assert_serves(server: &TestServer) {
 
 const MARKER: &str = "TEMPLATE-COMPLETE";
 
+/// Whether this run was started with `POOL_TESTKIT_NO_TEMPLATE` set, which
+/// turns templates off for every server: the tests of templates then have
+/// nothing to test (the variable itself is tested in a child process).
+fn templates_turned_off(test: &str) -> bool {
+    let off = std::env::var("POOL_TESTKIT_NO_TEMPLATE").is_ok_and(|v| !v.is_empty() && v != "0");
+    if off {
+        eprintln!("{test}: skipped, POOL_TESTKIT_NO_TEMPLATE is set");
+    }
+    off
+}
+
 #[tokio::test]
 async fn a_template_is_installed_once_and_copied_for_the_next_server() {
+    if templates_turned_off("a_template_is_installed_once_and_copied_for_the_next_server") {
+        return;
+    }
     bounded(
         "a_template_is_installed_once_and_copied_for_the_next_server",
         TEST_TIMEOUT,
@@ -292,6 +306,9 @@ async fn a_template_is_installed_once_and_copied_for_the_next_server() {
 
 #[tokio::test]
 async fn servers_racing_to_install_a_template_share_one() {
+    if templates_turned_off("servers_racing_to_install_a_template_share_one") {
+        return;
+    }
     bounded(
         "servers_racing_to_install_a_template_share_one",
         TEST_TIMEOUT,
@@ -323,6 +340,9 @@ async fn servers_racing_to_install_a_template_share_one() {
 
 #[tokio::test]
 async fn a_template_without_its_marker_is_ignored_and_rebuilt() {
+    if templates_turned_off("a_template_without_its_marker_is_ignored_and_rebuilt") {
+        return;
+    }
     bounded(
         "a_template_without_its_marker_is_ignored_and_rebuilt",
         TEST_TIMEOUT,

@@ -230,6 +230,218 @@ async fn url_at_forces_tcp_to_the_given_address() {
     .await
 }
 
+/// A server on a template works as a fresh one: root, database `test`.
+async fn assert_serves(server: &TestServer) {
+    let mut conn = connect(server.url()).await;
+    conn.query_drop("CREATE TABLE mine (v INT) ENGINE=InnoDB")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO mine VALUES (1)")
+        .await
+        .unwrap();
+    let db: Option<String> = conn.query_first("SELECT DATABASE()").await.unwrap();
+    assert_eq!(db.as_deref(), Some("test"));
+    conn.disconnect().await.unwrap();
+}
+
+const MARKER: &str = "TEMPLATE-COMPLETE";
+
+/// Whether this run was started with `POOL_TESTKIT_NO_TEMPLATE` set, which
+/// turns templates off for every server: the tests of templates then have
+/// nothing to test (the variable itself is tested in a child process).
+fn templates_turned_off(test: &str) -> bool {
+    let off = std::env::var("POOL_TESTKIT_NO_TEMPLATE").is_ok_and(|v| !v.is_empty() && v != "0");
+    if off {
+        eprintln!("{test}: skipped, POOL_TESTKIT_NO_TEMPLATE is set");
+    }
+    off
+}
+
+#[tokio::test]
+async fn a_template_is_installed_once_and_copied_for_the_next_server() {
+    if templates_turned_off("a_template_is_installed_once_and_copied_for_the_next_server") {
+        return;
+    }
+    bounded(
+        "a_template_is_installed_once_and_copied_for_the_next_server",
+        TEST_TIMEOUT,
+        async {
+            let cache = tempfile::tempdir().unwrap();
+            let first = TestServer::builder()
+                .template_cache(cache.path())
+                .start()
+                .await
+                .unwrap();
+            let template = first.template().expect("a template was used").clone();
+            eprintln!(
+                "cold start (installs the template): {:?}",
+                first.started_in().unwrap()
+            );
+            assert!(template.built_by_this_start());
+            assert_eq!(template.path().parent(), Some(cache.path()));
+            assert!(template.path().join(MARKER).is_file());
+
+            let second = TestServer::builder()
+                .template_cache(cache.path())
+                .start()
+                .await
+                .unwrap();
+            eprintln!(
+                "warm start (copies the template): {:?}",
+                second.started_in().unwrap()
+            );
+            let reused = second.template().expect("the template was reused");
+            assert_eq!(reused.path(), template.path());
+            assert!(!reused.built_by_this_start());
+
+            // Each server has its own copy: what they write stays theirs.
+            assert_serves(&first).await;
+            assert_serves(&second).await;
+            assert_ne!(first.dir(), second.dir());
+            assert!(!template.path().join("data/test").exists());
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn servers_racing_to_install_a_template_share_one() {
+    if templates_turned_off("servers_racing_to_install_a_template_share_one") {
+        return;
+    }
+    bounded(
+        "servers_racing_to_install_a_template_share_one",
+        TEST_TIMEOUT,
+        async {
+            let cache = tempfile::tempdir().unwrap();
+            let start = || TestServer::builder().template_cache(cache.path()).start();
+            let (a, b, c) = tokio::join!(start(), start(), start());
+            let servers = [a.unwrap(), b.unwrap(), c.unwrap()];
+            let templates: Vec<_> = servers
+                .iter()
+                .map(|s| s.template().expect("a template was used").clone())
+                .collect();
+            assert!(templates.iter().all(|t| t.path() == templates[0].path()));
+            let built = templates.iter().filter(|t| t.built_by_this_start()).count();
+            assert_eq!(built, 1, "{templates:?}");
+            // The losers' staging copies are gone: one template, nothing else.
+            let left: Vec<_> = std::fs::read_dir(cache.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(left.len(), 1, "{left:?}");
+            for server in &servers {
+                assert_serves(server).await;
+            }
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_template_without_its_marker_is_ignored_and_rebuilt() {
+    if templates_turned_off("a_template_without_its_marker_is_ignored_and_rebuilt") {
+        return;
+    }
+    bounded(
+        "a_template_without_its_marker_is_ignored_and_rebuilt",
+        TEST_TIMEOUT,
+        async {
+            let cache = tempfile::tempdir().unwrap();
+            let first = TestServer::builder()
+                .template_cache(cache.path())
+                .start()
+                .await
+                .unwrap();
+            let path = first.template().unwrap().path().to_path_buf();
+            drop(first);
+            // An install cut short: no marker, and half the system tables missing.
+            std::fs::remove_file(path.join(MARKER)).unwrap();
+            std::fs::remove_dir_all(path.join("data/mysql")).unwrap();
+
+            let second = TestServer::builder()
+                .template_cache(cache.path())
+                .start()
+                .await
+                .unwrap();
+            let rebuilt = second.template().expect("a template was used");
+            assert_eq!(rebuilt.path(), path);
+            assert!(rebuilt.built_by_this_start());
+            assert!(path.join(MARKER).is_file());
+            assert!(path.join("data/mysql").is_dir());
+            assert_serves(&second).await;
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn fresh_install_uses_no_template() {
+    bounded("fresh_install_uses_no_template", TEST_TIMEOUT, async {
+        let cache = tempfile::tempdir().unwrap();
+        let server = TestServer::builder()
+            .template_cache(cache.path())
+            .fresh_install()
+            .start()
+            .await
+            .unwrap();
+        assert_eq!(server.template(), None);
+        assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+        assert_serves(&server).await;
+    })
+    .await
+}
+
+/// Where [`the_variable_turns_templates_off_in_a_child`] tells its child
+/// to keep templates; unset, the child test does nothing.
+const CHILD_CACHE_VAR: &str = "POOL_TESTKIT_TEST_CHILD_CACHE";
+
+/// `POOL_TESTKIT_NO_TEMPLATE=1` is read from the environment at every
+/// start; the environment of this process is left alone (other tests run
+/// in it at the same time), so a child of this test binary gets it.
+#[tokio::test]
+async fn the_variable_turns_templates_off_in_a_child() {
+    bounded(
+        "the_variable_turns_templates_off_in_a_child",
+        TEST_TIMEOUT,
+        async {
+            let cache = tempfile::tempdir().unwrap();
+            let output = tokio::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "child_started_with_no_template", "--ignored"])
+                .env("POOL_TESTKIT_NO_TEMPLATE", "1")
+                .env(CHILD_CACHE_VAR, cache.path())
+                .kill_on_drop(true)
+                .output()
+                .await
+                .unwrap();
+            let text = String::from_utf8_lossy(&output.stdout);
+            assert!(output.status.success(), "{text}");
+            assert!(text.contains("1 passed"), "{text}");
+            assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+        },
+    )
+    .await
+}
+
+/// Run by [`the_variable_turns_templates_off_in_a_child`] only.
+#[tokio::test]
+#[ignore = "run by the_variable_turns_templates_off_in_a_child"]
+async fn child_started_with_no_template() {
+    let Some(cache) = std::env::var_os(CHILD_CACHE_VAR) else {
+        return;
+    };
+    bounded("child_started_with_no_template", TEST_TIMEOUT, async {
+        let server = TestServer::builder()
+            .template_cache(cache)
+            .start()
+            .await
+            .unwrap();
+        assert_eq!(server.template(), None);
+        assert_serves(&server).await;
+    })
+    .await
+}
+
 /// Longest a server start may take in these tests before they fail instead
 /// of hanging (the kit's own deadlines are longer).
 const START: Duration = Duration::from_secs(120);

@@ -50,4 +50,4 @@ pub use cluster::TestCluster;
 pub use error::TestkitError;
 pub use memory::{MemoryConn, MemoryError, MemoryManager};
 pub use proxy::{ConnectionId, Fault, FaultProxy};
-pub use server::{TestServer, TestServerBuilder, TestTls};
+pub use server::{DataTemplate, TestServer, TestServerBuilder, TestTls};

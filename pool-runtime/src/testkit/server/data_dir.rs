@@ -107,35 +107,54 @@ impl DataDir {
     /// Fills the data directory with a fresh system database
     /// (`mariadb-install-db`): root without a password, no test database.
     pub(super) async fn install(&self, programs: &ServerPrograms) -> Result<(), TestkitError> {
-        let program = &programs.install_db;
-        let datadir = self.data();
-        let mut cmd = Command::new(program);
-        cmd.arg("--no-defaults")
-            .arg(format!("--datadir={}", datadir.display()))
-            .arg(format!("--tmpdir={}", self.tmp().display()))
-            .arg("--auth-root-authentication-method=normal")
-            .arg("--skip-test-db")
-            .arg("--innodb-log-file-size=8M")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        if running_as_root() {
-            cmd.arg("--user=root");
-        }
-        let output = output_within(&mut cmd, INSTALL_DEADLINE, || {
-            format!("running {}", program.display())
-        })
-        .await?;
-        if output.status.success() {
-            return Ok(());
-        }
-        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&output.stderr));
-        Err(TestkitError::InitFailed {
-            program: program.clone(),
-            datadir,
-            detail: format!("{}; output ends:\n{}", output.status, tail(&text, 20)),
-        })
+        install_into(programs, &self.data(), &self.tmp()).await
     }
+}
+
+/// The options `mariadb-install-db` gets besides its directories: everything
+/// that decides what the installed data is (so they are part of the key of a
+/// [template](super::template)).
+pub(super) fn install_args() -> Vec<&'static str> {
+    let mut args = vec![
+        "--auth-root-authentication-method=normal",
+        "--skip-test-db",
+        "--innodb-log-file-size=8M",
+    ];
+    if running_as_root() {
+        args.push("--user=root");
+    }
+    args
+}
+
+/// Runs `mariadb-install-db` into `datadir` (created by it), with `tmpdir`
+/// (which must exist) as its temporary directory.
+pub(super) async fn install_into(
+    programs: &ServerPrograms,
+    datadir: &Path,
+    tmpdir: &Path,
+) -> Result<(), TestkitError> {
+    let program = &programs.install_db;
+    let mut cmd = Command::new(program);
+    cmd.arg("--no-defaults")
+        .arg(format!("--datadir={}", datadir.display()))
+        .arg(format!("--tmpdir={}", tmpdir.display()))
+        .args(install_args())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = output_within(&mut cmd, INSTALL_DEADLINE, || {
+        format!("running {}", program.display())
+    })
+    .await?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    Err(TestkitError::InitFailed {
+        program: program.clone(),
+        datadir: datadir.to_path_buf(),
+        detail: format!("{}; output ends:\n{}", output.status, tail(&text, 20)),
+    })
 }
 
 fn tail(text: &str, lines: usize) -> String {

@@ -14,17 +14,20 @@ mod process;
 mod programs;
 mod supervisor;
 mod teardown;
+mod template;
 mod tls;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts};
 
 use self::supervisor::{ServerConfig, Supervisor};
+pub use self::template::DataTemplate;
+use self::template::TemplateChoice;
 pub use self::tls::TestTls;
 use super::TestkitError;
 
@@ -41,8 +44,10 @@ const RESOLVE_DEADLINE: Duration = Duration::from_secs(10);
 /// an async runtime's thread, and are done by the time that runtime is
 /// dropped (the end of a `#[tokio::test]` or `#[tokio::main]`), also when the
 /// test panics. Outside a runtime, dropping does all of it before returning.
-/// Several may run at once. Each starts in about a second on an idle machine
-/// (`mariadb-install-db` plus server start).
+/// Several may run at once. Each starts in well under a second on an idle
+/// machine once the kit's data directory template exists (a copy plus the
+/// server's start; the first start installs the template with
+/// `mariadb-install-db`, see [`TestServerBuilder::template_cache`]).
 ///
 /// Tests that change globals, kill connections or restart the server must use
 /// [`TestServer::start`]; [`TestServer::shared_or_start`] may hand out a
@@ -100,6 +105,7 @@ pub struct TestServerBuilder {
     valid_for: Option<Duration>,
     require_secure_transport: bool,
     server_id: Option<u32>,
+    template: TemplateChoice,
 }
 
 impl TestServerBuilder {
@@ -152,6 +158,31 @@ impl TestServerBuilder {
         self
     }
 
+    /// Copies the data directory from a template kept in `dir` (created if
+    /// missing), instead of the default cache
+    /// `$TMPDIR/pool-testkit-templates-<uid>`.
+    ///
+    /// By default a server's data directory is a copy of a template that
+    /// `mariadb-install-db` filled once for this server binary, version and
+    /// install options: a start costs a copy of some megabytes instead of an
+    /// install (one to four seconds under load). Concurrent starts, also in
+    /// several processes, share it safely; an incomplete template (no
+    /// `TEMPLATE-COMPLETE` marker) is ignored and rebuilt. Setting
+    /// `POOL_TESTKIT_NO_TEMPLATE=1` turns templates off for every server,
+    /// as [`fresh_install`](Self::fresh_install) does for one.
+    /// [`TestServer::template`] tells which template a server used.
+    pub fn template_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.template = TemplateChoice::Cache(dir.into());
+        self
+    }
+
+    /// Runs `mariadb-install-db` for this server alone instead of copying a
+    /// template (see [`template_cache`](Self::template_cache)).
+    pub fn fresh_install(mut self) -> Self {
+        self.template = TemplateChoice::FreshInstall;
+        self
+    }
+
     /// Starts the server as configured and waits until it accepts
     /// connections; see [`TestServer::start`].
     pub async fn start(self) -> Result<TestServer, TestkitError> {
@@ -161,6 +192,7 @@ impl TestServerBuilder {
                 .then(|| self.valid_for.unwrap_or(tls::DEFAULT_VALID_FOR)),
             require_secure_transport: self.require_secure_transport,
             server_id: self.server_id,
+            template: self.template.clone(),
         };
         let begun = Instant::now();
         let server = Supervisor::start(&config).await?;
@@ -175,6 +207,7 @@ impl TestServerBuilder {
             tls = self.tls,
             require_secure_transport = self.require_secure_transport,
             server_id = self.server_id,
+            template = owned.server.template().is_some(),
             millis = owned.started_in.as_millis(),
             "test server started"
         );
@@ -296,6 +329,17 @@ impl TestServer {
     pub fn server_id(&self) -> Option<u32> {
         match &self.kind {
             Kind::Owned(o) => o.server.server_id(),
+            Kind::External { .. } => None,
+        }
+    }
+
+    /// The template this server's data directory was copied from; `None`
+    /// when it was installed afresh ([`TestServerBuilder::fresh_install`],
+    /// `POOL_TESTKIT_NO_TEMPLATE`, or a template that could not be used) and
+    /// for the shared server.
+    pub fn template(&self) -> Option<&DataTemplate> {
+        match &self.kind {
+            Kind::Owned(o) => o.server.template(),
             Kind::External { .. } => None,
         }
     }

@@ -25,6 +25,9 @@ const VERSION_DEADLINE: Duration = Duration::from_secs(30);
 pub(super) struct ServerPrograms {
     pub(super) server: PathBuf,
     pub(super) install_db: PathBuf,
+    /// What `server --version` printed (trimmed): part of the key of the
+    /// data directory templates, so an upgraded server gets a new one.
+    pub(super) version: String,
 }
 
 impl ServerPrograms {
@@ -44,7 +47,7 @@ impl ServerPrograms {
         let server = first_in(dirs, SERVER_NAMES).ok_or_else(|| TestkitError::NoServerBinary {
             searched: searched(),
         })?;
-        check_flavour(&server).await?;
+        let version = check_flavour(&server).await?;
         // The install script sits beside the client tools, usually in /usr/bin,
         // or next to the server in tarball installs.
         let mut install_dirs = dirs.to_vec();
@@ -61,7 +64,11 @@ impl ServerPrograms {
                     .into(),
             }
         })?;
-        Ok(ServerPrograms { server, install_db })
+        Ok(ServerPrograms {
+            server,
+            install_db,
+            version,
+        })
     }
 }
 
@@ -93,8 +100,8 @@ fn is_executable(path: &Path) -> bool {
 
 /// Oracle MySQL initialises its data directory differently (`--initialize`)
 /// and has not been tested with this kit: refuse it clearly rather than fail
-/// obscurely half-way through a start.
-async fn check_flavour(server: &Path) -> Result<(), TestkitError> {
+/// obscurely half-way through a start. Returns the version line.
+async fn check_flavour(server: &Path) -> Result<String, TestkitError> {
     let mut cmd = Command::new(server);
     cmd.arg("--version").stdin(Stdio::null());
     let output = output_within(&mut cmd, VERSION_DEADLINE, || {
@@ -103,7 +110,7 @@ async fn check_flavour(server: &Path) -> Result<(), TestkitError> {
     .await?;
     let version = String::from_utf8_lossy(&output.stdout);
     if version.contains("MariaDB") {
-        Ok(())
+        Ok(version.trim().to_owned())
     } else {
         Err(TestkitError::UnsupportedServer {
             binary: server.to_path_buf(),

@@ -13,6 +13,7 @@ use super::data_dir::DataDir;
 use super::process::{NotReady, ServerProcess};
 use super::programs::ServerPrograms;
 use super::teardown;
+use super::template::{self, DataTemplate, TemplateChoice};
 use super::tls::TestTls;
 use crate::testkit::TestkitError;
 
@@ -39,6 +40,8 @@ pub(super) struct Supervisor {
     extra_args: Vec<String>,
     /// The `server_id` of a server started for replication.
     server_id: Option<u32>,
+    /// The template its data directory was copied from, if any.
+    template: Option<DataTemplate>,
 }
 
 /// How a server is to be started, beyond the kit's defaults.
@@ -50,6 +53,8 @@ pub(super) struct ServerConfig {
     pub(super) require_secure_transport: bool,
     /// Binary log and GTIDs for replication, with this `server_id`.
     pub(super) server_id: Option<u32>,
+    /// Where the data directory comes from.
+    pub(super) template: TemplateChoice,
 }
 
 /// What a server that replicates needs beyond the kit's defaults: a binary
@@ -82,7 +87,8 @@ impl LaunchError {
 }
 
 impl Supervisor {
-    /// Installs a fresh data directory and starts the server on a free port.
+    /// Fills a fresh data directory (from a template when it may) and starts
+    /// the server on a free port.
     pub(super) async fn start(config: &ServerConfig) -> Result<Supervisor, TestkitError> {
         let programs = ServerPrograms::find().await?;
         // Owned by the supervisor from here on, so that a failed or cancelled
@@ -95,6 +101,7 @@ impl Supervisor {
             tls: None,
             extra_args: Vec::new(),
             server_id: config.server_id,
+            template: None,
         };
         if let Some(server_id) = config.server_id {
             supervisor.extra_args.extend(replication_args(server_id));
@@ -109,7 +116,8 @@ impl Supervisor {
                 .extra_args
                 .push("--require-secure-transport=ON".into());
         }
-        supervisor.dir.install(&supervisor.programs).await?;
+        supervisor.template =
+            template::fill(&supervisor.dir, &supervisor.programs, &config.template).await?;
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
             supervisor.port = free_port().await?;
@@ -149,6 +157,11 @@ impl Supervisor {
     /// The `server_id` of a server started for replication.
     pub(super) fn server_id(&self) -> Option<u32> {
         self.server_id
+    }
+
+    /// The template its data directory was copied from, if any.
+    pub(super) fn template(&self) -> Option<&DataTemplate> {
+        self.template.as_ref()
     }
 
     /// The TLS files the server was started with.

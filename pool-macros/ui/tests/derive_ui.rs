@@ -2,7 +2,7 @@
 //! the error (message and span) for each mistake it rejects.
 //!
 //! Regenerate the expected output after a deliberate message change with
-//! `TRYBUILD=overwrite cargo test --test derive_ui`, then read the diff.
+//! `TRYBUILD=overwrite cargo test -p pool-derive-ui`, then read the diff.
 
 #[test]
 fn ui() {

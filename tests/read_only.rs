@@ -10,9 +10,10 @@ use std::sync::Arc;
 mod common;
 use common::{TEST_TIMEOUT, bounded};
 
+use pool_runtime::boot::{Code, Severity};
 use pool_runtime::pool::{GenericPool, Limits};
 use pool_runtime::testkit::{MemoryManager, TestServer};
-use pool_runtime::{ErrorKind, Pool, PoolOptions, Role, SslMode, TxOptions};
+use pool_runtime::{BootError, ErrorKind, Pool, PoolOptions, Role, SslMode, TxOptions};
 
 const PASSWORD: &str = "read-only-test-pw-5d1c";
 
@@ -31,12 +32,73 @@ async fn read_only_server() -> TestServer {
     server
 }
 
-async fn app_pool(server: &TestServer) -> Pool {
+fn app_options(server: &TestServer, role: Role) -> PoolOptions {
     let mut options = PoolOptions::from_url(&server.url_for("app", PASSWORD).unwrap()).unwrap();
     options.ssl_mode = SslMode::Disabled;
-    // The boot rules' `role` is not what this test is about.
-    options.role = Role::Any;
-    Pool::builder(options).connect().await.unwrap()
+    options.role = role;
+    options
+}
+
+/// A pool that gets past the boot rules' `role` check: the run-time tests
+/// are about a server that turns read-only under a running pool.
+async fn app_pool(server: &TestServer) -> Pool {
+    Pool::builder(app_options(server, Role::Any))
+        .connect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_primary_pool_on_a_read_only_server_is_refused_at_boot_and_a_replica_pool_on_a_writable_one_warned()
+ {
+    bounded("role at boot", TEST_TIMEOUT, async {
+        let server = read_only_server().await;
+        // The default role is primary.
+        let mut options = app_options(&server, Role::Any);
+        options.role = PoolOptions::default().role;
+        let report = match Pool::builder(options).connect().await {
+            Err(BootError::Rejected(report)) => *report,
+            Err(other) => panic!("expected a rejection, got {other}"),
+            Ok(_) => panic!("a primary pool started on a read-only server"),
+        };
+        let finding = report
+            .findings
+            .iter()
+            .find(|f| f.code == Code::PrimaryIsReadOnly)
+            .unwrap_or_else(|| panic!("no primary_is_read_only in {report}"));
+        assert_eq!((finding.key, finding.value.as_str()), ("role", "primary"));
+        assert_eq!(finding.fact.as_deref(), Some("read_only = ON"));
+        let text = report.to_string();
+        assert!(
+            text.contains("primary_is_read_only") && text.contains("1290"),
+            "{text}"
+        );
+        assert!(!text.contains(PASSWORD), "{text}");
+
+        // The same server as a replica: no finding about the role.
+        let pool = Pool::builder(app_options(&server, Role::Replica))
+            .connect()
+            .await
+            .unwrap();
+        assert!(pool.boot_report().findings.iter().all(|f| f.key != "role"));
+        pool.close().await;
+
+        // Writable, a replica pool starts with a warning.
+        server.set_global("read_only", 0).await.unwrap();
+        let pool = Pool::builder(app_options(&server, Role::Replica))
+            .connect()
+            .await
+            .unwrap();
+        let warned = pool
+            .boot_report()
+            .findings
+            .iter()
+            .find(|f| f.code == Code::ReplicaIsWritable)
+            .expect("replica_is_writable");
+        assert_eq!(warned.severity, Severity::Warning);
+        pool.close().await;
+    })
+    .await;
 }
 
 #[tokio::test]

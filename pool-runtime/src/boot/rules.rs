@@ -571,8 +571,10 @@ mod tests {
     fn the_role_is_judged_against_read_only() {
         use crate::options::Role;
         let codes = |role: Role, read_only: bool| {
-            let mut o = PoolOptions::default();
-            o.role = role;
+            let o = PoolOptions {
+                role,
+                ..PoolOptions::default()
+            };
             let mut f = facts(28800);
             f.read_only = read_only;
             judge(&o, &f)

@@ -67,9 +67,16 @@ impl Error {
         self.kind.may_have_run()
     }
 
-    /// The server's error code, for [`ErrorKind::Server`].
+    /// The server's error code, for [`ErrorKind::Server`] and
+    /// [`ErrorKind::ReadOnly`].
     pub fn server_code(&self) -> Option<u16> {
         self.kind.server_code()
+    }
+
+    /// Whether the server refused the statement as read-only: the pool's
+    /// target moved ([`ErrorKind::ReadOnly`]). The statement did not run.
+    pub fn is_read_only(&self) -> bool {
+        self.kind.is_read_only()
     }
 }
 
@@ -204,6 +211,36 @@ pub enum ErrorKind {
         columns: usize,
     },
 
+    /// The server refused the statement because it is read-only (error
+    /// 1290 for `--read-only`, 1836 read-only mode, or 1792 outside a
+    /// transaction the caller started `READ ONLY`): the pool's target has
+    /// moved, e.g. the primary was demoted after a switchover. The
+    /// statement did **not** run. The pool discarded the connection and
+    /// retired every connection opened before it (once, however many
+    /// tasks see it); new connections resolve the host again. Outside a
+    /// transaction the statement was re-sent once on a new connection
+    /// (`retried`); this error means that attempt was refused too, or
+    /// that it came inside a [`Tx`](crate::Tx), which is never retried.
+    #[error(
+        "the server is read-only (error {} ({}): {}): the statement did not run; the pool retired its connections to it{}",
+        .server.code,
+        .server.state,
+        .server.message,
+        if *.retried { " and a retry on a new connection was refused too: is the primary's address (DNS/VIP) pointing at a replica?" } else { "; retry it (a new connection follows the DNS/VIP)" }
+    )]
+    ReadOnly {
+        /// The server's error: its code (1290, 1836, 1792) and message.
+        server: mysql_async::ServerError,
+        /// Whether this error started the switch (retired the generation);
+        /// `false` when another task's error already had.
+        retired: bool,
+        /// The pool generation of the connection that met it.
+        generation: u64,
+        /// Whether the statement had been re-sent once on a new connection
+        /// after a first read-only refusal.
+        retried: bool,
+    },
+
     /// A client-side error unrelated to the connection: a row that does not
     /// convert to the requested type, parameters that do not match.
     #[error(transparent)]
@@ -223,11 +260,18 @@ impl ErrorKind {
         )
     }
 
-    /// The server's error code, for [`ErrorKind::Server`].
+    /// The server's error code, for [`ErrorKind::Server`] and
+    /// [`ErrorKind::ReadOnly`].
     pub fn server_code(&self) -> Option<u16> {
         match self {
-            ErrorKind::Server(e) => Some(e.code),
+            ErrorKind::Server(e) | ErrorKind::ReadOnly { server: e, .. } => Some(e.code),
             _ => None,
         }
+    }
+
+    /// Whether the server refused the statement as read-only
+    /// ([`ErrorKind::ReadOnly`]).
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, ErrorKind::ReadOnly { .. })
     }
 }

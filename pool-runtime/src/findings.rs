@@ -50,6 +50,12 @@ pub enum Code {
     TlsUnverifiedRemote,
     /// `mysql_clear_password` allowed without TLS that verifies the server.
     CleartextPasswordWithoutTls,
+    /// `role = primary` (the default) and the server is read-only: every
+    /// write would fail with 1290.
+    PrimaryIsReadOnly,
+    /// `role = replica` and the server accepts writes: not a replica, or a
+    /// replica left writable.
+    ReplicaIsWritable,
 }
 
 impl Code {
@@ -73,6 +79,8 @@ impl Code {
         Code::TlsCertExpiresSoon,
         Code::TlsUnverifiedRemote,
         Code::CleartextPasswordWithoutTls,
+        Code::PrimaryIsReadOnly,
+        Code::ReplicaIsWritable,
     ];
 
     /// The code as written in configs and reports, e.g. `idle_bound`.
@@ -96,6 +104,8 @@ impl Code {
             Code::TlsCertExpiresSoon => "tls_cert_expires_soon",
             Code::TlsUnverifiedRemote => "tls_unverified_remote",
             Code::CleartextPasswordWithoutTls => "cleartext_password_without_tls",
+            Code::PrimaryIsReadOnly => "primary_is_read_only",
+            Code::ReplicaIsWritable => "replica_is_writable",
         }
     }
 

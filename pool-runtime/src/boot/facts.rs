@@ -36,6 +36,9 @@ pub struct ServerFacts {
     pub open_files_limit: Option<u64>,
     /// TLS on the boot connection, and the server's TLS settings.
     pub tls: TlsFacts,
+    /// `@@global.read_only`: the server refuses writes from accounts
+    /// without SUPER / `READ ONLY ADMIN` (a replica, or a demoted primary).
+    pub read_only: bool,
 }
 
 /// TLS as the server sees the boot connection, and its TLS settings.
@@ -191,14 +194,14 @@ const LIMITS: &str = "SELECT VERSION(), @@session.wait_timeout, @@global.wait_ti
      @@interactive_timeout, @@max_connections, @@session.max_user_connections, \
      @@global.max_user_connections, \
      (SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-      WHERE USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1))";
+      WHERE USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1)), @@global.read_only";
 
 /// `Threads_connected` (global-only, so the session view shows the global
 /// value) and the session's TLS status, in one statement.
 const STATUS: &str = "SHOW SESSION STATUS WHERE Variable_name IN \
      ('Threads_connected', 'Ssl_version', 'Ssl_cipher', 'Ssl_server_not_after')";
 
-type LimitsRow = (String, u64, u64, u64, u64, u64, u64, u64);
+type LimitsRow = (String, u64, u64, u64, u64, u64, u64, u64, u64);
 
 async fn row<T: FromRow + Send + 'static>(
     conn: &mut Conn,
@@ -236,6 +239,7 @@ impl ServerFacts {
             user_max,
             global_user_max,
             mine,
+            read_only,
         ): LimitsRow = row(conn, LIMITS).await?;
         let status = pairs(conn, STATUS).await?;
         let threads = status
@@ -255,6 +259,7 @@ impl ServerFacts {
             account_connections: mine,
             open_files_limit: open_files_limit(),
             tls: read_tls(conn, &status, tls_settings).await?,
+            read_only: read_only != 0,
         })
     }
 }

@@ -100,6 +100,7 @@ pub(crate) fn judge(options: &PoolOptions, facts: &ServerFacts) -> Vec<Draft> {
     fleet(options, facts, &mut out);
     open_files(options, facts, &mut out);
     tls(options, facts, &mut out);
+    role(options, facts, &mut out);
     out.sort_by_key(|d| d.severity);
     out
 }
@@ -424,6 +425,41 @@ fn open_files(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) 
     });
 }
 
+/// The server's `read_only` against the pool's declared `role`. Judged on
+/// the server's flag, not on whether this account could write past it
+/// (SUPER): a primary-role pool on a replica is misconfigured either way,
+/// and writes that got through would diverge the replica.
+fn role(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
+    use crate::options::Role;
+    let fact = Some(format!(
+        "read_only = {}",
+        if facts.read_only { "ON" } else { "OFF" }
+    ));
+    match options.role {
+        Role::Primary if facts.read_only => out.push(Draft {
+            code: Code::PrimaryIsReadOnly,
+            severity: Severity::Error,
+            key: keys::role,
+            value: options.role.to_string(),
+            fact,
+            why: "the server is read-only (a replica, or a primary demoted by a switchover): every write would fail with error 1290".into(),
+            fix: "point url at the primary (its DNS name or VIP may not have moved yet), or set role = replica for a read pool".into(),
+            remedy: None,
+        }),
+        Role::Replica if !facts.read_only => out.push(Draft {
+            code: Code::ReplicaIsWritable,
+            severity: Severity::Warning,
+            key: keys::role,
+            value: options.role.to_string(),
+            fact,
+            why: "the server accepts writes: it is not a replica, or a replica left writable, where a stray write diverges it from its primary".into(),
+            fix: "point url at a replica, set read_only = ON on it, or set role = primary (or any)".into(),
+            remedy: None,
+        }),
+        _ => {}
+    }
+}
+
 /// A certificate expiring sooner than this is a warning.
 const CERT_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
 
@@ -527,7 +563,37 @@ mod tests {
                 loopback: true,
                 ..Default::default()
             },
+            read_only: false,
         }
+    }
+
+    #[test]
+    fn the_role_is_judged_against_read_only() {
+        use crate::options::Role;
+        let codes = |role: Role, read_only: bool| {
+            let o = PoolOptions {
+                role,
+                ..PoolOptions::default()
+            };
+            let mut f = facts(28800);
+            f.read_only = read_only;
+            judge(&o, &f)
+                .into_iter()
+                .filter(|d| d.key == keys::role)
+                .map(|d| (d.code, d.severity))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            codes(Role::Primary, true),
+            [(Code::PrimaryIsReadOnly, Severity::Error)]
+        );
+        assert_eq!(
+            codes(Role::Replica, false),
+            [(Code::ReplicaIsWritable, Severity::Warning)]
+        );
+        assert!(codes(Role::Primary, false).is_empty());
+        assert!(codes(Role::Replica, true).is_empty());
+        assert!(codes(Role::Any, true).is_empty() && codes(Role::Any, false).is_empty());
     }
 
     fn with_tls(version: Option<&str>, loopback: bool) -> ServerFacts {

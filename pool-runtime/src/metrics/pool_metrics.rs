@@ -24,13 +24,16 @@ pub(crate) enum RetryKind {
     BadConn,
     Read,
     NewConnection,
+    /// Re-sent on a new connection after a read-only refusal.
+    ReadOnly,
 }
 
 impl RetryKind {
-    const ALL: [RetryKind; 3] = [
+    const ALL: [RetryKind; 4] = [
         RetryKind::BadConn,
         RetryKind::Read,
         RetryKind::NewConnection,
+        RetryKind::ReadOnly,
     ];
 
     fn label(self) -> &'static str {
@@ -38,6 +41,7 @@ impl RetryKind {
             RetryKind::BadConn => "bad_conn",
             RetryKind::Read => "read",
             RetryKind::NewConnection => "new_connection",
+            RetryKind::ReadOnly => "read_only",
         }
     }
 }
@@ -111,7 +115,7 @@ pub struct PoolMetrics {
     validation_failures: Counter,
     connect_errors: Counter,
     closed: [Counter; CloseReason::ALL.len()],
-    retries: [Counter; 3],
+    retries: [Counter; RetryKind::ALL.len()],
     maybe_executed: Counter,
     statement_timeouts: Counter,
 }
@@ -234,6 +238,7 @@ impl PoolMetrics {
             RetryKind::BadConn => 0,
             RetryKind::Read => 1,
             RetryKind::NewConnection => 2,
+            RetryKind::ReadOnly => 3,
         };
         self.retries[index].increment(1);
     }

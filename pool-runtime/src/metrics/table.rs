@@ -131,7 +131,7 @@ metrics_table! {
         "Connections closed, by `reason`: `max_idle`, `max_open` (over a lowered `max_open`), `max_idle_time`, `max_lifetime`, `validation_failed`, `keepalive_failed`, `broken`, `reset_failed`, `replaced`, `discarded`, `retired` (opened with credentials since rotated), `pool_closed` (closed or drained).";
     RETRIES: Counter "pool_runtime.exec.retries", unit Count "{retry}",
         attributes [POOL_NAME, KIND],
-        "Statements the exec path sent again, by `kind`: `bad_conn` (proved not run), `read` (a read that may have run, `retry_reads`), `new_connection` (the last attempt, on a new connection).";
+        "Statements the exec path sent again, by `kind`: `bad_conn` (proved not run), `read` (a read that may have run, `retry_reads`), `new_connection` (the last attempt, on a new connection), `read_only` (once, on a new connection, after the server refused it as read-only).";
     MAYBE_EXECUTED: Counter "pool_runtime.exec.maybe_executed", unit Count "{statement}",
         attributes [POOL_NAME],
         "Statements that lost their connection after they may have run, so were reported instead of sent again.";

@@ -74,6 +74,12 @@ impl ExecMetrics {
     }
 
     #[inline]
+    pub(crate) fn read_only_retry(&self) {
+        #[cfg(feature = "metrics")]
+        self.with(|m| m.retry(RetryKind::ReadOnly));
+    }
+
+    #[inline]
     pub(crate) fn maybe_executed(&self) {
         #[cfg(feature = "metrics")]
         self.with(PoolMetrics::maybe_executed);

@@ -36,6 +36,10 @@ crate::pool::with_core_stats! {
         pub maybe_executed: u64,
         /// Statements that ran past their statement timeout.
         pub statement_timeouts: u64,
+        /// Statements re-sent once on a new connection after the server
+        /// refused them as read-only (the target moved: see
+        /// [`ErrorKind::ReadOnly`](crate::ErrorKind::ReadOnly)).
+        pub read_only_retries: u64,
     }
 }
 
@@ -48,6 +52,7 @@ impl PoolStats {
             new_conn_attempts,
             maybe_executed,
             statement_timeouts,
+            read_only_retries,
         } = exec;
         PoolStats {
             bad_conn_retries,
@@ -55,6 +60,7 @@ impl PoolStats {
             new_conn_attempts,
             maybe_executed,
             statement_timeouts,
+            read_only_retries,
             ..PoolStats::from(core)
         }
     }
@@ -95,6 +101,8 @@ mod tests {
             exhausted: 19,
             leaks_reported: 20,
             goodbyes_abandoned: 21,
+            generation: 27,
+            generations_retired: 28,
         };
         let exec = ExecStats {
             bad_conn_retries: 22,
@@ -102,6 +110,7 @@ mod tests {
             new_conn_attempts: 24,
             maybe_executed: 25,
             statement_timeouts: 26,
+            read_only_retries: 29,
         };
         let joined = format!("{:?}", PoolStats::join(core.clone(), exec));
         let parts = format!("{core:?} {exec:?}");
@@ -114,7 +123,7 @@ mod tests {
         };
         let in_joined = fields(&joined);
         let in_parts = fields(&parts);
-        assert_eq!(in_parts.len(), 26, "{in_parts:?}");
+        assert_eq!(in_parts.len(), 29, "{in_parts:?}");
         for field in &in_parts {
             assert!(in_joined.contains(field), "{field} missing from {joined}");
         }

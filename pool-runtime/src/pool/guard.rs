@@ -45,6 +45,19 @@ impl<M: Manager> Pooled<M> {
         self.held().id
     }
 
+    /// The pool generation this connection belongs to (the one current when
+    /// its connect started); see [`GenericPool::retire_generation`](super::GenericPool::retire_generation).
+    pub fn generation(&self) -> u64 {
+        self.held().generation
+    }
+
+    /// Retires this connection's generation, if it is still the current
+    /// one ([`GenericPool::retire_generation`](super::GenericPool::retire_generation)):
+    /// this connection is closed when it comes back.
+    pub fn retire_generation(&self) -> Option<super::GenerationSwitch> {
+        self.inner.retire_generation(self.held().generation)
+    }
+
     /// Closes the connection instead of returning it: for code that knows
     /// it is unusable. No goodbye is sent. Its permit is freed for a new
     /// connection.

@@ -23,6 +23,23 @@ use super::state::{Grant, State, Take, ToClose};
 use super::stats::{CloseReason, CoreStats, Counters};
 use super::tracked::Tracked;
 
+/// What [`GenericPool::retire_generation`](super::GenericPool::retire_generation)
+/// did: the generation retired, the one new connections join, and how
+/// many connections it closed at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GenerationSwitch {
+    /// The generation retired (and every older one with it).
+    pub from: u64,
+    /// The generation connections opened from now on belong to.
+    pub to: u64,
+    /// Idle connections of retired generations closed at once.
+    pub retired: usize,
+    /// Connections in use at the switch: those of retired generations are
+    /// closed as they come back.
+    pub in_use_at_switch: usize,
+}
+
 pub(crate) struct PoolInner<M: Manager> {
     pub(crate) manager: M,
     pub(crate) limits: LiveLimits,
@@ -220,6 +237,41 @@ impl<M: Manager> PoolInner<M> {
         closed
     }
 
+    /// Retires generation `from` and every older one, if `from` is still
+    /// the current generation: of N callers that saw the same generation
+    /// fail, exactly one switches (`Some`); the others get `None`, since
+    /// the switch they asked for already happened.
+    pub(crate) fn retire_generation(self: &Arc<Self>, from: u64) -> Option<GenerationSwitch> {
+        let to = from.checked_add(1)?;
+        self.generation
+            .compare_exchange(from, to, Relaxed, Relaxed)
+            .ok()?;
+        Counters::bump(&self.counters.generations_retired);
+        let old = self.transition(|st| st.retire_older(to));
+        let idle_closed = old.len();
+        for (conn, why) in old {
+            self.close_conn(conn, why);
+        }
+        let in_use = self.lock().gauges().in_use;
+        if let Some(observer) = &self.observer {
+            observer.generation_retired(to);
+        }
+        tracing::warn!(
+            target: "pool_runtime::pool",
+            from,
+            to,
+            idle_closed,
+            in_use,
+            "retired a generation of connections: idle ones closed now, those in use as they return"
+        );
+        Some(GenerationSwitch {
+            from,
+            to,
+            retired: idle_closed,
+            in_use_at_switch: in_use,
+        })
+    }
+
     fn sessions(&self) -> MutexGuard<'_, HashMap<u64, u64>> {
         // Nothing panics under this lock; the table is right either way.
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
@@ -258,6 +310,7 @@ impl<M: Manager> PoolInner<M> {
             ..CoreStats::default()
         };
         self.counters.read_into(&mut stats);
+        stats.generation = self.generation();
         stats
     }
 }

@@ -70,6 +70,7 @@ use std::time::Duration;
 pub use drain::DrainReport;
 pub use error::{AcquirePhase, PoolError};
 pub use guard::Pooled;
+pub use inner::GenerationSwitch;
 pub use limits::{Limits, LimitsError};
 pub use manager::Manager;
 pub use observe::{Occupancy, PoolObserver};
@@ -317,6 +318,46 @@ impl<M: Manager> GenericPool<M> {
     /// ```
     pub fn retire_older(&self) -> usize {
         self.inner.retire_older()
+    }
+
+    /// Retires generation `from` (and any older one), if it is still the
+    /// current one: idle connections of it are closed now, those in use as
+    /// they come back, and connections opened from now on join the next
+    /// generation. For a pool whose target moved (the MySQL pool calls it
+    /// on a read-only error). Of many callers that saw the same
+    /// generation, exactly one switches and gets `Some`; the others `None`.
+    /// Logged as a warning with the counts.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use pool_runtime::pool::{GenericPool, Limits, Manager};
+    /// # struct Numbers;
+    /// # impl Manager for Numbers {
+    /// #     type Connection = u64;
+    /// #     type Error = Infallible;
+    /// #     async fn connect(&self) -> Result<u64, Infallible> { Ok(7) }
+    /// #     async fn validate(&self, _: &mut u64) -> Result<(), Infallible> { Ok(()) }
+    /// #     fn is_broken(&self, _: &u64) -> bool { false }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = GenericPool::new(Numbers, Limits::default()).unwrap();
+    /// let conn = pool.get().await.unwrap();
+    /// let seen = conn.generation();
+    /// let switch = pool.retire_generation(seen).unwrap();
+    /// assert_eq!((switch.from, switch.to), (0, 1));
+    /// assert!(pool.retire_generation(seen).is_none(), "already switched");
+    /// drop(conn); // retired on return
+    /// assert_eq!(pool.stats().idle, 0);
+    /// # }
+    /// ```
+    pub fn retire_generation(&self, from: u64) -> Option<GenerationSwitch> {
+        self.inner.retire_generation(from)
+    }
+
+    /// The generation connections opened now join.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation()
     }
 
     /// Asks whether the server answers, without waiting in line behind

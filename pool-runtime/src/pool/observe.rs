@@ -104,6 +104,12 @@ pub trait PoolObserver: Send + Sync + 'static {
     fn closed(&self, why: CloseReason) {
         let _ = why;
     }
+
+    /// The pool retired its connections' generation; new connections join
+    /// generation `now` ([`GenericPool::retire_generation`](super::GenericPool::retire_generation)).
+    fn generation_retired(&self, now: u64) {
+        let _ = now;
+    }
 }
 
 impl<M: super::Manager> super::inner::PoolInner<M> {

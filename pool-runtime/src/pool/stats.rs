@@ -69,6 +69,13 @@ macro_rules! with_core_stats {
             /// within `connect_timeout` and were abandoned: the connection was
             /// dropped without its goodbye.
             pub goodbyes_abandoned: u64,
+            /// The generation new connections join now (starts at 0; each
+            /// retirement, [`GenericPool::retire_generation`](crate::pool::GenericPool::retire_generation)
+            /// or [`retire_older`](crate::pool::GenericPool::retire_older), adds one).
+            pub generation: u64,
+            /// Generations retired by [`GenericPool::retire_generation`](crate::pool::GenericPool::retire_generation)
+            /// (the MySQL pool: after a read-only error, the target moved).
+            pub generations_retired: u64,
             $($more)*
         }
     };
@@ -102,6 +109,8 @@ macro_rules! with_core_stats {
                     exhausted: core.exhausted,
                     leaks_reported: core.leaks_reported,
                     goodbyes_abandoned: core.goodbyes_abandoned,
+                    generation: core.generation,
+                    generations_retired: core.generations_retired,
                     ..Self::default()
                 }
             }
@@ -229,6 +238,7 @@ pub(crate) struct Counters {
     pub(crate) exhausted: AtomicU64,
     pub(crate) leaks_reported: AtomicU64,
     pub(crate) goodbyes_abandoned: AtomicU64,
+    pub(crate) generations_retired: AtomicU64,
 }
 
 impl Counters {
@@ -276,6 +286,7 @@ impl Counters {
         stats.exhausted = self.exhausted.load(Relaxed);
         stats.leaks_reported = self.leaks_reported.load(Relaxed);
         stats.goodbyes_abandoned = self.goodbyes_abandoned.load(Relaxed);
+        stats.generations_retired = self.generations_retired.load(Relaxed);
     }
 }
 

@@ -40,6 +40,32 @@ fn is_out_of_sync(e: &std::io::Error) -> bool {
         .is_some_and(|codec| matches!(codec, PacketCodecError::PacketsOutOfSync))
 }
 
+/// ER_OPTION_PREVENTS_STATEMENT: "The MySQL server is running with the %s
+/// option so it cannot execute this statement" (read-only only when the
+/// option named is; also `--secure-file-priv`, `--skip-grant-tables`...).
+const ER_OPTION_PREVENTS_STATEMENT: u16 = 1290;
+/// ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
+const ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION: u16 = 1792;
+/// ER_READ_ONLY_MODE (MySQL: `innodb_read_only`, ...).
+const ER_READ_ONLY_MODE: u16 = 1836;
+
+/// Whether a server error says the server (not the caller's own
+/// transaction) is read-only: 1290 when it names a read-only option, 1836,
+/// and 1792 unless `own_read_only_tx` (the caller's transaction was started
+/// `READ ONLY`, or is one: inside a [`Tx`](crate::Tx) it is the
+/// transaction's own mode).
+pub(crate) fn is_read_only(error: &mysql_async::ServerError, own_read_only_tx: bool) -> bool {
+    match error.code {
+        ER_OPTION_PREVENTS_STATEMENT => {
+            let m = error.message.to_ascii_lowercase();
+            m.contains("read-only") || m.contains("read_only")
+        }
+        ER_READ_ONLY_MODE => true,
+        ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION => !own_read_only_tx,
+        _ => false,
+    }
+}
+
 /// See the table in the [module docs](super).
 pub(crate) fn classify(error: &mysql_async::Error) -> Class {
     use mysql_async::Error as E;
@@ -134,6 +160,41 @@ mod tests {
         for e in &lost {
             assert!(matches!(classify(e), Class::Lost(_)), "{e:?}");
         }
+    }
+
+    fn server_error(code: u16, message: &str) -> mysql_async::ServerError {
+        mysql_async::ServerError {
+            code,
+            message: message.into(),
+            state: "HY000".into(),
+        }
+    }
+
+    #[test]
+    fn read_only_refusals_are_told_from_other_1290s_and_own_read_only_transactions() {
+        let ro = server_error(
+            1290,
+            "The MariaDB server is running with the --read-only option so it cannot execute this statement",
+        );
+        let ro8 = server_error(
+            1290,
+            "The MySQL server is running with the --super-read-only option so it cannot execute this statement",
+        );
+        let file_priv = server_error(
+            1290,
+            "The MariaDB server is running with the --secure-file-priv option so it cannot execute this statement",
+        );
+        assert!(is_read_only(&ro, false));
+        assert!(is_read_only(&ro8, false));
+        assert!(!is_read_only(&file_priv, false));
+        let tx = server_error(1792, "Cannot execute statement in a READ ONLY transaction");
+        assert!(is_read_only(&tx, false));
+        assert!(!is_read_only(&tx, true));
+        assert!(is_read_only(
+            &server_error(1836, "Running in read-only mode"),
+            false
+        ));
+        assert!(!is_read_only(&server_error(1062, "Duplicate entry"), false));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub(crate) struct ExecCounters {
     new_conn_attempts: AtomicU64,
     maybe_executed: AtomicU64,
     statement_timeouts: AtomicU64,
+    read_only_retries: AtomicU64,
     /// The same events for the pool's metrics (feature `metrics`).
     metrics: ExecMetrics,
 }
@@ -31,6 +32,7 @@ pub(crate) struct ExecStats {
     pub(crate) new_conn_attempts: u64,
     pub(crate) maybe_executed: u64,
     pub(crate) statement_timeouts: u64,
+    pub(crate) read_only_retries: u64,
 }
 
 impl ExecCounters {
@@ -72,6 +74,12 @@ impl ExecCounters {
         self.metrics.statement_timeout();
     }
 
+    /// A statement re-sent on a new connection after a read-only refusal.
+    pub(crate) fn read_only_retry(&self) {
+        self.read_only_retries.fetch_add(1, Relaxed);
+        self.metrics.read_only_retry();
+    }
+
     pub(crate) fn read(&self) -> ExecStats {
         ExecStats {
             bad_conn_retries: self.bad_conn_retries.load(Relaxed),
@@ -79,6 +87,7 @@ impl ExecCounters {
             new_conn_attempts: self.new_conn_attempts.load(Relaxed),
             maybe_executed: self.maybe_executed.load(Relaxed),
             statement_timeouts: self.statement_timeouts.load(Relaxed),
+            read_only_retries: self.read_only_retries.load(Relaxed),
         }
     }
 }

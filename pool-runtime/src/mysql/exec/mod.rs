@@ -108,8 +108,17 @@ impl Pool {
         // Whether an earlier attempt (a read) lost its connection after it
         // may have reached the server.
         let mut lost_once = false;
+        // Whether the statement was already re-sent after a read-only
+        // refusal (once at most).
+        let mut read_only_retried = false;
         loop {
-            let mut conn = if attempt <= POOLED_ATTEMPTS {
+            let mut conn = if read_only_retried && attempt == 0 {
+                // The retry after a read-only refusal: a new connection,
+                // so of the new generation, whose connect resolved the
+                // host again.
+                attempt = 1;
+                self.get_new().await?
+            } else if attempt <= POOLED_ATTEMPTS {
                 self.get().await?
             } else {
                 counters.new_conn_attempt();
@@ -128,7 +137,36 @@ impl Pool {
             let class = classify(&error);
             let (retry_reason, lost) = match decide(class, op.is_read(), self.options().retry_reads)
             {
-                Decision::ServerAnswer => return Err(server_error(error)),
+                Decision::ServerAnswer => match error {
+                    mysql_async::Error::Server(server)
+                        if classify::is_read_only(&server, false) =>
+                    {
+                        let generation = conn.generation();
+                        let retired = conn.retire_generation().is_some();
+                        conn.discard();
+                        if read_only_retried {
+                            return Err(ErrorKind::ReadOnly {
+                                server,
+                                retired,
+                                generation,
+                                retried: true,
+                            });
+                        }
+                        counters.read_only_retry();
+                        tracing::warn!(
+                            target: "pool_runtime::pool",
+                            statement = op.verb(),
+                            code = server.code,
+                            generation,
+                            retired,
+                            "the server is read-only (the target moved?): re-sending the statement once on a new connection"
+                        );
+                        read_only_retried = true;
+                        attempt = 0;
+                        continue;
+                    }
+                    error => return Err(server_error(error)),
+                },
                 Decision::ClientError => return Err(ErrorKind::Client(error)),
                 Decision::Resend {
                     reason,

@@ -175,6 +175,27 @@ impl Tx {
             .ok_or_else(|| Error::new(pool, ErrorKind::TransactionClosed))
     }
 
+    /// A server error inside the transaction: a read-only server (the
+    /// target moved) retires the connection's generation and is reported
+    /// as [`ErrorKind::ReadOnly`], never retried; 1792 is the
+    /// transaction's own `READ ONLY` mode and stays a server error.
+    fn server_refusal(&mut self, e: mysql_async::Error) -> ErrorKind {
+        match e {
+            mysql_async::Error::Server(server) if super::classify::is_read_only(&server, true) => {
+                let (generation, retired) = self.conn.as_ref().map_or((0, false), |c| {
+                    (c.generation(), c.retire_generation().is_some())
+                });
+                ErrorKind::ReadOnly {
+                    server,
+                    retired,
+                    generation,
+                    retried: false,
+                }
+            }
+            e => server_error(e),
+        }
+    }
+
     /// The pool it came from, as errors name it.
     pub(crate) fn pool_name(&self) -> &Arc<str> {
         &self.pool
@@ -192,7 +213,7 @@ impl Tx {
             Err(Bounded::Failed(e)) => Err(e),
         };
         outcome.map_err(|e| match classify(&e) {
-            Class::Server => server_error(e),
+            Class::Server => self.server_refusal(e),
             Class::Client => ErrorKind::Client(e),
             Class::NotExecuted(_) | Class::Lost(_) => {
                 self.lose();

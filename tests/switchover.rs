@@ -1,0 +1,306 @@
+//! A switchover behind a virtual IP (issue 15's scenario): 8 tasks insert
+//! unique rows through a plain `Pool` pointed at the VIP; the test kit
+//! demotes the primary, promotes the replica and moves the VIP. Open
+//! connections keep pointing at the demoted server, as behind a real VIP
+//! or DNS name, where every write fails with 1290. The pool must see that
+//! the target moved, retire those connections at once and re-send the
+//! write on a connection to the new primary, so that the caller sees
+//! (nearly) nothing. mysql_async's own pool, for the record, never recovers.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{TEST_TIMEOUT, bounded, eventually};
+
+use pool_runtime::mysql_async::prelude::*;
+use pool_runtime::mysql_async::{self, Conn, Opts};
+use pool_runtime::testkit::TestCluster;
+use pool_runtime::{Pool, PoolOptions, SslMode};
+
+const TASKS: u64 = 8;
+/// Rows each task writes before the flip, and after it, before the run ends.
+const ROWS_EACH_SIDE: u64 = 25;
+
+async fn create_table(cluster: &TestCluster) {
+    let mut conn = Conn::new(Opts::from_url(&cluster.app_url(cluster.primary_index())).unwrap())
+        .await
+        .unwrap();
+    conn.query_drop("CREATE TABLE t (id BIGINT PRIMARY KEY, task INT NOT NULL)")
+        .await
+        .unwrap();
+    conn.disconnect().await.unwrap();
+}
+
+async fn ids_on(cluster: &TestCluster, i: usize) -> Vec<i64> {
+    let mut conn = Conn::new(Opts::from_url(&cluster.app_url(i)).unwrap())
+        .await
+        .unwrap();
+    let ids = conn.query("SELECT id FROM t ORDER BY id").await.unwrap();
+    conn.disconnect().await.unwrap();
+    ids
+}
+
+/// One write's outcome: its id, when it ended, and its error, if any.
+struct Outcome {
+    id: i64,
+    ended: Instant,
+    error: Option<Failure>,
+}
+
+struct Failure {
+    text: String,
+    may_have_run: bool,
+    duplicate: bool,
+}
+
+/// What the writers saw, and when the VIP moved.
+struct Run {
+    per_task: Vec<Vec<Outcome>>,
+    flip: Instant,
+}
+
+impl Run {
+    fn ok_ids(&self) -> BTreeSet<i64> {
+        self.all()
+            .filter(|o| o.error.is_none())
+            .map(|o| o.id)
+            .collect()
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Outcome> {
+        self.per_task.iter().flatten()
+    }
+
+    fn errors_after_flip(&self, task: usize) -> Vec<&Failure> {
+        self.per_task[task]
+            .iter()
+            .filter(|o| o.ended >= self.flip)
+            .filter_map(|o| o.error.as_ref())
+            .collect()
+    }
+
+    fn errors_total(&self) -> usize {
+        self.all().filter(|o| o.error.is_some()).count()
+    }
+
+    fn first_ok_after_flip(&self) -> Option<Duration> {
+        self.all()
+            .filter(|o| o.error.is_none() && o.ended >= self.flip)
+            .map(|o| o.ended - self.flip)
+            .min()
+    }
+}
+
+/// The scenario: 8 writers through `write`; once each has written
+/// `ROWS_EACH_SIDE` rows, the switchover to `to` and the VIP's move; the
+/// writers stop once each has `ROWS_EACH_SIDE` more successes after the
+/// flip, or 5 s after it (a writer that never recovers).
+async fn scenario<W, Fut>(cluster: &mut TestCluster, to: usize, first_id: i64, write: W) -> Run
+where
+    W: Fn(i64, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<Failure>> + Send,
+{
+    let write = Arc::new(write);
+    let stop = Arc::new(AtomicBool::new(false));
+    let before = Arc::new(AtomicU64::new(0));
+    let after = Arc::new(AtomicU64::new(0));
+    let flipped = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let (write, stop, before, after, flipped) = (
+            write.clone(),
+            stop.clone(),
+            before.clone(),
+            after.clone(),
+            flipped.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            let (mut ok_before, mut ok_after) = (0u64, 0u64);
+            let mut n = 0i64;
+            while !stop.load(SeqCst) {
+                let id = first_id + task as i64 * 1_000_000 + n;
+                n += 1;
+                let was_flipped = flipped.load(SeqCst);
+                let error = write(id, task).await;
+                if error.is_none() {
+                    if was_flipped {
+                        ok_after += 1;
+                        if ok_after == ROWS_EACH_SIDE {
+                            after.fetch_add(1, SeqCst);
+                        }
+                    } else {
+                        ok_before += 1;
+                        if ok_before == ROWS_EACH_SIDE {
+                            before.fetch_add(1, SeqCst);
+                        }
+                    }
+                }
+                outcomes.push(Outcome {
+                    id,
+                    ended: Instant::now(),
+                    error,
+                });
+            }
+            outcomes
+        }));
+    }
+    eventually(
+        "every writer has written before the flip",
+        TEST_TIMEOUT,
+        || {
+            let before = before.clone();
+            async move { (before.load(SeqCst) == TASKS).then_some(()) }
+        },
+    )
+    .await;
+    let demoted = Instant::now();
+    cluster.switchover(to).await.unwrap();
+    cluster.vip().retarget(cluster.server(to).addr());
+    let flip = Instant::now();
+    flipped.store(true, SeqCst);
+    eprintln!("switchover took {:?} (demote to VIP move)", flip - demoted);
+    // The writers run on until each has written again, or for 5 s: a peer
+    // that never recovers must not hold the test.
+    let recovered = tokio::time::timeout(Duration::from_secs(5), async {
+        eventually(
+            "every writer has written after the flip",
+            TEST_TIMEOUT,
+            || {
+                let after = after.clone();
+                async move { (after.load(SeqCst) == TASKS).then_some(()) }
+            },
+        )
+        .await
+    })
+    .await
+    .is_ok();
+    eprintln!("every writer wrote again after the flip: {recovered}");
+    stop.store(true, SeqCst);
+    let mut per_task = Vec::new();
+    for task in tasks {
+        per_task.push(task.await.unwrap());
+    }
+    Run { per_task, flip }
+}
+
+fn failure_of(e: &pool_runtime::Error) -> Failure {
+    Failure {
+        text: e.to_string(),
+        may_have_run: e.may_have_run(),
+        duplicate: e.server_code() == Some(1062),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switchover_behind_the_vip_costs_writers_at_most_one_error_each_and_no_row_twice() {
+    bounded("switchover behind the VIP", TEST_TIMEOUT, async {
+        let mut cluster = TestCluster::start(1).await.unwrap();
+        create_table(&cluster).await;
+        let old = cluster.primary_index();
+        let new = cluster.replica_indexes()[0];
+
+        let mut options = PoolOptions::from_url(&cluster.vip_url()).unwrap();
+        options.ssl_mode = SslMode::Disabled;
+        options.max_open = 8;
+        options.max_idle = 8;
+        let pool = Pool::builder(options).connect().await.unwrap();
+        let writer = pool.clone();
+        let run = scenario(&mut cluster, new, 1, move |id, task| {
+            let pool = writer.clone();
+            async move {
+                pool.exec("INSERT INTO t (id, task) VALUES (?, ?)", (id, task))
+                    .await
+                    .err()
+                    .map(|e| failure_of(&e))
+            }
+        })
+        .await;
+
+        let stats = pool.stats();
+        eprintln!(
+            "pool-runtime: {} writes, {} errors in all, first success {:?} after the flip; \
+             generations retired {}, read-only re-sends {}",
+            run.all().count(),
+            run.errors_total(),
+            run.first_ok_after_flip(),
+            stats.generations_retired,
+            stats.read_only_retries,
+        );
+        for task in 0..TASKS as usize {
+            let errors = run.errors_after_flip(task);
+            for e in &errors {
+                eprintln!("  task {task} after the flip: {}", e.text);
+            }
+            assert!(
+                errors.len() <= 1,
+                "task {task} saw {} errors after the flip (at most one)",
+                errors.len()
+            );
+        }
+        let first = run.first_ok_after_flip().expect("a write succeeded after the flip");
+        assert!(
+            first < Duration::from_secs(1),
+            "the first write after the flip succeeded {first:?} after it (within 1 s)"
+        );
+        assert!(
+            run.all()
+                .filter_map(|o| o.error.as_ref())
+                .all(|e| !e.duplicate && !e.may_have_run),
+            "no write ran twice, and none was reported as maybe run: the refusals are proof it did not"
+        );
+        assert!(stats.generations_retired >= 1, "the switch is counted");
+        assert!(stats.read_only_retries >= 1, "the re-sends are counted");
+
+        // Every row reported written is on the new primary (the old rows
+        // replicated before the promotion), and nothing else is.
+        let on_new: BTreeSet<i64> = ids_on(&cluster, new).await.into_iter().collect();
+        assert_eq!(on_new, run.ok_ids(), "the new primary holds exactly the rows reported Ok");
+        pool.close().await;
+
+        // For the record, in the same test: mysql_async's own pool through
+        // the same VIP, switched back to the first server. Nothing asserted.
+        for reset in [false, true] {
+            let target = if cluster.primary_index() == old { new } else { old };
+            let opts = mysql_async::OptsBuilder::from_opts(Opts::from_url(&cluster.vip_url()).unwrap())
+                .pool_opts(
+                    mysql_async::PoolOpts::default()
+                        .with_reset_connection(reset)
+                        .with_constraints(mysql_async::PoolConstraints::new(0, 8).unwrap()),
+                );
+            let peer = mysql_async::Pool::new(opts);
+            let writer = peer.clone();
+            let first_id = if reset { 200_000_000 } else { 100_000_000 };
+            let run = scenario(&mut cluster, target, first_id, move |id, task| {
+                let peer = writer.clone();
+                async move {
+                    let written = async {
+                        let mut conn = peer.get_conn().await?;
+                        conn.exec_drop("INSERT INTO t (id, task) VALUES (?, ?)", (id, task))
+                            .await
+                    }
+                    .await;
+                    written.err().map(|e| Failure {
+                        duplicate: matches!(&e, mysql_async::Error::Server(s) if s.code == 1062),
+                        text: e.to_string(),
+                        may_have_run: true,
+                    })
+                }
+            })
+            .await;
+            let after: usize = (0..TASKS as usize).map(|t| run.errors_after_flip(t).len()).sum();
+            eprintln!(
+                "mysql_async::Pool (reset {}): {} writes, {} errors after the flip, first success {:?} after it",
+                if reset { "on" } else { "off" },
+                run.all().count(),
+                after,
+                run.first_ok_after_flip(),
+            );
+            let _ = peer.disconnect().await;
+        }
+    })
+    .await;
+}

@@ -26,8 +26,8 @@
 #![warn(missing_docs)]
 
 pub mod duration;
-pub mod policy;
 mod fallback;
+pub mod policy;
 mod reset;
 mod role;
 mod ssl;
@@ -40,8 +40,7 @@ pub use reset::ResetPolicy;
 pub use role::Role;
 pub use ssl::SslMode;
 pub use table::{
-    CLUSTER_SETTINGS, DefaultValue, Kind, SETTINGS, Setting, cluster_markdown_table,
-    markdown_table,
+    CLUSTER_SETTINGS, DefaultValue, Kind, SETTINGS, Setting, cluster_markdown_table, markdown_table,
 };
 
 /// MySQL's own ceiling for `max_connections`: no pool needs more.

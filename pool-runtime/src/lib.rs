@@ -73,6 +73,7 @@ pub mod __private {
 }
 
 pub mod boot;
+pub mod cluster;
 pub mod config;
 mod credentials;
 mod error;
@@ -88,6 +89,7 @@ pub(crate) mod tls;
 mod url;
 
 pub use boot::BootError;
+pub use cluster::{Cluster, ClusterError, ClusterOptions, ClusterTx, ReplicaFallback, Session};
 pub use config::{ConfigError, Loaded, PoolConfig};
 pub use credentials::{
     CleartextWithoutTls, CredentialError, CredentialSource, Credentials, FetchError, Secret,

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod duration;
+mod fallback;
 pub mod policy;
 mod reset;
 mod role;
@@ -33,11 +34,14 @@ mod ssl;
 mod table;
 pub mod words;
 
+pub use fallback::ReplicaFallback;
 pub use policy::Policy;
 pub use reset::ResetPolicy;
 pub use role::Role;
 pub use ssl::SslMode;
-pub use table::{DefaultValue, Kind, SETTINGS, Setting, markdown_table};
+pub use table::{
+    CLUSTER_SETTINGS, DefaultValue, Kind, SETTINGS, Setting, cluster_markdown_table, markdown_table,
+};
 
 /// MySQL's own ceiling for `max_connections`: no pool needs more.
 pub const MOST_CONNECTIONS: u32 = 100_000;
@@ -202,6 +206,36 @@ macro_rules! settings_table {
             /// `fix`, with per-code overrides (`"warn, idle_bound=fix"`). By
             /// default errors deny and warnings warn.
             on_violation: BootPolicy = Empty, kind Policy, unit "";
+        }
+    };
+}
+
+/// The cluster settings table: the keys of a cluster config that are not
+/// pool settings (each member pool reads the [`settings_table!`]), in the
+/// same row format.
+#[macro_export]
+macro_rules! cluster_settings_table {
+    ($then:path) => {
+        $then! {
+            /// After a write through a cluster handle or a `Session`, its
+            /// reads go to the primary for this long, so that they see the
+            /// write although replicas apply it later. `0` switches it off.
+            read_your_writes: Duration = Duration($crate::duration::secs(1)), kind Duration { off: false, zero: true }, unit "";
+
+            /// A replica whose `Seconds_Behind_Master` is above this leaves the
+            /// read rotation until it has caught up. 5 s: above the usual
+            /// second-or-two jitter of a healthy replica under bursts, below
+            /// what a user notices as stale data.
+            max_replica_lag: Duration = Duration($crate::duration::secs(5)), kind Duration { off: false, zero: false }, unit "";
+
+            /// Where reads go when no replica is in rotation: `primary` (the
+            /// primary takes them) or `fail` (an error that names each replica
+            /// and why it is out).
+            replica_fallback: ReplicaFallback = Word("primary"), kind Choice { words: $crate::ReplicaFallback::WORDS }, unit "";
+
+            /// How often each replica's replication state and lag are read
+            /// (`SHOW SLAVE STATUS`); each check is bounded by this interval too.
+            replica_check_interval: Duration = Duration($crate::duration::secs(1)), kind Duration { off: false, zero: false }, unit "";
         }
     };
 }

@@ -112,6 +112,35 @@ macro_rules! settings_data {
 }
 crate::settings_table!(settings_data);
 
+macro_rules! cluster_settings_data {
+    ($(
+        $(#[doc = $doc:literal])*
+        $key:ident : $ty:ty = $default:expr, kind $kind:expr, unit $unit:literal;
+    )*) => {
+        /// Every cluster-only setting (`cluster_settings_table!`), in table
+        /// order: keys of a cluster config beside its `primary` and
+        /// `replicas` sections.
+        pub static CLUSTER_SETTINGS: &[Setting] = &[$(
+                Setting {
+                    key: stringify!($key),
+                    rust_type: stringify!($ty),
+                    kind: {
+                        use Kind::*;
+                        $kind
+                    },
+                    default: {
+                        #[allow(unused_imports)]
+                        use DefaultValue::*;
+                        $default
+                    },
+                    unit: $unit,
+                    doc: concat!($($doc, "\n"),*),
+                },
+            )*];
+    };
+}
+crate::cluster_settings_table!(cluster_settings_data);
+
 /// Whether two strings are equal, in a `const` context.
 const fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -132,6 +161,20 @@ impl Setting {
     /// The setting named `key`, if there is one.
     pub fn named(key: &str) -> Option<&'static Setting> {
         SETTINGS.iter().find(|s| s.key == key)
+    }
+
+    /// The cluster setting named `key` (of [`CLUSTER_SETTINGS`]), for code
+    /// that names one in a `const` or `static`: an unknown key fails the
+    /// build.
+    pub const fn known_cluster(key: &str) -> &'static Setting {
+        let mut i = 0;
+        while i < CLUSTER_SETTINGS.len() {
+            if same(CLUSTER_SETTINGS[i].key, key) {
+                return &CLUSTER_SETTINGS[i];
+            }
+            i += 1;
+        }
+        panic!("not a cluster setting")
     }
 
     /// The setting named `key`, for code that names a setting in a `const`
@@ -281,8 +324,17 @@ impl fmt::Display for Setting {
 
 /// The README's key table, generated from [`SETTINGS`].
 pub fn markdown_table() -> String {
+    markdown_of(SETTINGS)
+}
+
+/// The README's cluster key table, generated from [`CLUSTER_SETTINGS`].
+pub fn cluster_markdown_table() -> String {
+    markdown_of(CLUSTER_SETTINGS)
+}
+
+fn markdown_of(settings: &[Setting]) -> String {
     let mut out = String::from("| key | default | meaning |\n|---|---|---|\n");
-    for s in SETTINGS {
+    for s in settings {
         let default = match s.default {
             DefaultValue::Word(w) => format!("`{w}`"),
             _ => s.default_text(),
@@ -298,7 +350,7 @@ mod tests {
 
     #[test]
     fn every_default_fits_its_kind() {
-        for s in SETTINGS {
+        for s in SETTINGS.iter().chain(CLUSTER_SETTINGS) {
             let fits = match (s.default, s.kind) {
                 (DefaultValue::Required, Kind::Url) => true,
                 (DefaultValue::Off | DefaultValue::Adaptive, Kind::Duration { off, .. }) => off,

@@ -122,6 +122,17 @@ pub fn settings_markdown() -> String {
     pool_settings::markdown_table()
 }
 
+/// The cluster-only keys (`read_your_writes`, `max_replica_lag`, ...) as a
+/// Markdown table, generated from the cluster settings table.
+///
+/// ```
+/// let table = pool_runtime::config::cluster_settings_markdown();
+/// assert!(table.contains("| `read_your_writes` | 1s |"));
+/// ```
+pub fn cluster_settings_markdown() -> String {
+    pool_settings::cluster_markdown_table()
+}
+
 /// A config struct that describes a pool. Implement it with
 /// `#[derive(PoolConfig)]`; see the [module docs](self).
 pub trait PoolConfig: Sized {

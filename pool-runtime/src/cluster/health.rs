@@ -1,0 +1,175 @@
+//! Each replica's health: the background check of its replication state
+//! and lag, and the rotation it decides.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Row, Value};
+
+use super::error::OutReason;
+use super::stats::Counters;
+use crate::mysql::Pool;
+
+/// A replica member: its pool and what the last check found.
+#[derive(Debug)]
+pub(crate) struct Replica {
+    pub(crate) name: String,
+    pub(crate) pool: Pool,
+    state: Mutex<State>,
+    /// The "no privilege to read lag" warning was logged.
+    warned_privilege: AtomicBool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct State {
+    /// `None`: in rotation.
+    pub(crate) out: Option<OutReason>,
+    /// The lag last read; `None`: unknown (not checked yet, no privilege,
+    /// or the server reports none).
+    pub(crate) lag: Option<Duration>,
+}
+
+/// What one check found.
+enum Found {
+    Lag(Option<Duration>),
+    Out(OutReason),
+}
+
+impl Replica {
+    pub(crate) fn new(name: String, pool: Pool) -> Replica {
+        Replica {
+            name,
+            pool,
+            state: Mutex::new(State::default()),
+            warned_privilege: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn in_rotation(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .out
+            .is_none()
+    }
+
+    /// Puts the replica in or out of rotation, logging and counting a change.
+    pub(crate) fn set(&self, out: Option<OutReason>, lag: Option<Duration>, counters: &Counters) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.lag = lag;
+        match (&state.out, &out) {
+            (None, Some(reason)) => {
+                tracing::warn!(member = %self.name, pool = %self.pool.name(), %reason, "replica leaves the read rotation");
+                counters.left(reason);
+            }
+            (Some(was), None) => {
+                tracing::info!(member = %self.name, pool = %self.pool.name(), was = %was, "replica is back in the read rotation");
+            }
+            (Some(was), Some(now)) if was.word() != now.word() => {
+                tracing::warn!(member = %self.name, pool = %self.pool.name(), reason = %now, "replica still out of the read rotation, for another reason");
+                counters.left(now);
+            }
+            _ => {}
+        }
+        state.out = out;
+    }
+
+    /// Reads the replica's replication state once, within `limit`, and
+    /// updates its rotation.
+    pub(crate) async fn check(&self, max_lag: Duration, limit: Duration, counters: &Counters) {
+        let found = match tokio::time::timeout(limit, self.read_status()).await {
+            Ok(found) => found,
+            Err(_) => Found::Out(OutReason::Unreachable {
+                error: format!("the replication check took longer than {limit:?}"),
+            }),
+        };
+        match found {
+            Found::Lag(Some(lag)) if lag > max_lag => self.set(
+                Some(OutReason::Lagging { lag, max: max_lag }),
+                Some(lag),
+                counters,
+            ),
+            Found::Lag(lag) => self.set(None, lag, counters),
+            Found::Out(reason) => self.set(Some(reason), None, counters),
+        }
+    }
+
+    async fn read_status(&self) -> Found {
+        let mut conn = match self.pool.get().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                return Found::Out(OutReason::Unreachable {
+                    error: e.to_string(),
+                });
+            }
+        };
+        let rows: Result<Vec<Row>, _> = conn.query("SHOW SLAVE STATUS").await;
+        match rows {
+            Ok(rows) => match rows.first() {
+                Some(row) => judge(row),
+                None => Found::Out(OutReason::Stopped {
+                    detail: "the server is not a replica (SHOW SLAVE STATUS is empty)".into(),
+                }),
+            },
+            // 1227: access denied (needs SLAVE MONITOR / REPLICATION CLIENT).
+            Err(mysql_async::Error::Server(e)) if e.code == 1227 => {
+                if !self.warned_privilege.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        member = %self.name,
+                        pool = %self.pool.name(),
+                        "cannot read the replica's lag: its user lacks the privilege for SHOW SLAVE \
+                         STATUS (grant SLAVE MONITOR on MariaDB, REPLICATION CLIENT on MySQL); it \
+                         stays in rotation with its lag unknown"
+                    );
+                }
+                Found::Lag(None)
+            }
+            Err(mysql_async::Error::Server(e)) => Found::Lag({
+                tracing::debug!(member = %self.name, code = e.code, "SHOW SLAVE STATUS refused");
+                None
+            }),
+            Err(e) => Found::Out(OutReason::Unreachable {
+                error: e.to_string(),
+            }),
+        }
+    }
+}
+
+fn text(row: &Row, names: &[&str]) -> Option<String> {
+    let columns = row.columns_ref();
+    for name in names {
+        if let Some(i) = columns.iter().position(|c| c.name_str() == *name) {
+            return match row.as_ref(i) {
+                Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                Some(Value::Int(n)) => Some(n.to_string()),
+                Some(Value::UInt(n)) => Some(n.to_string()),
+                _ => None,
+            };
+        }
+    }
+    None
+}
+
+/// Judges one row of `SHOW SLAVE STATUS` / `SHOW REPLICA STATUS`.
+fn judge(row: &Row) -> Found {
+    let sql = text(row, &["Slave_SQL_Running", "Replica_SQL_Running"]).unwrap_or_default();
+    let io = text(row, &["Slave_IO_Running", "Replica_IO_Running"]).unwrap_or_default();
+    if !sql.eq_ignore_ascii_case("yes") || io.eq_ignore_ascii_case("no") {
+        return Found::Out(OutReason::Stopped {
+            detail: format!("SQL thread {sql}, IO thread {io}"),
+        });
+    }
+    let lag = text(row, &["Seconds_Behind_Master", "Seconds_Behind_Source"])
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    Found::Lag(lag)
+}

@@ -1,0 +1,221 @@
+//! `Cluster` over real replication (`TestCluster`): reads spread across
+//! replicas, read-your-writes, lag/stop rotation, a dead replica, fallback.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+mod common;
+use common::{TEST_TIMEOUT, bounded, eventually};
+
+use pool_runtime::cluster::OutReason;
+use pool_runtime::testkit::TestCluster;
+use pool_runtime::{Cluster, ClusterError, ClusterOptions, ReplicaFallback};
+
+/// The kit's cluster, the app user allowed to read replication status, and
+/// a `Cluster` over it.
+async fn start(fallback: ReplicaFallback) -> (TestCluster, Cluster) {
+    let kit = TestCluster::start(2).await.unwrap();
+    kit.grant_app("SLAVE MONITOR").await.unwrap();
+    let replicas: Vec<String> = kit
+        .replica_indexes()
+        .iter()
+        .map(|&i| kit.app_url(i))
+        .collect();
+    let mut options =
+        ClusterOptions::from_urls(&kit.app_url(kit.primary_index()), replicas).unwrap();
+    options.replica_fallback = fallback;
+    let cluster = Cluster::connect(options).await.unwrap();
+    (kit, cluster)
+}
+
+async fn server_id_of_read(cluster: &Cluster) -> Result<u32, ClusterError> {
+    let id: Option<u32> = cluster.query_first("SELECT @@server_id", ()).await?;
+    Ok(id.unwrap())
+}
+
+fn id_of(kit: &TestCluster, i: usize) -> u32 {
+    kit.server(i).server_id().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_spread_across_replicas_and_a_write_is_read_back_at_once() {
+    bounded("spread and ryw", TEST_TIMEOUT, async {
+        let (kit, cluster) = start(ReplicaFallback::Primary).await;
+        let replica_ids: BTreeSet<u32> = kit
+            .replica_indexes()
+            .iter()
+            .map(|&i| id_of(&kit, i))
+            .collect();
+        let mut seen = BTreeSet::new();
+        for _ in 0..20 {
+            seen.insert(server_id_of_read(&cluster).await.unwrap());
+        }
+        assert_eq!(
+            seen, replica_ids,
+            "reads go to both replicas and never the primary"
+        );
+        let stats = cluster.stats();
+        assert_eq!(stats.reads_to_replicas, 20);
+        let names: Vec<&str> = stats.members.iter().map(|m| m.pool_name.as_str()).collect();
+        assert_eq!(names, ["primary", "replica-0", "replica-1"]);
+        assert!(stats.members.iter().all(|m| m.out.is_none()), "{stats:?}");
+
+        // Read-your-writes: the row is there at once, through the same handle.
+        cluster
+            .exec("CREATE TABLE ryw (id INT PRIMARY KEY)", ())
+            .await
+            .unwrap();
+        for id in 0..10 {
+            cluster
+                .exec("INSERT INTO ryw (id) VALUES (?)", (id,))
+                .await
+                .unwrap();
+            let got: Option<i64> = cluster
+                .query_first("SELECT id FROM ryw WHERE id = ?", (id,))
+                .await
+                .unwrap();
+            assert_eq!(got, Some(id));
+        }
+        assert!(cluster.stats().reads_to_primary_ryw >= 10);
+
+        // Another session has not written: its reads go to a replica.
+        let session = cluster.session();
+        let id: Option<u32> = session.query_first("SELECT @@server_id", ()).await.unwrap();
+        assert!(replica_ids.contains(&id.unwrap()));
+        cluster.close().await;
+        assert!(cluster.primary().is_closed() && cluster.replicas().all(|p| p.is_closed()));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_replica_gets_no_reads_until_it_is_back_and_none_left_can_fail() {
+    bounded("stopped replica", TEST_TIMEOUT, async {
+        let (kit, cluster) = start(ReplicaFallback::Fail).await;
+        let [a, b] = kit.replica_indexes()[..] else {
+            panic!("two replicas")
+        };
+        kit.stop_replication(a).await.unwrap();
+        cluster.check_replicas().await;
+        for _ in 0..10 {
+            assert_eq!(server_id_of_read(&cluster).await.unwrap(), id_of(&kit, b));
+        }
+        let out = cluster.stats().members[1].out.clone();
+        assert!(matches!(out, Some(OutReason::Stopped { .. })), "{out:?}");
+        assert!(cluster.stats().left_stopped >= 1);
+
+        // Both out, replica_fallback = fail: an error naming both.
+        kit.stop_replication(b).await.unwrap();
+        cluster.check_replicas().await;
+        let error = server_id_of_read(&cluster).await.unwrap_err();
+        match &error {
+            ClusterError::NoReplica { out } => assert_eq!(out.len(), 2, "{error}"),
+            other => panic!("expected NoReplica, got {other}"),
+        }
+        assert!(!error.may_have_run());
+        assert!(error.to_string().contains("replica-0"), "{error}");
+
+        // Back: the background check puts them in rotation again.
+        kit.start_replication(a).await.unwrap();
+        kit.start_replication(b).await.unwrap();
+        let a_id = id_of(&kit, a);
+        eventually(
+            "replica a takes reads again",
+            Duration::from_secs(30),
+            || async {
+                server_id_of_read(&cluster)
+                    .await
+                    .ok()
+                    .filter(|&id| id == a_id)
+            },
+        )
+        .await;
+        cluster.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_replica_leaves_rotation() {
+    bounded("lagging replica", TEST_TIMEOUT, async {
+        let kit = TestCluster::start(2).await.unwrap();
+        kit.grant_app("SLAVE MONITOR").await.unwrap();
+        let [a, b] = kit.replica_indexes()[..] else {
+            panic!("two replicas")
+        };
+        let mut options = ClusterOptions::from_urls(
+            &kit.app_url(kit.primary_index()),
+            [kit.app_url(a), kit.app_url(b)],
+        )
+        .unwrap();
+        options.max_replica_lag = Duration::from_secs(1);
+        let cluster = Cluster::connect(options).await.unwrap();
+        kit.delay_replication(a, Duration::from_secs(6))
+            .await
+            .unwrap();
+        cluster
+            .primary()
+            .exec("CREATE TABLE lag (id INT PRIMARY KEY)", ())
+            .await
+            .unwrap();
+        let primary = cluster.primary().clone();
+        // Writes keep arriving so that the delayed replica's lag grows.
+        eventually("replica a is out for lag", Duration::from_secs(30), || {
+            let primary = primary.clone();
+            let cluster = cluster.clone();
+            async move {
+                let _ = primary.exec("INSERT INTO lag (id) VALUES (NULL)", ()).await;
+                let _ = primary
+                    .exec(
+                        "INSERT INTO lag SELECT COALESCE(MAX(id), 0) + 1 FROM lag",
+                        (),
+                    )
+                    .await;
+                cluster.check_replicas().await;
+                matches!(
+                    cluster.stats().members[1].out,
+                    Some(OutReason::Lagging { .. })
+                )
+                .then_some(())
+            }
+        })
+        .await;
+        for _ in 0..10 {
+            assert_eq!(server_id_of_read(&cluster).await.unwrap(), id_of(&kit, b));
+        }
+        kit.delay_replication(a, Duration::ZERO).await.unwrap();
+        cluster.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replica_read_is_retried_on_the_other_then_the_primary_takes_reads() {
+    bounded("killed replica", TEST_TIMEOUT, async {
+        let (mut kit, cluster) = start(ReplicaFallback::Primary).await;
+        let [a, b] = kit.replica_indexes()[..] else {
+            panic!("two replicas")
+        };
+        // Warm both replicas' pools so a read may land on a dead connection.
+        for _ in 0..4 {
+            server_id_of_read(&cluster).await.unwrap();
+        }
+        kit.stop(a).await.unwrap();
+        for _ in 0..10 {
+            assert_eq!(server_id_of_read(&cluster).await.unwrap(), id_of(&kit, b));
+        }
+        let stats = cluster.stats();
+        assert!(
+            matches!(stats.members[1].out, Some(OutReason::Unreachable { .. })),
+            "{stats:?}"
+        );
+        kit.stop(b).await.unwrap();
+        let primary_id = id_of(&kit, kit.primary_index());
+        for _ in 0..3 {
+            assert_eq!(server_id_of_read(&cluster).await.unwrap(), primary_id);
+        }
+        assert!(cluster.stats().reads_to_primary_no_replica >= 3);
+        cluster.close().await;
+    })
+    .await;
+}

@@ -718,6 +718,16 @@ const PROVEN_ELSEWHERE: &[(Code, &str)] = &[
         Code::TlsCertExpiresSoon,
         "a_certificate_expiring_within_two_weeks_is_a_warning",
     ),
+    // The role against read_only: tests/read_only.rs, on a server of its
+    // own set read-only (the shared one must stay writable).
+    (
+        Code::PrimaryIsReadOnly,
+        "a_primary_pool_on_a_read_only_server_is_refused_at_boot_and_a_replica_pool_on_a_writable_one_warned",
+    ),
+    (
+        Code::ReplicaIsWritable,
+        "a_primary_pool_on_a_read_only_server_is_refused_at_boot_and_a_replica_pool_on_a_writable_one_warned",
+    ),
     // Need a host that is not loopback, which the test kit cannot give:
     // the rule's unit tests in pool-runtime/src/boot/rules.rs.
     (

@@ -48,6 +48,16 @@ fn the_readme_key_table_is_the_settings_table() {
 }
 
 #[test]
+fn the_readme_cluster_key_table_is_the_cluster_settings_table() {
+    check_generated(
+        "<!-- cluster settings table: generated from the cluster settings table, see tests/readme.rs -->\n",
+        "<!-- end of cluster settings table -->",
+        &pool_runtime::config::cluster_settings_markdown(),
+        "the cluster settings table",
+    );
+}
+
+#[test]
 fn every_setting_is_in_the_readme_once() {
     let readme = include_str!("../README.md");
     for setting in pool_runtime::config::SETTINGS {

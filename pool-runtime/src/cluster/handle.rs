@@ -316,7 +316,8 @@ impl Shared {
     }
 }
 
-/// Checks every replica once, concurrently, each within the interval.
+/// Checks every replica once, one after another, each within the interval
+/// (at least 1 s).
 async fn check_all(shared: &Shared) {
     let limit = shared
         .options

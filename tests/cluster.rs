@@ -33,6 +33,26 @@ async fn server_id_of_read(cluster: &Cluster) -> Result<u32, ClusterError> {
     Ok(id.unwrap())
 }
 
+/// The app user's password, which no output of the cluster may show.
+fn app_password(kit: &TestCluster) -> String {
+    let url = kit.app_url(kit.primary_index());
+    let opts = pool_runtime::mysql_async::Opts::from_url(&url).unwrap();
+    let password = opts.pass().expect("the app user has a password").to_owned();
+    assert!(
+        password.len() >= 8,
+        "a password distinct enough to search for"
+    );
+    password
+}
+
+/// Fails if `shown` contains the app user's password.
+fn assert_unshown(kit: &TestCluster, what: &str, shown: &str) {
+    assert!(
+        !shown.contains(&app_password(kit)),
+        "{what} shows the password: {shown}"
+    );
+}
+
 fn id_of(kit: &TestCluster, i: usize) -> u32 {
     kit.server(i).server_id().unwrap()
 }
@@ -114,6 +134,19 @@ async fn a_stopped_replica_gets_no_reads_until_it_is_back_and_none_left_can_fail
         }
         assert!(!error.may_have_run());
         assert!(error.to_string().contains("replica-0"), "{error}");
+        assert_unshown(&kit, "NoReplica's Display", &error.to_string());
+        assert_unshown(&kit, "NoReplica's Debug", &format!("{error:?}"));
+        assert_unshown(
+            &kit,
+            "ClusterOptions' Debug",
+            &format!("{:?}", cluster.options()),
+        );
+        assert_unshown(
+            &kit,
+            "ClusterStats' Debug",
+            &format!("{:?}", cluster.stats()),
+        );
+        assert_unshown(&kit, "Cluster's Debug", &format!("{cluster:?}"));
 
         // Back: the background check puts them in rotation again.
         kit.start_replication(a).await.unwrap();
@@ -208,6 +241,12 @@ async fn a_killed_replica_read_is_retried_on_the_other_then_the_primary_takes_re
         assert!(
             matches!(stats.members[1].out, Some(OutReason::Unreachable { .. })),
             "{stats:?}"
+        );
+        // The reason carries the driver's error text: never the password.
+        assert_unshown(
+            &kit,
+            "an unreachable replica's stats",
+            &format!("{stats:?}"),
         );
         kit.stop(b).await.unwrap();
         let primary_id = id_of(&kit, kit.primary_index());

@@ -34,6 +34,7 @@ mod routing;
 mod session;
 mod stats;
 
+pub use crate::config::LoadedCluster;
 pub use error::{ClusterBootError, ClusterError, OutReason, ReplicaOut};
 pub use handle::Cluster;
 pub use options::ClusterOptions;

@@ -60,7 +60,19 @@ macro_rules! options_config {
             }
 
             fn __extract(cx: &mut Extractor<'_>) -> Option<Self> {
-                let mut options = PoolOptions::default();
+                PoolOptions::extract_over(PoolOptions::default(), cx)
+            }
+
+            fn __apply(&self, options: &mut PoolOptions) {
+                options.clone_from(self);
+            }
+        }
+
+        impl PoolOptions {
+            /// The keys present at the extractor's level, over `base`: absent
+            /// keys keep `base`'s values (a cluster's `replica` section over
+            /// its primary's settings).
+            pub(crate) fn extract_over(mut options: PoolOptions, cx: &mut Extractor<'_>) -> Option<PoolOptions> {
                 let mut complete = true;
                 $(
                     match cx.if_present::<$ty>(const { Setting::known(stringify!($key)) }) {
@@ -71,10 +83,6 @@ macro_rules! options_config {
                 )*
                 cx.reject_unknown(&SCHEMA);
                 complete.then_some(options)
-            }
-
-            fn __apply(&self, options: &mut PoolOptions) {
-                options.clone_from(self);
             }
         }
     };

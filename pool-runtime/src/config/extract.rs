@@ -187,6 +187,70 @@ impl<'a> Extractor<'a> {
         result
     }
 
+    /// Runs `f` one level down, under `key` (a section read by hand).
+    pub(crate) fn within<R>(&mut self, key: &str, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.path.push(key.to_owned());
+        let result = f(self);
+        self.path.pop();
+        result
+    }
+
+    /// Whether `key` is set at this level, in any layer.
+    pub(crate) fn is_present(&self, key: &str) -> bool {
+        let mut path = self.path.clone();
+        path.push(key.to_owned());
+        self.figment.find_value(&path.join(".")).is_ok()
+    }
+
+    /// A list under `key`: a YAML sequence, or one text of items separated
+    /// by commas (an environment variable). Each item is recorded as
+    /// `key.N`. Absent: an empty list.
+    pub(crate) fn list<T: ConfigValue>(
+        &mut self,
+        key: &'static str,
+        secret: bool,
+    ) -> Option<Vec<T>> {
+        self.path.push(key.to_owned());
+        let found = self.figment.find_value(&self.dotted()).ok();
+        // One text (an environment variable) is one source for every item.
+        let (items, one_text) = match found {
+            None => (Vec::new(), false),
+            Some(Value::Array(_, items)) => (items, false),
+            Some(value @ Value::String(..)) => {
+                let tag = value.tag();
+                let text = value.as_str().unwrap_or_default();
+                let items = split_list(text)
+                    .into_iter()
+                    .map(|item| Value::String(tag, item))
+                    .collect();
+                (items, true)
+            }
+            Some(value) => (vec![value], false),
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut complete = true;
+        for (i, item) in items.iter().enumerate() {
+            let parsed = if one_text {
+                let parsed = self.parse::<T>(item, None, secret);
+                let source = source_of(self.figment, item, &self.path);
+                self.sources
+                    .record(format!("{}.{i}", self.dotted()), source);
+                parsed
+            } else {
+                self.path.push(i.to_string());
+                let parsed = self.parse::<T>(item, None, secret);
+                self.path.pop();
+                parsed
+            };
+            match parsed {
+                Some(v) => out.push(v),
+                None => complete = false,
+            }
+        }
+        self.path.pop();
+        complete.then_some(out)
+    }
+
     /// Reports keys at this level that `schema` does not know.
     pub fn reject_unknown(&mut self, schema: &Schema) {
         if self.lenient || schema.allow_unknown {
@@ -220,5 +284,55 @@ impl<'a> Extractor<'a> {
             });
             self.path.pop();
         }
+    }
+}
+
+/// `a, b` -> `[a, b]`, where a comma only separates items when the next one
+/// starts with a scheme (`mysql://`), so that a comma inside a URL's
+/// password does not split it.
+fn split_list(text: &str) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    for piece in text.split(',') {
+        match items.last_mut() {
+            Some(last) if !looks_like_item_start(piece) => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => items.push(piece.to_owned()),
+        }
+    }
+    items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// A piece that begins with `scheme://`.
+fn looks_like_item_start(piece: &str) -> bool {
+    let piece = piece.trim_start();
+    match piece.find("://") {
+        Some(at) => {
+            at > 0
+                && piece[..at]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_list;
+
+    #[test]
+    fn a_list_splits_at_commas_before_a_scheme_only() {
+        assert_eq!(
+            split_list("mysql://a@h1/db, mysql://b:p,w@h2/db"),
+            ["mysql://a@h1/db", "mysql://b:p,w@h2/db"]
+        );
+        assert_eq!(split_list(" mysql://a@h1/db "), ["mysql://a@h1/db"]);
+        assert!(split_list("  ").is_empty());
     }
 }

@@ -123,9 +123,9 @@ fn defaults(schema: &Schema) -> Dict {
     dict
 }
 
-/// The file to read: `<PREFIX>_CONFIG_FILE` when set, else the attribute's.
-fn config_file(schema: &Schema) -> Option<(String, Source)> {
-    if let Some(lead) = schema.env_lead() {
+/// The file to read: `<PREFIX>_CONFIG_FILE` when set, else the named one.
+fn config_file(env_lead: Option<&str>, file: Option<&str>) -> Option<(String, Source)> {
+    if let Some(lead) = env_lead {
         let var = format!("{lead}CONFIG_FILE");
         if let Ok(path) = std::env::var(&var) {
             if !path.trim().is_empty() {
@@ -133,67 +133,95 @@ fn config_file(schema: &Schema) -> Option<(String, Source)> {
             }
         }
     }
-    schema.file.map(|f| (f.to_owned(), Source::Default))
+    file.map(|f| (f.to_owned(), Source::Default))
 }
 
 /// Defaults < YAML file < environment, as `T::load()` reads them.
 pub(crate) fn layered(schema: &'static Schema) -> Result<(Figment, Hints), ConfigError> {
-    let mut figment = Figment::from(Defaults(defaults(schema)));
-    let mut hints = Hints {
-        file: None,
+    Layers {
+        type_name: schema.type_name,
         env_lead: schema.env_lead(),
-    };
-    if let Some((path, named_by)) = config_file(schema) {
-        let optional = schema.file_optional && named_by == Source::Default;
-        match std::fs::metadata(Path::new(&path)) {
-            Ok(meta) if meta.is_file() => {
-                // Read once here so an unreadable file is named plainly.
-                if let Err(e) = std::fs::read(&path) {
-                    return Err(file_error(
-                        schema,
-                        &path,
-                        named_by,
-                        format!("cannot read it: {e}"),
-                    ));
-                }
-                figment = figment.merge(Yaml::file_exact(&path));
-                hints.file = Some(path);
-            }
-            Ok(_) => {
-                return Err(file_error(
-                    schema,
-                    &path,
-                    named_by,
-                    "it is not a file".into(),
-                ));
-            }
-            Err(_) if optional => {}
-            Err(e) => {
-                let cwd = std::env::current_dir()
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_else(|_| "?".into());
-                let fix = match schema.env_lead() {
-                    Some(lead) => format!(", or point {lead}CONFIG_FILE at the right file"),
-                    None => String::new(),
-                };
-                return Err(file_error(
-                    schema,
-                    &path,
-                    named_by,
-                    format!("cannot open it ({e}; relative to {cwd}): create it{fix}"),
-                ));
-            }
-        }
+        file: schema.file,
+        file_optional: schema.file_optional,
+        defaults: defaults(schema),
     }
-    if let Some(lead) = schema.env_lead() {
-        figment = figment.merge(Env::prefixed(&lead).ignore(&["config_file"]).split("__"));
-    }
-    Ok((figment, hints))
+    .build()
 }
 
-fn file_error(schema: &Schema, path: &str, named_by: Source, problem: String) -> ConfigError {
+/// What the layers of a config are made of: a derived type's schema, or a
+/// cluster config's prefix and file, given at run time.
+pub(crate) struct Layers<'a> {
+    pub(crate) type_name: &'static str,
+    /// `APP_DB_`: the environment variables' lead, with its underscore.
+    pub(crate) env_lead: Option<String>,
+    pub(crate) file: Option<&'a str>,
+    /// A missing `file` is no error (it still is when the environment
+    /// names one).
+    pub(crate) file_optional: bool,
+    pub(crate) defaults: Dict,
+}
+
+impl Layers<'_> {
+    /// Defaults < YAML file < environment.
+    pub(crate) fn build(self) -> Result<(Figment, Hints), ConfigError> {
+        let type_name = self.type_name;
+        let mut figment = Figment::from(Defaults(self.defaults));
+        let mut hints = Hints {
+            file: None,
+            env_lead: self.env_lead.clone(),
+        };
+        if let Some((path, named_by)) = config_file(self.env_lead.as_deref(), self.file) {
+            let optional = self.file_optional && named_by == Source::Default;
+            match std::fs::metadata(Path::new(&path)) {
+                Ok(meta) if meta.is_file() => {
+                    // Read once here so an unreadable file is named plainly.
+                    if let Err(e) = std::fs::read(&path) {
+                        return Err(file_error(
+                            type_name,
+                            &path,
+                            named_by,
+                            format!("cannot read it: {e}"),
+                        ));
+                    }
+                    figment = figment.merge(Yaml::file_exact(&path));
+                    hints.file = Some(path);
+                }
+                Ok(_) => {
+                    return Err(file_error(
+                        type_name,
+                        &path,
+                        named_by,
+                        "it is not a file".into(),
+                    ));
+                }
+                Err(_) if optional => {}
+                Err(e) => {
+                    let cwd = std::env::current_dir()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_else(|_| "?".into());
+                    let fix = match &self.env_lead {
+                        Some(lead) => format!(", or point {lead}CONFIG_FILE at the right file"),
+                        None => String::new(),
+                    };
+                    return Err(file_error(
+                        type_name,
+                        &path,
+                        named_by,
+                        format!("cannot open it ({e}; relative to {cwd}): create it{fix}"),
+                    ));
+                }
+            }
+        }
+        if let Some(lead) = &self.env_lead {
+            figment = figment.merge(Env::prefixed(lead).ignore(&["config_file"]).split("__"));
+        }
+        Ok((figment, hints))
+    }
+}
+
+fn file_error(config: &'static str, path: &str, named_by: Source, problem: String) -> ConfigError {
     ConfigError {
-        config: schema.type_name,
+        config,
         issues: vec![ConfigIssue {
             key: format!("config file {path}"),
             source: named_by,
@@ -239,7 +267,7 @@ pub(crate) fn extract<T: PoolConfig>(
     }
 }
 
-fn provider_issue(figment: &Figment, error: figment::Error) -> ConfigIssue {
+pub(crate) fn provider_issue(figment: &Figment, error: figment::Error) -> ConfigIssue {
     let source = match error.metadata.as_ref() {
         Some(md) => match md.source.as_ref().and_then(|s| s.file_path()) {
             Some(path) => Source::File {

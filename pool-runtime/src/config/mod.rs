@@ -47,6 +47,7 @@
 //! ```
 
 mod all_settings;
+mod cluster;
 mod error;
 mod extract;
 mod loaded;
@@ -58,6 +59,7 @@ mod value;
 mod yaml;
 
 pub use crate::source::{Source, Sources};
+pub use cluster::LoadedCluster;
 pub use error::{ConfigError, ConfigIssue};
 pub use loaded::Loaded;
 pub use pool_settings::SETTINGS;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use figment::value::{Empty, Num, Value};
 
-use pool_settings::duration;
+use pool_settings::{ReplicaFallback, duration};
 
 use crate::options::{ResetPolicy, Role, SslMode};
 use crate::policy::{BootPolicy, PolicyError};
@@ -214,6 +214,17 @@ impl ConfigValue for Role {
         text_of(value)
             .and_then(Role::from_word)
             .ok_or_else(|| "not a server role".into())
+    }
+}
+
+impl sealed::Sealed for ReplicaFallback {}
+impl ConfigValue for ReplicaFallback {
+    const EXPECTED: &'static str = "primary or fail";
+
+    fn from_config(value: &Value) -> Result<Self, String> {
+        text_of(value)
+            .and_then(ReplicaFallback::from_word)
+            .ok_or_else(|| "not a replica fallback".into())
     }
 }
 

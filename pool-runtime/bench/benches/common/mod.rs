@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each bench uses a part
 
+pub mod provenance;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

@@ -258,3 +258,52 @@ async fn a_killed_replica_read_is_retried_on_the_other_then_the_primary_takes_re
     })
     .await;
 }
+
+/// The replica check reads every replica at once, each bounded by
+/// `replica_check_interval` or 1 s, whichever is longer: two replicas that
+/// hang (their flows blackholed) cost one bound, not two, and both leave
+/// the rotation as unreachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_that_hang_are_checked_at_once_each_within_its_bound() {
+    use pool_runtime::testkit::{Fault, FaultProxy};
+    bounded("hung replicas", TEST_TIMEOUT, async {
+        let kit = TestCluster::start(2).await.unwrap();
+        kit.grant_app("SLAVE MONITOR").await.unwrap();
+        let mut proxies = Vec::new();
+        let mut urls = Vec::new();
+        for i in kit.replica_indexes() {
+            let proxy = FaultProxy::start(kit.server(i).addr()).await.unwrap();
+            let port = kit.server(i).port();
+            urls.push(
+                kit.app_url(i)
+                    .replace(&format!(":{port}/"), &format!(":{}/", proxy.addr().port())),
+            );
+            proxies.push(proxy);
+        }
+        let options = ClusterOptions::from_urls(&kit.app_url(kit.primary_index()), urls).unwrap();
+        // The default interval, 1 s: each check's bound.
+        let bound = options.replica_check_interval.max(Duration::from_secs(1));
+        let cluster = Cluster::connect(options).await.unwrap();
+        assert!(cluster.stats().members[1..].iter().all(|m| m.out.is_none()));
+
+        for proxy in &proxies {
+            proxy.on_new_connections(Some(Fault::Blackhole));
+            proxy.inject(Fault::Blackhole);
+        }
+        let begun = std::time::Instant::now();
+        cluster.check_replicas().await;
+        let took = begun.elapsed();
+        eprintln!("a check round with both replicas hung took {took:?} (bound {bound:?} each)");
+        let stats = cluster.stats();
+        for member in &stats.members[1..] {
+            assert!(
+                matches!(member.out, Some(OutReason::Unreachable { .. })),
+                "{stats:?}"
+            );
+        }
+        assert!(took < bound * 2, "checked one after another: {took:?}");
+        drop(proxies);
+        cluster.close().await;
+    })
+    .await;
+}

@@ -191,7 +191,7 @@ fn from_rows(rows: &[Row]) -> Replication {
 
 /// The column named by one of `names`, as text; `None` for NULL or a
 /// missing column.
-pub(crate) fn text(row: &Row, names: &[&str]) -> Option<String> {
+fn text(row: &Row, names: &[&str]) -> Option<String> {
     let columns = row.columns_ref();
     let i = names
         .iter()

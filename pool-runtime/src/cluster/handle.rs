@@ -79,7 +79,7 @@ impl Cluster {
             };
             match (result, index) {
                 (Ok(pool), None) => primary = Some(pool),
-                (Ok(pool), Some(i)) => replicas.push((i, Replica::new(name, pool))),
+                (Ok(pool), Some(i)) => replicas.push((i, Replica::new(i, name, pool))),
                 (Err(source), _) => {
                     failed.get_or_insert(ClusterBootError::Member {
                         member: name,
@@ -101,11 +101,23 @@ impl Cluster {
             }
         };
         replicas.sort_by_key(|(i, _)| *i);
+        let replicas: Vec<Replica> = replicas.into_iter().map(|(_, r)| r).collect();
+        // Each series under its member's metric name, as its pool's own.
+        let metric_name = |pool: &Pool, fallback: &str| {
+            pool.options()
+                .pool_name
+                .clone()
+                .unwrap_or_else(|| fallback.to_owned())
+        };
+        let names: Vec<String> = replicas
+            .iter()
+            .map(|r| metric_name(&r.pool, &r.name))
+            .collect();
         let shared = Arc::new(Shared {
+            counters: Counters::new(&metric_name(&primary, &options.member_name(None)), &names),
             options,
             primary,
-            replicas: replicas.into_iter().map(|(_, r)| r).collect(),
-            counters: Counters::default(),
+            replicas,
             round_robin: RoundRobin::default(),
             checker: Mutex::new(None),
         });

@@ -14,6 +14,8 @@ use crate::mysql::Pool;
 /// A replica member: its pool and what the last check found.
 #[derive(Debug)]
 pub(crate) struct Replica {
+    /// Its place among the replicas (`replica-<index>`).
+    pub(crate) index: usize,
     pub(crate) name: String,
     pub(crate) pool: Pool,
     state: Mutex<State>,
@@ -37,8 +39,9 @@ enum Found {
 }
 
 impl Replica {
-    pub(crate) fn new(name: String, pool: Pool) -> Replica {
+    pub(crate) fn new(index: usize, name: String, pool: Pool) -> Replica {
         Replica {
+            index,
             name,
             pool,
             state: Mutex::new(State::default()),
@@ -68,14 +71,14 @@ impl Replica {
         match (&state.out, &out) {
             (None, Some(reason)) => {
                 tracing::warn!(member = %self.name, pool = %self.pool.name(), %reason, "replica leaves the read rotation");
-                counters.left(reason);
+                counters.left(self.index, reason);
             }
             (Some(was), None) => {
                 tracing::info!(member = %self.name, pool = %self.pool.name(), was = %was, "replica is back in the read rotation");
             }
             (Some(was), Some(now)) if was.word() != now.word() => {
                 tracing::warn!(member = %self.name, pool = %self.pool.name(), reason = %now, "replica still out of the read rotation, for another reason");
-                counters.left(now);
+                counters.left(self.index, now);
             }
             _ => {}
         }

@@ -307,3 +307,51 @@ async fn replicas_that_hang_are_checked_at_once_each_within_its_bound() {
     })
     .await;
 }
+
+/// `query_stream` is routed as `query` is: to a replica, and to the primary
+/// within read-your-writes of the session's write, which it then sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_read_is_routed_as_a_read_with_read_your_writes() {
+    bounded("streamed reads", TEST_TIMEOUT, async {
+        let (kit, cluster) = start(ReplicaFallback::Primary).await;
+        let replica_ids: BTreeSet<u32> = kit
+            .replica_indexes()
+            .iter()
+            .map(|&i| id_of(&kit, i))
+            .collect();
+        let mut rows = cluster
+            .query_stream::<u32>("SELECT @@server_id UNION ALL SELECT @@server_id", ())
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        while let Some(id) = rows.next().await {
+            ids.push(id.unwrap());
+        }
+        assert_eq!(rows.rows_delivered(), 2);
+        assert!(ids.iter().all(|id| replica_ids.contains(id)), "{ids:?}");
+        assert_eq!(cluster.stats().reads_to_replicas, 1);
+
+        let session = cluster.session();
+        session
+            .exec("CREATE TABLE streamed (id INT PRIMARY KEY)", ())
+            .await
+            .unwrap();
+        session
+            .exec("INSERT INTO streamed VALUES (1), (2), (3)", ())
+            .await
+            .unwrap();
+        let mut rows = session
+            .query_stream::<(i32, u32)>("SELECT id, @@server_id FROM streamed ORDER BY id", ())
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        while let Some(row) = rows.next().await {
+            seen.push(row.unwrap());
+        }
+        let primary = id_of(&kit, kit.primary_index());
+        assert_eq!(seen, [(1, primary), (2, primary), (3, primary)]);
+        assert_eq!(cluster.stats().reads_to_primary_ryw, 1);
+        cluster.close().await;
+    })
+    .await;
+}

@@ -14,7 +14,7 @@ use super::routing::RoundRobin;
 use super::session::{ClusterTx, Session, WriteMark};
 use super::stats::{ClusterStats, Counters, MemberStats};
 use crate::mysql::Pool;
-use crate::mysql::exec::{ExecOutcome, TxOptions};
+use crate::mysql::exec::{ExecOutcome, RowStream, TxOptions};
 use crate::source::Sources;
 
 /// One primary pool and N replica pools, with routing: see the
@@ -177,6 +177,34 @@ impl Cluster {
             .await
     }
 
+    /// A read whose rows come one at a time (see [`RowStream`]), routed as
+    /// [`query`](Self::query). Opening it (the query and its first row) is
+    /// retried as a read is, on another replica too when the first loses
+    /// its connection; once a row was delivered nothing is retried. The
+    /// stream holds its member's connection until its last row.
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: pool_runtime::Cluster) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut rows = cluster.query_stream::<(u64, String)>("SELECT id, email FROM users", ()).await?;
+    /// while let Some(row) = rows.next().await {
+    ///     let (id, email) = row?;
+    ///     println!("{id} {email}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_stream<T>(
+        &self,
+        sql: &str,
+        params: impl Into<Params>,
+    ) -> Result<RowStream<'static, T>, ClusterError>
+    where
+        T: FromRow + Send + 'static,
+    {
+        self.shared
+            .query_stream(&self.mark, sql, params.into())
+            .await
+    }
+
     /// A transaction on the primary, never retried; its commit counts as a
     /// write of this handle.
     pub async fn begin(&self) -> Result<ClusterTx, ClusterError> {
@@ -313,6 +341,22 @@ impl Shared {
         self.read(mark, |pool| {
             let params = params.clone();
             async move { pool.query_first::<T>(sql, params).await }
+        })
+        .await
+    }
+
+    pub(crate) async fn query_stream<T>(
+        &self,
+        mark: &WriteMark,
+        sql: &str,
+        params: Params,
+    ) -> Result<RowStream<'static, T>, ClusterError>
+    where
+        T: FromRow + Send + 'static,
+    {
+        self.read(mark, |pool| {
+            let params = params.clone();
+            async move { pool.query_stream::<T>(sql, params).await }
         })
         .await
     }

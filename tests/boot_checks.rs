@@ -597,8 +597,11 @@ async fn statements_by_session(
     by_session
 }
 
-/// The boot checks cost two statements (the limits, then
-/// `Threads_connected`) on the connection the pool keeps: counted in the
+/// The boot checks cost two statements (the limits with the read-only
+/// variables, then `Threads_connected` with the TLS status; a primary-role
+/// pool on a writable server does not ask for the replica status, a
+/// replica-role pool does: one more) on the
+/// connection the pool keeps: counted in the
 /// server's general log for that session, against a plain driver connect
 /// to the same server. Times are printed, not asserted.
 #[tokio::test]
@@ -642,6 +645,20 @@ async fn boot_checks_send_two_statements_beyond_a_plain_connect() {
         );
         // The boot connection is the pool's first: no second connect.
         assert_eq!(pool.stats().connections_created, 1);
+        pool.close().await;
+
+        // A replica-role pool asks one statement more: the replica status.
+        let mut o = options(&url);
+        o.role = pool_runtime::Role::Replica;
+        let pool = Pool::builder(o).connect().await.unwrap();
+        let log = statements_by_session(&mut admin).await;
+        let session = u64::from(pool.get().await.unwrap().id());
+        let sent = log.get(&session).cloned().unwrap_or_default();
+        assert_eq!(sent.len(), plain + 3, "{sent:#?}");
+        assert!(
+            sent.last().is_some_and(|s| s.contains("REPLICA STATUS")),
+            "{sent:#?}"
+        );
         pool.close().await;
     })
     .await
@@ -727,6 +744,11 @@ const PROVEN_ELSEWHERE: &[(Code, &str)] = &[
     (
         Code::ReplicaIsWritable,
         "a_primary_pool_on_a_read_only_server_is_refused_at_boot_and_a_replica_pool_on_a_writable_one_warned",
+    ),
+    // A writable replica: tests/replica_facts.rs, over real replication.
+    (
+        Code::PrimaryIsReplica,
+        "a_primary_pool_on_a_writable_replica_is_warned_with_its_code",
     ),
     // Need a host that is not loopback, which the test kit cannot give:
     // the rule's unit tests in pool-runtime/src/boot/rules.rs.

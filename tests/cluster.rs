@@ -258,3 +258,100 @@ async fn a_killed_replica_read_is_retried_on_the_other_then_the_primary_takes_re
     })
     .await;
 }
+
+/// The replica check reads every replica at once, each bounded by
+/// `replica_check_interval` or 1 s, whichever is longer: two replicas that
+/// hang (their flows blackholed) cost one bound, not two, and both leave
+/// the rotation as unreachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_that_hang_are_checked_at_once_each_within_its_bound() {
+    use pool_runtime::testkit::{Fault, FaultProxy};
+    bounded("hung replicas", TEST_TIMEOUT, async {
+        let kit = TestCluster::start(2).await.unwrap();
+        kit.grant_app("SLAVE MONITOR").await.unwrap();
+        let mut proxies = Vec::new();
+        let mut urls = Vec::new();
+        for i in kit.replica_indexes() {
+            let proxy = FaultProxy::start(kit.server(i).addr()).await.unwrap();
+            let port = kit.server(i).port();
+            urls.push(
+                kit.app_url(i)
+                    .replace(&format!(":{port}/"), &format!(":{}/", proxy.addr().port())),
+            );
+            proxies.push(proxy);
+        }
+        let options = ClusterOptions::from_urls(&kit.app_url(kit.primary_index()), urls).unwrap();
+        // The default interval, 1 s: each check's bound.
+        let bound = options.replica_check_interval.max(Duration::from_secs(1));
+        let cluster = Cluster::connect(options).await.unwrap();
+        assert!(cluster.stats().members[1..].iter().all(|m| m.out.is_none()));
+
+        for proxy in &proxies {
+            proxy.on_new_connections(Some(Fault::Blackhole));
+            proxy.inject(Fault::Blackhole);
+        }
+        let begun = std::time::Instant::now();
+        cluster.check_replicas().await;
+        let took = begun.elapsed();
+        eprintln!("a check round with both replicas hung took {took:?} (bound {bound:?} each)");
+        let stats = cluster.stats();
+        for member in &stats.members[1..] {
+            assert!(
+                matches!(member.out, Some(OutReason::Unreachable { .. })),
+                "{stats:?}"
+            );
+        }
+        assert!(took < bound * 2, "checked one after another: {took:?}");
+        drop(proxies);
+        cluster.close().await;
+    })
+    .await;
+}
+
+/// `query_stream` is routed as `query` is: to a replica, and to the primary
+/// within read-your-writes of the session's write, which it then sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_read_is_routed_as_a_read_with_read_your_writes() {
+    bounded("streamed reads", TEST_TIMEOUT, async {
+        let (kit, cluster) = start(ReplicaFallback::Primary).await;
+        let replica_ids: BTreeSet<u32> = kit
+            .replica_indexes()
+            .iter()
+            .map(|&i| id_of(&kit, i))
+            .collect();
+        let mut rows = cluster
+            .query_stream::<u32>("SELECT @@server_id UNION ALL SELECT @@server_id", ())
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        while let Some(id) = rows.next().await {
+            ids.push(id.unwrap());
+        }
+        assert_eq!(rows.rows_delivered(), 2);
+        assert!(ids.iter().all(|id| replica_ids.contains(id)), "{ids:?}");
+        assert_eq!(cluster.stats().reads_to_replicas, 1);
+
+        let session = cluster.session();
+        session
+            .exec("CREATE TABLE streamed (id INT PRIMARY KEY)", ())
+            .await
+            .unwrap();
+        session
+            .exec("INSERT INTO streamed VALUES (1), (2), (3)", ())
+            .await
+            .unwrap();
+        let mut rows = session
+            .query_stream::<(i32, u32)>("SELECT id, @@server_id FROM streamed ORDER BY id", ())
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        while let Some(row) = rows.next().await {
+            seen.push(row.unwrap());
+        }
+        let primary = id_of(&kit, kit.primary_index());
+        assert_eq!(seen, [(1, primary), (2, primary), (3, primary)]);
+        assert_eq!(cluster.stats().reads_to_primary_ryw, 1);
+        cluster.close().await;
+    })
+    .await;
+}

@@ -20,8 +20,8 @@ use metrics_util::MetricKind;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use pool_runtime::metrics::{METRICS, PoolMetrics};
 use pool_runtime::pool::{GenericPool, Limits, Probe};
-use pool_runtime::testkit::{MemoryManager, TestServer};
-use pool_runtime::{Pool, PoolOptions};
+use pool_runtime::testkit::{MemoryManager, TestCluster, TestServer};
+use pool_runtime::{Cluster, ClusterOptions, Pool, PoolOptions};
 
 const POOL: &str = "db.client.connection.pool.name";
 const STEP: Duration = Duration::from_secs(10);
@@ -120,6 +120,21 @@ impl Seen {
             .get(&self.id(name, &[]))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// A counter of another pool than `self.pool` (a cluster's members).
+    fn counter_in(&self, pool: &str, name: &str, extra: &[(&str, &str)]) -> u64 {
+        let mut labels: Labels = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        labels.push((POOL.to_owned(), pool.to_owned()));
+        labels.sort();
+        let id = (name.to_owned(), labels);
+        *self
+            .counters
+            .get(&id)
+            .unwrap_or_else(|| panic!("no counter {id:?}; have {:?}", self.counters.keys()))
     }
 
     fn closed(&self, reason: &str) -> u64 {
@@ -294,6 +309,9 @@ async fn every_metric_is_described_with_its_unit_and_carries_the_pool_name() {
         for spec in METRICS {
             if spec.name == "pool_runtime.boot.findings" {
                 continue; // only for a MySQL pool's boot; see the MySQL test
+            }
+            if spec.name.starts_with("pool_runtime.cluster.") {
+                continue; // only for a `Cluster`; see the cluster test
             }
             assert_eq!(
                 seen.units.get(spec.name),
@@ -656,6 +674,117 @@ async fn a_mysql_pool_reports_under_its_name_with_boot_findings_and_statement_ti
                 .all(|(_, l)| !l.contains(&(POOL.to_owned(), "silent".to_owned())))
         );
         plain.close().await;
+    })
+    .await;
+}
+
+/// A `Cluster`'s routing in metrics, each series under the member it is
+/// about: reads on each replica, read-your-writes and fallback reads on the
+/// primary, rotation exits by reason on each replica; the members' own pool
+/// metrics under `primary`, `replica-0`, `replica-1`. The series add up to
+/// `ClusterStats`.
+#[tokio::test]
+async fn a_clusters_routing_is_counted_per_member() {
+    bounded("cluster metrics", TEST_TIMEOUT, async {
+        let kit = TestCluster::start(2).await.unwrap();
+        kit.grant_app("SLAVE MONITOR").await.unwrap();
+        let [a, b] = kit.replica_indexes()[..] else {
+            panic!("two replicas")
+        };
+        let options = ClusterOptions::from_urls(
+            &kit.app_url(kit.primary_index()),
+            [kit.app_url(a), kit.app_url(b)],
+        )
+        .unwrap();
+        let recorder = DebuggingRecorder::new();
+        let cluster = {
+            let _local = metrics::set_default_local_recorder(&recorder);
+            Cluster::connect(options).await.unwrap()
+        };
+        let mut seen = Seen::new(&recorder, "primary");
+        let reads = "pool_runtime.cluster.reads";
+
+        for _ in 0..6 {
+            let _: Option<i64> = cluster.query_first("SELECT 1", ()).await.unwrap();
+        }
+        cluster
+            .exec("CREATE TABLE metered (id INT PRIMARY KEY)", ())
+            .await
+            .unwrap();
+        let _: Option<i64> = cluster
+            .query_first("SELECT COUNT(*) FROM metered", ())
+            .await
+            .unwrap();
+        seen.take();
+        let on =
+            |seen: &Seen, member: &str| seen.counter_in(member, reads, &[("route", "replica")]);
+        assert_eq!(on(&seen, "replica-0") + on(&seen, "replica-1"), 6);
+        assert_eq!(seen.counter(reads, &[("route", "primary_ryw")]), 1);
+        assert_eq!(seen.counter(reads, &[("route", "primary_no_replica")]), 0);
+        assert_eq!(seen.counter(reads, &[("route", "refused")]), 0);
+        // The members' own pool metrics, under the same names.
+        for member in ["primary", "replica-0", "replica-1"] {
+            let max = seen.gauges.keys().any(|(name, labels)| {
+                name == "db.client.connection.max"
+                    && labels.contains(&(POOL.to_owned(), member.to_owned()))
+            });
+            assert!(max, "no pool metrics for {member}");
+        }
+
+        // Both replicas stopped: each leaves once, reads fall back to the primary.
+        kit.stop_replication(a).await.unwrap();
+        kit.stop_replication(b).await.unwrap();
+        cluster.check_replicas().await;
+        let session = cluster.session();
+        let _: Option<i64> = session.query_first("SELECT 1", ()).await.unwrap();
+        seen.take();
+        let exits = "pool_runtime.cluster.rotation_exits";
+        for member in ["replica-0", "replica-1"] {
+            assert_eq!(seen.counter_in(member, exits, &[("reason", "stopped")]), 1);
+            assert_eq!(seen.counter_in(member, exits, &[("reason", "lagging")]), 0);
+            assert_eq!(
+                seen.counter_in(member, "pool_runtime.cluster.replica_retries", &[]),
+                0
+            );
+        }
+        assert_eq!(seen.counter(reads, &[("route", "primary_no_replica")]), 1);
+
+        // Described, with the table's unit and attributes on every series.
+        for spec in METRICS
+            .iter()
+            .filter(|m| m.name.starts_with("pool_runtime.cluster."))
+        {
+            assert_eq!(
+                seen.units.get(spec.name),
+                Some(&Some(spec.unit)),
+                "{}",
+                spec.name
+            );
+            assert_eq!(
+                seen.descriptions.get(spec.name).map(String::as_str),
+                Some(spec.description)
+            );
+            let mut want: Vec<&str> = spec.attributes.to_vec();
+            want.sort();
+            let series: Vec<&Labels> = seen
+                .counters
+                .keys()
+                .filter(|(n, _)| n == spec.name)
+                .map(|(_, l)| l)
+                .collect();
+            assert!(!series.is_empty(), "{} not registered", spec.name);
+            for labels in series {
+                let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+                assert_eq!(keys, want, "{}", spec.name);
+            }
+        }
+
+        let stats = cluster.stats();
+        assert_eq!(stats.reads_to_replicas, 6);
+        assert_eq!(stats.reads_to_primary_ryw, 1);
+        assert_eq!(stats.reads_to_primary_no_replica, 1);
+        assert_eq!(stats.left_stopped, 2);
+        cluster.close().await;
     })
     .await;
 }

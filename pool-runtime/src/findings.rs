@@ -56,6 +56,9 @@ pub enum Code {
     /// `role = replica` and the server accepts writes: not a replica, or a
     /// replica left writable.
     ReplicaIsWritable,
+    /// `role = primary` (the default) and the server, though writable,
+    /// replicates from a source: writes would go to a replica.
+    PrimaryIsReplica,
 }
 
 impl Code {
@@ -81,6 +84,7 @@ impl Code {
         Code::CleartextPasswordWithoutTls,
         Code::PrimaryIsReadOnly,
         Code::ReplicaIsWritable,
+        Code::PrimaryIsReplica,
     ];
 
     /// The code as written in configs and reports, e.g. `idle_bound`.
@@ -106,6 +110,7 @@ impl Code {
             Code::CleartextPasswordWithoutTls => "cleartext_password_without_tls",
             Code::PrimaryIsReadOnly => "primary_is_read_only",
             Code::ReplicaIsWritable => "replica_is_writable",
+            Code::PrimaryIsReplica => "primary_is_replica",
         }
     }
 

@@ -234,7 +234,7 @@ macro_rules! cluster_settings_table {
             replica_fallback: ReplicaFallback = Word("primary"), kind Choice { words: $crate::ReplicaFallback::WORDS }, unit "";
 
             /// How often each replica's replication state and lag are read
-            /// (`SHOW SLAVE STATUS`); each check is bounded by this interval, or 1 s if longer.
+            /// (`SHOW REPLICA STATUS`, or `SHOW SLAVE STATUS` on older servers), all replicas at once; each check is bounded by this interval or 1 s, whichever is longer.
             replica_check_interval: Duration = Duration($crate::duration::secs(1)), kind Duration { off: false, zero: false }, unit "";
         }
     };

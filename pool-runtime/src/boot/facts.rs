@@ -3,9 +3,12 @@
 //! Reading fails closed: a query that returns no row is an error naming the
 //! query, never a zero that would switch a rule off.
 
-use mysql_async::Conn;
 use mysql_async::prelude::*;
+use mysql_async::{Conn, Row, Value};
 use serde::Serialize;
+
+use super::replication::{self, Replication};
+use crate::options::Role;
 
 /// The server's limits as seen from a pool connection, and the process's
 /// open-file limit.
@@ -39,6 +42,55 @@ pub struct ServerFacts {
     /// `@@global.read_only`: the server refuses writes from accounts
     /// without SUPER / `READ ONLY ADMIN` (a replica, or a demoted primary).
     pub read_only: bool,
+    /// `@@global.super_read_only` (MySQL 5.7.8+): writes are refused from
+    /// SUPER accounts too. `None` where the server has no such variable
+    /// (MariaDB).
+    pub super_read_only: Option<bool>,
+    /// `@@global.innodb_read_only`: InnoDB refuses every write, from every
+    /// account (MySQL: error 1836; MariaDB: 1036 `Table ... is read only`),
+    /// as on an Aurora MySQL reader or a server started read-only. `None`
+    /// where the server has no such variable.
+    pub innodb_read_only: Option<bool>,
+    /// `Slaves_running` (MariaDB): how many replication connections run;
+    /// `None` where the server has no such status (MySQL).
+    pub replication_threads: Option<u64>,
+    /// Whether the server replicates from a source, read where a rule
+    /// needs it (see [`Replication`]).
+    pub replication: Replication,
+}
+
+impl ServerFacts {
+    /// The variables that make the server refuse writes, strongest first:
+    /// `innodb_read_only`, `super_read_only`, `read_only`. Empty: writable.
+    pub fn read_only_by(&self) -> Vec<&'static str> {
+        [
+            ("innodb_read_only", self.innodb_read_only == Some(true)),
+            ("super_read_only", self.super_read_only == Some(true)),
+            ("read_only", self.read_only),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect()
+    }
+
+    /// Whether any of `read_only`, `super_read_only`, `innodb_read_only`
+    /// is on: the server refuses writes from a service login.
+    pub fn refuses_writes(&self) -> bool {
+        !self.read_only_by().is_empty()
+    }
+
+    /// The read-only variables as a report shows them: those that are on
+    /// (`super_read_only = ON, read_only = ON`), or `read_only = OFF`.
+    pub fn read_only_fact(&self) -> String {
+        let on = self.read_only_by();
+        if on.is_empty() {
+            return "read_only = OFF".into();
+        }
+        on.iter()
+            .map(|name| format!("{name} = ON"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// TLS as the server sees the boot connection, and its TLS settings.
@@ -190,64 +242,189 @@ pub enum FactsError {
     },
 }
 
-const LIMITS: &str = "SELECT VERSION(), @@session.wait_timeout, @@global.wait_timeout, \
-     @@interactive_timeout, @@max_connections, @@session.max_user_connections, \
-     @@global.max_user_connections, \
-     (SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-      WHERE USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1)), @@global.read_only";
+/// The limits and `read_only`, in one statement. Servers that have
+/// `innodb_read_only` (MySQL 5.6.5+, MariaDB 10.0+) and `super_read_only`
+/// (MySQL 5.7.8+) are asked for them in the same statement, chosen by the
+/// version the handshake gave; a server that still lacks one (error 1193)
+/// is asked again without them.
+macro_rules! limits {
+    ($($extra:literal),*) => {
+        concat!(
+            "SELECT VERSION(), @@session.wait_timeout, @@global.wait_timeout, \
+             @@interactive_timeout, @@max_connections, @@session.max_user_connections, \
+             @@global.max_user_connections, \
+             (SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+              WHERE USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1)), @@global.read_only"
+            $(, ", ", $extra)*
+        )
+    };
+}
+const LIMITS: &str = limits!();
+const LIMITS_INNODB: &str = limits!("@@global.innodb_read_only");
+const LIMITS_MYSQL: &str = limits!("@@global.innodb_read_only", "@@global.super_read_only");
+
+/// The `LIMITS` statement for a server of this handshake version, and
+/// whether it asks for `innodb_read_only` and `super_read_only`.
+fn limits_for((major, minor, patch): (u16, u16, u16)) -> (&'static str, bool, bool) {
+    let version = (major, minor, patch);
+    if major >= 10 {
+        // MariaDB (its handshake reports 10 and above): no super_read_only.
+        (LIMITS_INNODB, true, false)
+    } else if version >= (5, 7, 8) {
+        (LIMITS_MYSQL, true, true)
+    } else if version >= (5, 6, 5) {
+        (LIMITS_INNODB, true, false)
+    } else {
+        (LIMITS, false, false)
+    }
+}
 
 /// `Threads_connected` (global-only, so the session view shows the global
-/// value) and the session's TLS status, in one statement.
+/// value), `Slaves_running` (MariaDB) and the session's TLS status, in one
+/// statement.
 const STATUS: &str = "SHOW SESSION STATUS WHERE Variable_name IN \
-     ('Threads_connected', 'Ssl_version', 'Ssl_cipher', 'Ssl_server_not_after')";
+     ('Threads_connected', 'Slaves_running', 'Ssl_version', 'Ssl_cipher', \
+      'Ssl_server_not_after')";
 
-type LimitsRow = (String, u64, u64, u64, u64, u64, u64, u64, u64);
+/// A column as a number; `None` for NULL, text that is no number, or a
+/// missing column.
+fn number(row: &Row, i: usize) -> Option<u64> {
+    match row.as_ref(i)? {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        Value::UInt(n) => Some(*n),
+        Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
 
-async fn row<T: FromRow + Send + 'static>(
-    conn: &mut Conn,
-    query: &'static str,
-) -> Result<T, FactsError> {
-    let row: Option<mysql_async::Row> = conn
-        .query_first(query)
-        .await
-        .map_err(|source| FactsError::Query { query, source })?;
-    row.and_then(|row| T::from_row_opt(row).ok())
-        .ok_or(FactsError::NoRow { query })
+/// A column as a switch: `0`/`OFF` is off, any other value on (servers
+/// whose `read_only` is a word, `ON`, `NO_LOCK`, ...). `None` for NULL
+/// or a missing column.
+fn switch(row: &Row, i: usize) -> Option<bool> {
+    match row.as_ref(i)? {
+        Value::Int(n) => Some(*n != 0),
+        Value::UInt(n) => Some(*n != 0),
+        Value::Bytes(b) => {
+            let text = String::from_utf8_lossy(b);
+            let text = text.trim();
+            Some(!(text == "0" || text.eq_ignore_ascii_case("OFF")))
+        }
+        _ => None,
+    }
+}
+
+/// The limits row, read from `LIMITS` (or a variant).
+struct Limits {
+    version: String,
+    numbers: [u64; 7],
+    read_only: bool,
+    innodb_read_only: Option<bool>,
+    super_read_only: Option<bool>,
+}
+
+async fn limits(conn: &mut Conn) -> Result<Limits, FactsError> {
+    let (mut query, mut innodb, mut super_ro) = limits_for(conn.server_version());
+    let row: Row = loop {
+        match conn.query_first::<Row, _>(query).await {
+            Ok(Some(row)) => break row,
+            Ok(None) => return Err(FactsError::NoRow { query }),
+            // 1193: unknown system variable; a fork without one of them.
+            Err(mysql_async::Error::Server(e)) if e.code == 1193 && query != LIMITS => {
+                tracing::debug!(error = %e.message, "the server lacks a read-only variable; asking without");
+                (query, innodb, super_ro) = (LIMITS, false, false);
+            }
+            Err(source) => return Err(FactsError::Query { query, source }),
+        }
+    };
+    let bad = || FactsError::NoRow { query };
+    let version = match row.as_ref(0) {
+        Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+        _ => return Err(bad()),
+    };
+    let mut numbers = [0; 7];
+    for (i, n) in numbers.iter_mut().enumerate() {
+        *n = number(&row, i + 1).ok_or_else(bad)?;
+    }
+    Ok(Limits {
+        version,
+        numbers,
+        read_only: switch(&row, 8).ok_or_else(bad)?,
+        innodb_read_only: if innodb { switch(&row, 9) } else { None },
+        super_read_only: if super_ro { switch(&row, 10) } else { None },
+    })
+}
+
+/// Whether the replica status is worth a statement at boot, for a pool of
+/// `role` on a server with these facts. A replica-role pool always asks:
+/// its rule turns on it, and its operator wants the source and lag in the
+/// report. A primary-role pool asks only when the server refuses writes
+/// (the boot fails anyway; the report then says what it replicates from)
+/// or its status shows replication threads running (MariaDB's
+/// `Slaves_running`, read for free): a plain primary's boot costs no
+/// statement more. `any` judges nothing, so it never asks.
+fn wants_replication(role: Role, facts: &ServerFacts) -> bool {
+    match role {
+        Role::Replica => true,
+        Role::Primary => facts.refuses_writes() || facts.replication_threads.is_some_and(|n| n > 0),
+        // `any`, and roles to come: nothing judged.
+        _ => false,
+    }
 }
 
 impl ServerFacts {
     /// Reads the facts on `conn`, which must be opened exactly as pool
     /// connections are (its session variables are the ones that matter).
+    /// The replica status is not read ([`Replication::NotRead`]); see
+    /// [`ServerFacts::read_replication`].
     pub async fn read(conn: &mut Conn) -> Result<ServerFacts, FactsError> {
-        Self::read_with(conn, true).await
+        Self::read_with(conn, true, Role::Any).await
+    }
+
+    /// Reads whether the server is a replica (`SHOW REPLICA STATUS`, or
+    /// `SHOW SLAVE STATUS` on older servers) into
+    /// [`replication`](Self::replication). An account without the
+    /// privilege gets [`Replication::NoPrivilege`], not an error.
+    pub async fn read_replication(&mut self, conn: &mut Conn) -> Result<(), FactsError> {
+        self.replication = replication::read(conn).await?;
+        Ok(())
     }
 
     /// The same; the server's TLS settings (`require_secure_transport`,
     /// `have_ssl`, one statement more) only when `tls_settings`: the boot
     /// checks skip them where no rule needs them (plaintext to loopback
-    /// with TLS not disabled).
+    /// with TLS not disabled). The replica status only where a pool of
+    /// `role` needs it (one statement more; see `wants_replication`).
     pub(crate) async fn read_with(
         conn: &mut Conn,
         tls_settings: bool,
+        role: Role,
     ) -> Result<ServerFacts, FactsError> {
-        let (
+        let Limits {
             version,
-            session_wait,
-            global_wait,
-            interactive,
-            max_conn,
-            user_max,
-            global_user_max,
-            mine,
+            numbers:
+                [
+                    session_wait,
+                    global_wait,
+                    interactive,
+                    max_conn,
+                    user_max,
+                    global_user_max,
+                    mine,
+                ],
             read_only,
-        ): LimitsRow = row(conn, LIMITS).await?;
+            innodb_read_only,
+            super_read_only,
+        } = limits(conn).await?;
         let status = pairs(conn, STATUS).await?;
-        let threads = status
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("Threads_connected"))
-            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
-            .ok_or(FactsError::NoRow { query: STATUS })?;
-        Ok(ServerFacts {
+        let status_number = |name: &str| {
+            status
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+        };
+        let threads =
+            status_number("Threads_connected").ok_or(FactsError::NoRow { query: STATUS })?;
+        let mut facts = ServerFacts {
             version,
             session_wait_timeout: session_wait,
             global_wait_timeout: global_wait,
@@ -259,8 +436,16 @@ impl ServerFacts {
             account_connections: mine,
             open_files_limit: open_files_limit(),
             tls: read_tls(conn, &status, tls_settings).await?,
-            read_only: read_only != 0,
-        })
+            read_only,
+            super_read_only,
+            innodb_read_only,
+            replication_threads: status_number("Slaves_running"),
+            replication: Replication::NotRead,
+        };
+        if wants_replication(role, &facts) {
+            facts.read_replication(conn).await?;
+        }
+        Ok(facts)
     }
 }
 
@@ -291,5 +476,19 @@ mod tests {
         );
         assert_eq!(openssl_time("Dec 31 23:59:59 1999 GMT"), Some(946_684_799));
         assert_eq!(openssl_time("soon"), None);
+    }
+
+    #[test]
+    fn the_read_only_variables_asked_for_follow_the_version() {
+        assert_eq!(limits_for((10, 11, 6)), (LIMITS_INNODB, true, false));
+        assert_eq!(limits_for((8, 0, 36)), (LIMITS_MYSQL, true, true));
+        assert_eq!(limits_for((5, 7, 8)), (LIMITS_MYSQL, true, true));
+        assert_eq!(limits_for((5, 6, 51)), (LIMITS_INNODB, true, false));
+        assert_eq!(limits_for((5, 5, 62)), (LIMITS, false, false));
+        assert!(
+            LIMITS_MYSQL.ends_with(
+                "@@global.read_only, @@global.innodb_read_only, @@global.super_read_only"
+            )
+        );
     }
 }

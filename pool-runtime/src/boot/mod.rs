@@ -19,6 +19,7 @@
 
 pub(crate) mod error;
 mod facts;
+pub(crate) mod replication;
 mod report;
 pub(crate) mod rules;
 
@@ -26,6 +27,7 @@ pub use crate::findings::{Code, Severity};
 pub use crate::policy::{BootPolicy, Policy, PolicyError};
 pub use error::BootError;
 pub use facts::{FactsError, ServerFacts, TlsFacts, open_files_limit};
+pub use replication::{ReplicaStatus, Replication};
 pub use report::{Action, Finding, Report};
 
 use crate::options::PoolOptions;
@@ -68,6 +70,7 @@ pub(crate) fn assess(
     }
     let report = Report {
         target,
+        notes: rules::notes(options, &facts),
         facts,
         credentials: String::new(),
         findings,

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::facts::ServerFacts;
+use super::replication::Replication;
 use crate::findings::{Code, Severity};
 use crate::source::Source;
 
@@ -66,6 +67,10 @@ pub struct Report {
     pub credentials: String,
     /// Every finding, errors first.
     pub findings: Vec<Finding>,
+    /// What is worth knowing beside the findings: a fact that could not be
+    /// read (the replica status without the privilege, naming it), or one
+    /// a rule let pass.
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -107,8 +112,17 @@ impl fmt::Display for Report {
             self.target, facts.version, facts.session_wait_timeout, facts.max_connections
         )?;
         writeln!(f, "connection: {}", facts.tls)?;
+        if facts.refuses_writes() {
+            writeln!(f, "read-only: {}", facts.read_only_fact())?;
+        }
+        if facts.replication != Replication::NotRead {
+            writeln!(f, "replication: {}", facts.replication)?;
+        }
         if !self.credentials.is_empty() {
             writeln!(f, "credentials: {}", self.credentials)?;
+        }
+        for note in &self.notes {
+            writeln!(f, "note: {note}")?;
         }
         write!(f, "{}", self.headline())?;
         if self.findings.is_empty() {

@@ -425,39 +425,94 @@ fn open_files(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) 
     });
 }
 
-/// The server's `read_only` against the pool's declared `role`. Judged on
-/// the server's flag, not on whether this account could write past it
-/// (SUPER): a primary-role pool on a replica is misconfigured either way,
-/// and writes that got through would diverge the replica.
+/// The server's read-only variables and replication against the pool's
+/// declared `role`. Judged on the server's flags, not on whether this
+/// account could write past them (SUPER): a primary-role pool on a replica
+/// is misconfigured either way, and writes that got through would diverge
+/// the replica.
 fn role(options: &PoolOptions, facts: &ServerFacts, out: &mut Vec<Draft>) {
+    use super::replication::Replication;
     use crate::options::Role;
-    let fact = Some(format!(
-        "read_only = {}",
-        if facts.read_only { "ON" } else { "OFF" }
-    ));
-    match options.role {
-        Role::Primary if facts.read_only => out.push(Draft {
-            code: Code::PrimaryIsReadOnly,
-            severity: Severity::Error,
-            key: keys::role,
-            value: options.role.to_string(),
-            fact,
-            why: "the server is read-only (a replica, or a primary demoted by a switchover): every write would fail with error 1290".into(),
-            fix: "point url at the primary (its DNS name or VIP may not have moved yet), or set role = replica for a read pool".into(),
-            remedy: None,
-        }),
-        Role::Replica if !facts.read_only => out.push(Draft {
-            code: Code::ReplicaIsWritable,
-            severity: Severity::Warning,
-            key: keys::role,
-            value: options.role.to_string(),
-            fact,
-            why: "the server accepts writes: it is not a replica, or a replica left writable, where a stray write diverges it from its primary".into(),
-            fix: "point url at a replica, set read_only = ON on it, or set role = primary (or any)".into(),
-            remedy: None,
-        }),
+    let mut fact = facts.read_only_fact();
+    if let Replication::Replica(status) = &facts.replication {
+        fact = format!("{fact}; {status}");
+    }
+    let draft = |code, severity, why: String, fix: &str| Draft {
+        code,
+        severity,
+        key: keys::role,
+        value: options.role.to_string(),
+        fact: Some(fact.clone()),
+        why,
+        fix: fix.into(),
+        remedy: None,
+    };
+    let writable = !facts.refuses_writes();
+    match (options.role, &facts.replication) {
+        (Role::Primary, _) if !writable => out.push(draft(
+            Code::PrimaryIsReadOnly,
+            Severity::Error,
+            read_only_why(facts),
+            "point url at the primary (its DNS name or VIP may not have moved yet), or set role = replica for a read pool",
+        )),
+        (Role::Primary, Replication::Replica(status)) => out.push(draft(
+            Code::PrimaryIsReplica,
+            Severity::Warning,
+            format!(
+                "the server accepts writes but replicates from {}: writes would go to a replica, diverge it from its source, and may stop its replication on a conflict",
+                status.source()
+            ),
+            "point url at the primary, set read_only = ON on the replica, or set role = replica for a read pool",
+        )),
+        (Role::Replica, Replication::Replica(_)) => {}
+        (Role::Replica, _) if writable => out.push(draft(
+            Code::ReplicaIsWritable,
+            Severity::Warning,
+            match &facts.replication {
+                Replication::NotReplica => "the server accepts writes and replicates from no source: it is not a replica".into(),
+                _ => "the server accepts writes: it is not a replica, or a replica left writable, where a stray write diverges it from its primary".into(),
+            },
+            "point url at a replica, set read_only = ON on it, or set role = primary (or any)",
+        )),
         _ => {}
     }
+}
+
+/// What the report tells beside the findings: facts that could not be
+/// read, and what a rule let pass but an operator should know.
+pub(crate) fn notes(options: &PoolOptions, facts: &ServerFacts) -> Vec<String> {
+    use super::replication::Replication;
+    use crate::options::Role;
+    let mut notes = Vec::new();
+    match &facts.replication {
+        Replication::NoPrivilege { privilege } => notes.push(format!(
+            "replication: unknown, no privilege: the account may not read the replica status (grant it {privilege}, which does not lift read_only); the role rules judged the read-only variables alone"
+        )),
+        Replication::Unknown { reason } => notes.push(format!(
+            "replication: unknown ({reason}); the role rules judged the read-only variables alone"
+        )),
+        Replication::Replica(status) if options.role == Role::Replica && !facts.refuses_writes() => {
+            notes.push(format!(
+                "the server is a {status} but writable ({}): a stray write diverges it; set read_only = ON on it",
+                facts.read_only_fact()
+            ))
+        }
+        _ => {}
+    }
+    notes
+}
+
+/// Why a read-only server refuses a primary pool, by the variable that
+/// makes it so.
+fn read_only_why(facts: &ServerFacts) -> String {
+    let what = if facts.innodb_read_only == Some(true) {
+        "innodb_read_only = ON: InnoDB refuses every write, from every account (error 1836 on MySQL, \"Table is read only\" 1036 on MariaDB)"
+    } else if facts.super_read_only == Some(true) {
+        "super_read_only = ON: every write fails with error 1290, from SUPER accounts too"
+    } else {
+        "read_only = ON: every write fails with error 1290"
+    };
+    format!("the server is read-only (a replica, or a primary demoted by a switchover), by {what}")
 }
 
 /// A certificate expiring sooner than this is a warning.
@@ -564,6 +619,10 @@ mod tests {
                 ..Default::default()
             },
             read_only: false,
+            super_read_only: None,
+            innodb_read_only: Some(false),
+            replication_threads: None,
+            replication: crate::boot::Replication::NotRead,
         }
     }
 
@@ -594,6 +653,106 @@ mod tests {
         assert!(codes(Role::Primary, false).is_empty());
         assert!(codes(Role::Replica, true).is_empty());
         assert!(codes(Role::Any, true).is_empty() && codes(Role::Any, false).is_empty());
+    }
+
+    fn role_findings(role: crate::options::Role, f: &ServerFacts) -> Vec<Draft> {
+        let o = PoolOptions {
+            role,
+            ..PoolOptions::default()
+        };
+        judge(&o, f)
+            .into_iter()
+            .filter(|d| d.key == keys::role)
+            .collect()
+    }
+
+    fn replica_of(port: u16) -> crate::boot::Replication {
+        crate::boot::Replication::Replica(crate::boot::ReplicaStatus {
+            source_host: "10.0.0.1".into(),
+            source_port: Some(port),
+            io_running: "Yes".into(),
+            sql_running: "Yes".into(),
+            seconds_behind: Some(0),
+            channels: 1,
+        })
+    }
+
+    #[test]
+    fn super_and_innodb_read_only_make_the_server_read_only_and_are_named() {
+        use crate::options::Role;
+        let mut f = facts(28800);
+        f.innodb_read_only = Some(true);
+        let found = role_findings(Role::Primary, &f);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].code, Code::PrimaryIsReadOnly);
+        assert_eq!(found[0].fact.as_deref(), Some("innodb_read_only = ON"));
+        assert!(found[0].why.contains("1836"), "{}", found[0].why);
+        assert!(role_findings(Role::Replica, &f).is_empty());
+
+        let mut f = facts(28800);
+        f.read_only = true;
+        f.super_read_only = Some(true);
+        let found = role_findings(Role::Primary, &f);
+        assert_eq!(
+            found[0].fact.as_deref(),
+            Some("super_read_only = ON, read_only = ON")
+        );
+        assert!(
+            found[0].why.contains("SUPER accounts too"),
+            "{}",
+            found[0].why
+        );
+        assert_eq!(f.read_only_by(), ["super_read_only", "read_only"]);
+    }
+
+    #[test]
+    fn the_role_is_judged_against_replication() {
+        use crate::boot::Replication;
+        use crate::options::Role;
+        // A writable replica under a primary pool: a warning naming the source.
+        let mut f = facts(28800);
+        f.replication = replica_of(3307);
+        let found = role_findings(Role::Primary, &f);
+        assert_eq!(
+            found
+                .iter()
+                .map(|d| (d.code, d.severity))
+                .collect::<Vec<_>>(),
+            [(Code::PrimaryIsReplica, Severity::Warning)]
+        );
+        assert!(found[0].why.contains("10.0.0.1:3307"), "{}", found[0].why);
+        assert!(
+            found[0]
+                .fact
+                .as_deref()
+                .unwrap()
+                .contains("replica of 10.0.0.1:3307")
+        );
+        // The same under a replica pool: no finding, a note that it is writable.
+        assert!(role_findings(Role::Replica, &f).is_empty());
+        let o = PoolOptions {
+            role: Role::Replica,
+            ..PoolOptions::default()
+        };
+        let said = notes(&o, &f);
+        assert!(said.len() == 1 && said[0].contains("writable"), "{said:?}");
+        // Not a replica, writable: the replica pool's warning says so.
+        f.replication = Replication::NotReplica;
+        let found = role_findings(Role::Replica, &f);
+        assert_eq!(found[0].code, Code::ReplicaIsWritable);
+        assert!(found[0].why.contains("not a replica"), "{}", found[0].why);
+        assert!(role_findings(Role::Primary, &f).is_empty());
+        // Unknown for want of a privilege: the warning stays, the note names it.
+        f.replication = Replication::NoPrivilege {
+            privilege: "SLAVE MONITOR".into(),
+        };
+        assert_eq!(
+            role_findings(Role::Replica, &f)[0].code,
+            Code::ReplicaIsWritable
+        );
+        let said = notes(&o, &f);
+        assert!(said[0].contains("no privilege") && said[0].contains("SLAVE MONITOR"));
+        assert!(role_findings(Role::Any, &f).is_empty());
     }
 
     fn with_tls(version: Option<&str>, loopback: bool) -> ServerFacts {

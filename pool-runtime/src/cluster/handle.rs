@@ -14,7 +14,7 @@ use super::routing::RoundRobin;
 use super::session::{ClusterTx, Session, WriteMark};
 use super::stats::{ClusterStats, Counters, MemberStats};
 use crate::mysql::Pool;
-use crate::mysql::exec::{ExecOutcome, TxOptions};
+use crate::mysql::exec::{ExecOutcome, RowStream, TxOptions};
 use crate::source::Sources;
 
 /// One primary pool and N replica pools, with routing: see the
@@ -79,7 +79,7 @@ impl Cluster {
             };
             match (result, index) {
                 (Ok(pool), None) => primary = Some(pool),
-                (Ok(pool), Some(i)) => replicas.push((i, Replica::new(name, pool))),
+                (Ok(pool), Some(i)) => replicas.push((i, Replica::new(i, name, pool))),
                 (Err(source), _) => {
                     failed.get_or_insert(ClusterBootError::Member {
                         member: name,
@@ -101,11 +101,23 @@ impl Cluster {
             }
         };
         replicas.sort_by_key(|(i, _)| *i);
+        let replicas: Vec<Replica> = replicas.into_iter().map(|(_, r)| r).collect();
+        // Each series under its member's metric name, as its pool's own.
+        let metric_name = |pool: &Pool, fallback: &str| {
+            pool.options()
+                .pool_name
+                .clone()
+                .unwrap_or_else(|| fallback.to_owned())
+        };
+        let names: Vec<String> = replicas
+            .iter()
+            .map(|r| metric_name(&r.pool, &r.name))
+            .collect();
         let shared = Arc::new(Shared {
+            counters: Counters::new(&metric_name(&primary, &options.member_name(None)), &names),
             options,
             primary,
-            replicas: replicas.into_iter().map(|(_, r)| r).collect(),
-            counters: Counters::default(),
+            replicas,
             round_robin: RoundRobin::default(),
             checker: Mutex::new(None),
         });
@@ -165,6 +177,34 @@ impl Cluster {
             .await
     }
 
+    /// A read whose rows come one at a time (see [`RowStream`]), routed as
+    /// [`query`](Self::query). Opening it (the query and its first row) is
+    /// retried as a read is, on another replica too when the first loses
+    /// its connection; once a row was delivered nothing is retried. The
+    /// stream holds its member's connection until its last row.
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: pool_runtime::Cluster) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut rows = cluster.query_stream::<(u64, String)>("SELECT id, email FROM users", ()).await?;
+    /// while let Some(row) = rows.next().await {
+    ///     let (id, email) = row?;
+    ///     println!("{id} {email}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_stream<T>(
+        &self,
+        sql: &str,
+        params: impl Into<Params>,
+    ) -> Result<RowStream<'static, T>, ClusterError>
+    where
+        T: FromRow + Send + 'static,
+    {
+        self.shared
+            .query_stream(&self.mark, sql, params.into())
+            .await
+    }
+
     /// A transaction on the primary, never retried; its commit counts as a
     /// write of this handle.
     pub async fn begin(&self) -> Result<ClusterTx, ClusterError> {
@@ -208,7 +248,9 @@ impl Cluster {
     }
 
     /// Reads every replica's replication state now (as the background
-    /// check does), so that a caller need not wait for the next interval.
+    /// check does: all replicas at once, each bounded by
+    /// `replica_check_interval` or 1 s, whichever is longer), so that a
+    /// caller need not wait for the next interval.
     pub async fn check_replicas(&self) {
         check_all(&self.shared).await;
     }
@@ -303,6 +345,22 @@ impl Shared {
         .await
     }
 
+    pub(crate) async fn query_stream<T>(
+        &self,
+        mark: &WriteMark,
+        sql: &str,
+        params: Params,
+    ) -> Result<RowStream<'static, T>, ClusterError>
+    where
+        T: FromRow + Send + 'static,
+    {
+        self.read(mark, |pool| {
+            let params = params.clone();
+            async move { pool.query_stream::<T>(sql, params).await }
+        })
+        .await
+    }
+
     pub(crate) async fn begin(
         &self,
         mark: &Arc<WriteMark>,
@@ -316,8 +374,9 @@ impl Shared {
     }
 }
 
-/// Checks every replica once, one after another, each within the interval
-/// (at least 1 s).
+/// Checks every replica once, all at the same time, each bounded by the
+/// interval or 1 s, whichever is longer: a replica that hangs holds up no
+/// other's check, and a round takes at most that bound.
 async fn check_all(shared: &Shared) {
     let limit = shared
         .options
@@ -328,12 +387,23 @@ async fn check_all(shared: &Shared) {
         .replicas
         .iter()
         .map(|r| r.check(max_lag, limit, &shared.counters));
-    for check in checks {
-        // Bounded each; sequential keeps this free of a join dependency,
-        // and the bound keeps one dead replica from holding the others up
-        // for more than `limit`.
-        check.await;
-    }
+    join_all(checks).await;
+}
+
+/// Runs `futures` concurrently on this task until all are done; dropping
+/// it drops them all. (A handful of checks: polling each on every wake
+/// costs less than spawning tasks that would need the shared state owned.)
+async fn join_all<F: Future<Output = ()>>(futures: impl IntoIterator<Item = F>) {
+    let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        pending.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if pending.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 async fn check_loop(shared: Weak<Shared>) {

@@ -5,16 +5,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use mysql_async::prelude::Queryable;
-use mysql_async::{Row, Value};
-
 use super::error::OutReason;
 use super::stats::Counters;
+use crate::boot::FactsError;
+use crate::boot::replication::{self, ReplicaStatus, Replication};
 use crate::mysql::Pool;
 
 /// A replica member: its pool and what the last check found.
 #[derive(Debug)]
 pub(crate) struct Replica {
+    /// Its place among the replicas (`replica-<index>`).
+    pub(crate) index: usize,
     pub(crate) name: String,
     pub(crate) pool: Pool,
     state: Mutex<State>,
@@ -38,8 +39,9 @@ enum Found {
 }
 
 impl Replica {
-    pub(crate) fn new(name: String, pool: Pool) -> Replica {
+    pub(crate) fn new(index: usize, name: String, pool: Pool) -> Replica {
         Replica {
+            index,
             name,
             pool,
             state: Mutex::new(State::default()),
@@ -69,14 +71,14 @@ impl Replica {
         match (&state.out, &out) {
             (None, Some(reason)) => {
                 tracing::warn!(member = %self.name, pool = %self.pool.name(), %reason, "replica leaves the read rotation");
-                counters.left(reason);
+                counters.left(self.index, reason);
             }
             (Some(was), None) => {
                 tracing::info!(member = %self.name, pool = %self.pool.name(), was = %was, "replica is back in the read rotation");
             }
             (Some(was), Some(now)) if was.word() != now.word() => {
                 tracing::warn!(member = %self.name, pool = %self.pool.name(), reason = %now, "replica still out of the read rotation, for another reason");
-                counters.left(now);
+                counters.left(self.index, now);
             }
             _ => {}
         }
@@ -112,30 +114,30 @@ impl Replica {
                 });
             }
         };
-        let rows: Result<Vec<Row>, _> = conn.query("SHOW SLAVE STATUS").await;
-        match rows {
-            Ok(rows) => match rows.first() {
-                Some(row) => judge(row),
-                None => Found::Out(OutReason::Stopped {
-                    detail: "the server is not a replica (SHOW SLAVE STATUS is empty)".into(),
-                }),
-            },
-            // 1227: access denied (needs SLAVE MONITOR / REPLICATION CLIENT).
-            Err(mysql_async::Error::Server(e)) if e.code == 1227 => {
+        match replication::read(&mut conn).await {
+            Ok(Replication::Replica(status)) => judge(&status),
+            Ok(Replication::NotReplica) => Found::Out(OutReason::Stopped {
+                detail: "the server is not a replica (its replica status is empty)".into(),
+            }),
+            Ok(Replication::NoPrivilege { privilege }) => {
                 if !self.warned_privilege.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         member = %self.name,
                         pool = %self.pool.name(),
-                        "cannot read the replica's lag: its user lacks the privilege for SHOW SLAVE \
-                         STATUS (grant SLAVE MONITOR on MariaDB, REPLICATION CLIENT on MySQL); it \
-                         stays in rotation with its lag unknown"
+                        %privilege,
+                        "cannot read the replica's lag: its user lacks the privilege for its replica \
+                         status (grant {privilege}; SLAVE MONITOR on MariaDB, REPLICATION CLIENT on \
+                         MySQL); it stays in rotation with its lag unknown"
                     );
                 }
                 Found::Lag(None)
             }
-            Err(mysql_async::Error::Server(e)) => Found::Lag({
-                tracing::debug!(member = %self.name, code = e.code, "SHOW SLAVE STATUS refused");
+            Ok(other) => Found::Lag({
+                tracing::debug!(member = %self.name, replication = %other, "replica status not read");
                 None
+            }),
+            Err(FactsError::Query { source, .. }) => Found::Out(OutReason::Unreachable {
+                error: source.to_string(),
             }),
             Err(e) => Found::Out(OutReason::Unreachable {
                 error: e.to_string(),
@@ -144,32 +146,14 @@ impl Replica {
     }
 }
 
-fn text(row: &Row, names: &[&str]) -> Option<String> {
-    let columns = row.columns_ref();
-    for name in names {
-        if let Some(i) = columns.iter().position(|c| c.name_str() == *name) {
-            return match row.as_ref(i) {
-                Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-                Some(Value::Int(n)) => Some(n.to_string()),
-                Some(Value::UInt(n)) => Some(n.to_string()),
-                _ => None,
-            };
-        }
-    }
-    None
-}
-
-/// Judges one row of `SHOW SLAVE STATUS` / `SHOW REPLICA STATUS`.
-fn judge(row: &Row) -> Found {
-    let sql = text(row, &["Slave_SQL_Running", "Replica_SQL_Running"]).unwrap_or_default();
-    let io = text(row, &["Slave_IO_Running", "Replica_IO_Running"]).unwrap_or_default();
+/// Judges the replica status: both threads running (IO may be
+/// `Connecting`), and its lag.
+fn judge(status: &ReplicaStatus) -> Found {
+    let (sql, io) = (&status.sql_running, &status.io_running);
     if !sql.eq_ignore_ascii_case("yes") || io.eq_ignore_ascii_case("no") {
         return Found::Out(OutReason::Stopped {
             detail: format!("SQL thread {sql}, IO thread {io}"),
         });
     }
-    let lag = text(row, &["Seconds_Behind_Master", "Seconds_Behind_Source"])
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(Duration::from_secs);
-    Found::Lag(lag)
+    Found::Lag(status.seconds_behind.map(Duration::from_secs))
 }

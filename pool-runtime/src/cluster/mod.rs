@@ -6,8 +6,9 @@
 //! with `role = replica`. `exec`/`begin` go to the primary, `query*` to the
 //! least busy replica in rotation (ties round-robin), except within
 //! `read_your_writes` of a write through the same handle or
-//! [`Session`], when they go to the primary. A background task reads each
-//! replica's replication state every `replica_check_interval`; a replica
+//! [`Session`], when they go to the primary. A background task reads every
+//! replica's replication state at once every `replica_check_interval`
+//! (each read bounded by that interval or 1 s, whichever is longer); a replica
 //! lagging more than `max_replica_lag`, stopped or unreachable leaves the
 //! rotation until it is healthy again.
 //!

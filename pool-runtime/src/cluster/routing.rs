@@ -9,7 +9,6 @@ use super::error::{ClusterError, OutReason, ReplicaOut};
 use super::handle::Shared;
 use super::health::Replica;
 use super::session::WriteMark;
-use super::stats::Counters;
 use crate::error::{Error, ErrorKind};
 use crate::mysql::Pool;
 use pool_settings::ReplicaFallback;
@@ -67,7 +66,7 @@ impl Shared {
     {
         let c = &self.counters;
         if mark.recent(self.options.read_your_writes) {
-            Counters::bump(&c.reads_to_primary_ryw);
+            c.read_ryw();
             return Ok(run(self.primary.clone()).await?);
         }
         let Some(first) = self.pick(None) else {
@@ -75,7 +74,7 @@ impl Shared {
         };
         match run(self.replicas[first].pool.clone()).await {
             Ok(v) => {
-                Counters::bump(&c.reads_to_replicas);
+                c.read_on_replica(first);
                 Ok(v)
             }
             Err(e) if !connection_failure(&e) => Err(e.into()),
@@ -83,11 +82,11 @@ impl Shared {
                 let replica = &self.replicas[first];
                 tracing::warn!(member = %replica.name, error = %e, "read failed on a replica: retrying it on another");
                 self.mark_unreachable(replica, &e);
-                Counters::bump(&c.replica_retries);
+                c.replica_retry(first);
                 match self.pick(Some(first)) {
                     Some(second) => {
                         let v = run(self.replicas[second].pool.clone()).await?;
-                        Counters::bump(&c.reads_to_replicas);
+                        c.read_on_replica(second);
                         Ok(v)
                     }
                     None => self.fallback(run).await,
@@ -103,11 +102,11 @@ impl Shared {
     {
         match self.options.replica_fallback {
             ReplicaFallback::Fail => {
-                Counters::bump(&self.counters.reads_failed_no_replica);
+                self.counters.read_refused();
                 Err(ClusterError::NoReplica { out: self.out() })
             }
             _ => {
-                Counters::bump(&self.counters.reads_to_primary_no_replica);
+                self.counters.read_no_replica();
                 Ok(run(self.primary.clone()).await?)
             }
         }

@@ -11,7 +11,7 @@ use mysql_async::prelude::FromRow;
 
 use super::error::ClusterError;
 use super::handle::Shared;
-use crate::mysql::exec::{ExecOutcome, Tx, TxOptions};
+use crate::mysql::exec::{ExecOutcome, RowStream, Tx, TxOptions};
 
 /// When the last write through a handle happened.
 #[derive(Debug)]
@@ -92,6 +92,21 @@ impl Session {
     {
         self.shared
             .query_first(&self.mark, sql, params.into())
+            .await
+    }
+
+    /// A read whose rows come one at a time, routed as
+    /// [`query`](Self::query): see [`Cluster::query_stream`](super::Cluster::query_stream).
+    pub async fn query_stream<T>(
+        &self,
+        sql: &str,
+        params: impl Into<Params>,
+    ) -> Result<RowStream<'static, T>, ClusterError>
+    where
+        T: FromRow + Send + 'static,
+    {
+        self.shared
+            .query_stream(&self.mark, sql, params.into())
             .await
     }
 

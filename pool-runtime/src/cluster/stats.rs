@@ -6,7 +6,8 @@ use std::time::Duration;
 use super::error::OutReason;
 use crate::mysql::PoolStats;
 
-/// Routing counters, shared by a cluster's handles.
+/// Routing counters, shared by a cluster's handles, and (feature
+/// `metrics`) the same counts per member in metrics.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) reads_to_replicas: AtomicU64,
@@ -17,19 +18,87 @@ pub(crate) struct Counters {
     pub(crate) left_lagging: AtomicU64,
     pub(crate) left_stopped: AtomicU64,
     pub(crate) left_unreachable: AtomicU64,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::ClusterMetrics>,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 impl Counters {
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Counters for a cluster with members named `primary` and `replicas`
+    /// (their `pool_name`s), registered in metrics with the recorder
+    /// current now when the feature is on.
+    pub(crate) fn new(primary: &str, replicas: &[String]) -> Counters {
+        #[cfg(feature = "metrics")]
+        {
+            Counters {
+                metrics: Some(crate::metrics::ClusterMetrics::register(primary, replicas)),
+                ..Counters::default()
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = (primary, replicas);
+            Counters::default()
+        }
     }
 
-    pub(crate) fn left(&self, reason: &OutReason) {
-        Counters::bump(match reason {
+    #[cfg(feature = "metrics")]
+    fn metrics(&self, f: impl FnOnce(&crate::metrics::ClusterMetrics)) {
+        if let Some(m) = &self.metrics {
+            f(m);
+        }
+    }
+
+    /// A read replica `i` served.
+    pub(crate) fn read_on_replica(&self, i: usize) {
+        bump(&self.reads_to_replicas);
+        #[cfg(feature = "metrics")]
+        self.metrics(|m| m.read_on_replica(i));
+        let _ = i;
+    }
+
+    /// A read sent to the primary by read-your-writes.
+    pub(crate) fn read_ryw(&self) {
+        bump(&self.reads_to_primary_ryw);
+        #[cfg(feature = "metrics")]
+        self.metrics(|m| m.read_ryw());
+    }
+
+    /// A read sent to the primary for want of a replica in rotation.
+    pub(crate) fn read_no_replica(&self) {
+        bump(&self.reads_to_primary_no_replica);
+        #[cfg(feature = "metrics")]
+        self.metrics(|m| m.read_no_replica());
+    }
+
+    /// A read refused for want of a replica (`replica_fallback = fail`).
+    pub(crate) fn read_refused(&self) {
+        bump(&self.reads_failed_no_replica);
+        #[cfg(feature = "metrics")]
+        self.metrics(|m| m.read_refused());
+    }
+
+    /// A read that lost replica `i`'s connection, sent on elsewhere.
+    pub(crate) fn replica_retry(&self, i: usize) {
+        bump(&self.replica_retries);
+        #[cfg(feature = "metrics")]
+        self.metrics(|m| m.replica_retry(i));
+        let _ = i;
+    }
+
+    /// Replica `i` left rotation.
+    pub(crate) fn left(&self, i: usize, reason: &OutReason) {
+        bump(match reason {
             OutReason::Lagging { .. } => &self.left_lagging,
             OutReason::Stopped { .. } => &self.left_stopped,
             OutReason::Unreachable { .. } => &self.left_unreachable,
         });
+        #[cfg(feature = "metrics")]
+        self.metrics(|m| m.left(i, reason.word()));
+        let _ = i;
     }
 }
 

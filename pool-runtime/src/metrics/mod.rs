@@ -18,15 +18,23 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A [`Cluster`](crate::Cluster)'s members are pools with their own
+//! metrics, named `primary`, `replica-0`, ... (or after the primary's
+//! `pool_name`); the cluster adds its routing under `pool_runtime.cluster.`,
+//! each series under the member it is about.
+//!
 //! The hot path stays cheap: handles are registered once with their labels
 //! fixed, and each event is one call on a handle. Gauges are set under the
 //! pool's lock at each move, so their latest values are the pool's state.
 
+mod cluster_metrics;
 mod pool_metrics;
 mod table;
 
+pub(crate) use cluster_metrics::ClusterMetrics;
 pub use pool_metrics::PoolMetrics;
 pub(crate) use pool_metrics::RetryKind;
 pub use table::{
-    CODE, Instrument, KIND, METRICS, MetricSpec, PHASE, POOL_NAME, REASON, STATE, markdown_table,
+    CODE, Instrument, KIND, METRICS, MetricSpec, PHASE, POOL_NAME, REASON, ROUTE, STATE,
+    markdown_table,
 };

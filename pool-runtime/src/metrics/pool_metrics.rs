@@ -121,9 +121,9 @@ pub struct PoolMetrics {
 }
 
 /// Registers handles of one pool with one recorder.
-struct Registrar<'a> {
-    recorder: &'a dyn Recorder,
-    pool: &'a str,
+pub(super) struct Registrar<'a> {
+    pub(super) recorder: &'a dyn Recorder,
+    pub(super) pool: &'a str,
 }
 
 impl Registrar<'_> {
@@ -135,12 +135,17 @@ impl Registrar<'_> {
         Key::from_parts(spec.name, labels)
     }
 
-    fn counter(&self, spec: &MetricSpec) -> Counter {
+    pub(super) fn counter(&self, spec: &MetricSpec) -> Counter {
         self.recorder
             .register_counter(&self.key(spec, None), &METADATA)
     }
 
-    fn counter_with(&self, spec: &MetricSpec, label: &'static str, value: &'static str) -> Counter {
+    pub(super) fn counter_with(
+        &self,
+        spec: &MetricSpec,
+        label: &'static str,
+        value: &'static str,
+    ) -> Counter {
         self.recorder
             .register_counter(&self.key(spec, Some((label, value))), &METADATA)
     }
@@ -157,7 +162,7 @@ impl Registrar<'_> {
 }
 
 /// Describes every metric of the table to `recorder`: unit and description.
-fn describe_all(recorder: &dyn Recorder) {
+pub(super) fn describe_all(recorder: &dyn Recorder) {
     for spec in table::METRICS {
         let name = metrics::KeyName::from_const_str(spec.name);
         let unit = Some(spec.unit);

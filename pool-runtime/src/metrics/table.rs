@@ -59,6 +59,8 @@ pub const KIND: &str = "kind";
 pub const PHASE: &str = "phase";
 /// A boot finding's stable code.
 pub const CODE: &str = "code";
+/// Where a cluster sent a read.
+pub const ROUTE: &str = "route";
 
 macro_rules! metrics_table {
     ($(
@@ -141,6 +143,15 @@ metrics_table! {
     BOOT_FINDINGS: Counter "pool_runtime.boot.findings", unit Count "{finding}",
         attributes [POOL_NAME, CODE],
         "What the boot checks found when the pool started (warned or fixed), by finding `code`.";
+    CLUSTER_READS: Counter "pool_runtime.cluster.reads", unit Count "{read}",
+        attributes [POOL_NAME, ROUTE],
+        "Reads a `Cluster` routed, under the member that took them, by `route`: `replica`, `primary_ryw` (read-your-writes after a write through the same handle or `Session`), `primary_no_replica` (no replica in rotation, `replica_fallback = primary`), `refused` (none in rotation, `replica_fallback = fail`; under the primary's name).";
+    CLUSTER_REPLICA_RETRIES: Counter "pool_runtime.cluster.replica_retries", unit Count "{read}",
+        attributes [POOL_NAME],
+        "Reads that lost their replica's connection and were sent to another member, under the replica that failed.";
+    CLUSTER_ROTATION_EXITS: Counter "pool_runtime.cluster.rotation_exits", unit Count "{exit}",
+        attributes [POOL_NAME, REASON],
+        "Times a replica left a `Cluster`'s read rotation, by `reason`: `lagging` (above `max_replica_lag`), `stopped` (replication not running) or `unreachable`.";
 }
 
 /// The table as Markdown, for the README: metric, instrument, unit,

@@ -229,7 +229,7 @@ impl PoolBuilder {
         // The server's TLS settings matter to a rule only when TLS is
         // disabled, the connection is encrypted, or the host is remote.
         let tls_settings = plaintext || !loopback || manager.tls_in_use();
-        let read = ServerFacts::read_with(&mut first, tls_settings);
+        let read = ServerFacts::read_with(&mut first, tls_settings, self.options.role);
         let facts = match tokio::time::timeout(limit, read).await {
             Ok(Ok(mut facts)) => {
                 facts.tls.loopback = loopback;
@@ -263,6 +263,9 @@ impl PoolBuilder {
 }
 
 pub(super) fn log_findings(report: &Report) {
+    for note in &report.notes {
+        tracing::info!(target = %report.target, "pool boot check: {note}");
+    }
     for finding in &report.findings {
         tracing::warn!(
             code = %finding.code,

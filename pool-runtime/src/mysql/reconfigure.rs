@@ -324,7 +324,7 @@ impl Pool {
         let loopback = crate::tls::is_loopback(manager.url().opts().ip_or_hostname());
         let tls_settings = plaintext || !loopback || manager.tls_in_use();
         let limit = self.options().connect_timeout;
-        let read = ServerFacts::read_with(&mut conn, tls_settings);
+        let read = ServerFacts::read_with(&mut conn, tls_settings, self.options().role);
         let mut facts = match tokio::time::timeout(limit, read).await {
             Ok(Ok(facts)) => facts,
             Ok(Err(e)) => {

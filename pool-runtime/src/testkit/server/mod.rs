@@ -105,6 +105,7 @@ pub struct TestServerBuilder {
     valid_for: Option<Duration>,
     require_secure_transport: bool,
     server_id: Option<u32>,
+    innodb_read_only: bool,
     template: TemplateChoice,
 }
 
@@ -158,6 +159,15 @@ impl TestServerBuilder {
         self
     }
 
+    /// Starts the server with `innodb_read_only=ON` (a startup-only
+    /// setting): InnoDB refuses every write, from every account, root
+    /// included, as on an Aurora MySQL reader. The kit's start-up
+    /// statements touch no InnoDB table, so it starts as usual.
+    pub fn innodb_read_only(mut self) -> Self {
+        self.innodb_read_only = true;
+        self
+    }
+
     /// Copies the data directory from a template kept in `dir` (created if
     /// missing), instead of the default cache
     /// `$TMPDIR/pool-testkit-templates-<uid>`.
@@ -192,6 +202,7 @@ impl TestServerBuilder {
                 .then(|| self.valid_for.unwrap_or(tls::DEFAULT_VALID_FOR)),
             require_secure_transport: self.require_secure_transport,
             server_id: self.server_id,
+            innodb_read_only: self.innodb_read_only,
             template: self.template.clone(),
         };
         let begun = Instant::now();

@@ -53,6 +53,8 @@ pub(super) struct ServerConfig {
     pub(super) require_secure_transport: bool,
     /// Binary log and GTIDs for replication, with this `server_id`.
     pub(super) server_id: Option<u32>,
+    /// `--innodb-read-only=ON`.
+    pub(super) innodb_read_only: bool,
     /// Where the data directory comes from.
     pub(super) template: TemplateChoice,
 }
@@ -110,6 +112,9 @@ impl Supervisor {
             let tls = TestTls::generate(&supervisor.dir.path().join("tls"), valid_for)?;
             supervisor.extra_args.extend(tls.server_args());
             supervisor.tls = Some(tls);
+        }
+        if config.innodb_read_only {
+            supervisor.extra_args.push("--innodb-read-only=ON".into());
         }
         if config.require_secure_transport {
             supervisor

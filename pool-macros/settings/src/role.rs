@@ -11,7 +11,8 @@ pub enum Role {
     Primary,
     /// A read replica: a writable server is a warning.
     Replica,
-    /// Either: the server's role is reported, never judged.
+    /// Either: the server's role is never judged (its read-only variables
+    /// are still in the boot facts).
     Any,
 }
 

@@ -229,10 +229,11 @@ impl<M: Manager> PoolInner<M> {
     }
 
     /// Connection `conn_id`, last proven alive with ticket `alive`, was
-    /// closed by its peer: unless an earlier event already made it suspect,
-    /// every connection proven alive before now becomes suspect.
+    /// closed by its peer: every connection proven alive before now becomes
+    /// suspect, unless `validate_suspects` is off or an earlier event
+    /// already made this one suspect.
     pub(crate) fn peer_closed(&self, conn_id: u64, alive: u64) {
-        if !self.suspicion.mark(alive) {
+        if !self.limits.validate_suspects() || !self.suspicion.mark(alive) {
             return;
         }
         Counters::bump(&self.counters.suspect_events);

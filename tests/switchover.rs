@@ -401,20 +401,114 @@ async fn record_peer(cluster: &mut TestCluster, flip: Flip, pair: [usize; 2]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_sessions_killed_at_the_flip_cost_each_writer_at_most_its_write_in_flight() {
-    bounded("switchover with the old sessions killed", TEST_TIMEOUT, async {
-        let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
-        let mut cluster = TestCluster::start(1).await.unwrap();
-        create_table(&cluster).await;
-        let old = cluster.primary_index();
-        let new = cluster.replica_indexes()[0];
+    bounded(
+        "switchover with the old sessions killed",
+        TEST_TIMEOUT,
+        async {
+            let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
+            let mut cluster = TestCluster::start(1).await.unwrap();
+            create_table(&cluster).await;
+            let old = cluster.primary_index();
+            let new = cluster.replica_indexes()[0];
 
-        let mut options = PoolOptions::from_url(&cluster.vip_url()).unwrap();
-        options.ssl_mode = SslMode::Disabled;
-        options.max_open = 8;
-        options.max_idle = 8;
-        let pool = Pool::builder(options).connect().await.unwrap();
-        let writer = pool.clone();
-        let run = scenario(&mut cluster, new, Flip::KillOldSessions, 1, move |id, task| {
+            let (pool, run) = pool_run(&mut cluster, new, true, 1).await;
+            let kill = run.kill.as_ref().expect("the old sessions were killed");
+            let maybe_run: Vec<&Outcome> = run.maybe_run_after_flip().collect();
+            for task in 0..TASKS as usize {
+                let errors = run.errors_after_flip(task);
+                for e in &errors {
+                    eprintln!("  task {task} after the flip: {}", e.text);
+                }
+                assert!(
+                    errors.len() <= 1,
+                    "task {task} saw {} errors after the flip (at most its write in flight)",
+                    errors.len()
+                );
+            }
+            assert!(
+                run.errors_after_flip_total() <= TASKS as usize,
+                "{} errors reached the callers after the flip (at most one per writer)",
+                run.errors_after_flip_total()
+            );
+            // "May have run" only for a write that was on its way when the
+            // sessions were killed: one begun after the kill got a connection
+            // the pool had checked, or a new one.
+            for o in &maybe_run {
+                assert!(
+                    o.started < kill.done,
+                    "write {} began {:?} after the kill and was reported as maybe run",
+                    o.id,
+                    o.started - kill.done
+                );
+            }
+            let first = run
+                .first_ok_after_flip()
+                .expect("a write succeeded after the flip");
+            assert!(
+                first < Duration::from_secs(1),
+                "the first write after the flip succeeded {first:?} after it (within 1 s)"
+            );
+            assert!(
+                run.all()
+                    .filter_map(|o| o.error.as_ref())
+                    .all(|e| !e.duplicate),
+                "no write ran twice"
+            );
+
+            // Every row reported Ok is on the new primary (the old one's rows
+            // replicated before the promotion); a row there that was not
+            // reported Ok can only be one of the writes reported "may have run".
+            let on_new: BTreeSet<i64> = ids_on(&cluster, new).await.into_iter().collect();
+            let ok = run.ok_ids();
+            assert!(
+                ok.is_subset(&on_new),
+                "rows reported Ok missing: {:?}",
+                ok.difference(&on_new)
+            );
+            let maybe: BTreeSet<i64> = run
+                .all()
+                .filter(|o| o.error.as_ref().is_some_and(|e| e.may_have_run))
+                .map(|o| o.id)
+                .collect();
+            let unreported: BTreeSet<i64> = on_new.difference(&ok).copied().collect();
+            assert!(
+                unreported.is_subset(&maybe),
+                "rows written that no caller was told may have run: {:?}",
+                unreported.difference(&maybe)
+            );
+            pool.close().await;
+
+            // For the record: the same without `validate_suspects`, back to the
+            // first server, then mysql_async's pool. Nothing asserted.
+            let (pool, _) = pool_run(&mut cluster, old, false, 300_000_000).await;
+            pool.close().await;
+            record_peer(&mut cluster, Flip::KillOldSessions, [old, new]).await;
+        },
+    )
+    .await;
+}
+
+/// This pool through the VIP in the kill-at-flip scenario, switching to
+/// `to`; prints what the writers saw and the pool's counts.
+async fn pool_run(
+    cluster: &mut TestCluster,
+    to: usize,
+    validate_suspects: bool,
+    first_id: i64,
+) -> (Pool, Run) {
+    let mut options = PoolOptions::from_url(&cluster.vip_url()).unwrap();
+    options.ssl_mode = SslMode::Disabled;
+    options.max_open = 8;
+    options.max_idle = 8;
+    options.validate_suspects = validate_suspects;
+    let pool = Pool::builder(options).connect().await.unwrap();
+    let writer = pool.clone();
+    let run = scenario(
+        cluster,
+        to,
+        Flip::KillOldSessions,
+        first_id,
+        move |id, task| {
             let pool = writer.clone();
             async move {
                 pool.exec("INSERT INTO t (id, task) VALUES (?, ?)", (id, task))
@@ -422,83 +516,24 @@ async fn old_sessions_killed_at_the_flip_cost_each_writer_at_most_its_write_in_f
                     .err()
                     .map(|e| failure_of(&e))
             }
-        })
-        .await;
-        let kill = run.kill.as_ref().expect("the old sessions were killed");
-
-        let stats = pool.stats();
-        let maybe_run: Vec<&Outcome> = run.maybe_run_after_flip().collect();
-        eprintln!(
-            "pool-runtime (old sessions killed): {} writes, {} errors after the flip ({} may have run), \
-             first success {:?} after the flip; suspect events {}, suspect validations {}, \
-             found dead {}; generations retired {}, read-only re-sends {}",
-            run.all().count(),
-            run.errors_after_flip_total(),
-            maybe_run.len(),
-            run.first_ok_after_flip(),
-            stats.suspect_events,
-            stats.suspect_validations,
-            stats.suspect_found_dead,
-            stats.generations_retired,
-            stats.read_only_retries,
-        );
-        for task in 0..TASKS as usize {
-            let errors = run.errors_after_flip(task);
-            for e in &errors {
-                eprintln!("  task {task} after the flip: {}", e.text);
-            }
-            assert!(
-                errors.len() <= 1,
-                "task {task} saw {} errors after the flip (at most its write in flight)",
-                errors.len()
-            );
-        }
-        assert!(
-            run.errors_after_flip_total() <= TASKS as usize,
-            "{} errors reached the callers after the flip (at most one per writer)",
-            run.errors_after_flip_total()
-        );
-        // "May have run" only for a write that was on its way when the
-        // sessions were killed: one begun after the kill got a connection
-        // the pool had checked, or a new one.
-        for o in &maybe_run {
-            assert!(
-                o.started < kill.done,
-                "write {} began {:?} after the kill and was reported as maybe run",
-                o.id,
-                o.started - kill.done
-            );
-        }
-        let first = run.first_ok_after_flip().expect("a write succeeded after the flip");
-        assert!(
-            first < Duration::from_secs(1),
-            "the first write after the flip succeeded {first:?} after it (within 1 s)"
-        );
-        assert!(
-            run.all().filter_map(|o| o.error.as_ref()).all(|e| !e.duplicate),
-            "no write ran twice"
-        );
-
-        // Every row reported Ok is on the new primary (the old one's rows
-        // replicated before the promotion); a row there that was not
-        // reported Ok can only be one of the writes reported "may have run".
-        let on_new: BTreeSet<i64> = ids_on(&cluster, new).await.into_iter().collect();
-        let ok = run.ok_ids();
-        assert!(ok.is_subset(&on_new), "rows reported Ok missing: {:?}", ok.difference(&on_new));
-        let maybe: BTreeSet<i64> = run
-            .all()
-            .filter(|o| o.error.as_ref().is_some_and(|e| e.may_have_run))
-            .map(|o| o.id)
-            .collect();
-        let unreported: BTreeSet<i64> = on_new.difference(&ok).copied().collect();
-        assert!(
-            unreported.is_subset(&maybe),
-            "rows written that no caller was told may have run: {:?}",
-            unreported.difference(&maybe)
-        );
-        pool.close().await;
-
-        record_peer(&mut cluster, Flip::KillOldSessions, [old, new]).await;
-    })
+        },
+    )
     .await;
+    let stats = pool.stats();
+    eprintln!(
+        "pool-runtime (old sessions killed, validate_suspects {}): {} writes, {} errors after the \
+         flip ({} may have run), first success {:?} after the flip; suspect events {}, \
+         suspect validations {}, found dead {}; generations retired {}, read-only re-sends {}",
+        if validate_suspects { "on" } else { "off" },
+        run.all().count(),
+        run.errors_after_flip_total(),
+        run.maybe_run_after_flip().count(),
+        run.first_ok_after_flip(),
+        stats.suspect_events,
+        stats.suspect_validations,
+        stats.suspect_found_dead,
+        stats.generations_retired,
+        stats.read_only_retries,
+    );
+    (pool, run)
 }

@@ -206,12 +206,14 @@ const UNVALIDATED_DEATHS: [Death; 5] = [
     Death::Proxy(Fault::FinThenReset),
 ];
 
-/// A pool that never validates (the bypass window is an hour), warmed with
-/// ten connections, all of which then die the way `death` says.
+/// A pool that never validates (the bypass window is an hour, and no
+/// death makes the others suspect), warmed with ten connections, all of
+/// which then die the way `death` says.
 async fn killed_without_validation(death: Death) -> (Setup, Pool) {
     let setup = setup(death).await;
     let mut options = incident_options(&setup.url);
     options.validate_after_idle = Duration::from_secs(3600);
+    options.validate_suspects = false;
     let pool = Pool::builder(options).connect().await.unwrap();
     warm(&pool, 10).await;
     setup.kill(&pool, death).await;
@@ -528,6 +530,9 @@ async fn the_schedule_is_two_attempts_on_pooled_connections_then_one_on_a_new_on
         options.max_open = 3;
         options.max_idle = 3;
         options.validate_after_idle = Duration::from_secs(3600);
+        // The first death would get the other two pinged and replaced
+        // before the second attempt: this test is about the schedule.
+        options.validate_suspects = false;
         let pool = Pool::builder(options).connect().await.unwrap();
 
         // Three idle connections, and the server's session id of each.
@@ -1196,6 +1201,65 @@ async fn a_server_restart_under_load_heals_with_every_request_after_it_succeedin
             || async { (server.client_connections().await.unwrap() == 0).then_some(()) },
         )
         .await;
+    })
+    .await;
+}
+
+/// Within the bypass window (recently used connections, not pinged), the
+/// first write on a dead connection cannot know: it reports "may have run".
+/// But its death proves the server closed connections, so the nine dead
+/// siblings are pinged before the next writes get them: one error, not ten
+/// (without `validate_suspects`, the test above: ten).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_death_gets_the_dead_siblings_pinged_so_one_write_fails_not_ten() {
+    within(async {
+        for death in [
+            Death::ServerIdleKill,
+            Death::Proxy(Fault::Fin),
+            Death::Proxy(Fault::Reset),
+        ] {
+            let setup = setup(death).await;
+            let mut options = incident_options(&setup.url);
+            options.validate_after_idle = Duration::from_secs(3600);
+            let pool = Pool::builder(options).connect().await.unwrap();
+            warm(&pool, 10).await;
+            setup.kill(&pool, death).await;
+
+            let log = Captured::default();
+            let guard = log.install();
+            let mut failed = Vec::new();
+            for k in 0..10 {
+                match pool.exec("INSERT INTO t VALUES (?, 1)", (k,)).await {
+                    Ok(done) => assert_eq!(done.affected_rows, 1),
+                    Err(e) => {
+                        assert!(e.may_have_run(), "{death:?}: key {k}: {e:?}");
+                        failed.push(k);
+                    }
+                }
+                let expected = if failed.contains(&k) { 0 } else { 1 };
+                assert_eq!(setup.rows(k).await, expected, "{death:?}: key {k}");
+            }
+            drop(guard);
+            assert_eq!(failed, vec![0], "{death:?}: only the first write fails");
+            let stats = pool.stats();
+            assert_eq!(stats.maybe_executed, 1, "{death:?}: {stats:?}");
+            assert_eq!(stats.suspect_events, 1, "{death:?}: {stats:?}");
+            assert_eq!(stats.suspect_validations, 9, "{death:?}: {stats:?}");
+            assert_eq!(stats.suspect_found_dead, 9, "{death:?}: {stats:?}");
+            let text = log.text();
+            let events: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("closed by the server side"))
+                .collect();
+            assert_eq!(events.len(), 1, "one line per event: {text}");
+            assert!(events[0].contains("WARN"), "{}", events[0]);
+            assert!(
+                !events[0].contains("mysql://"),
+                "no URL in the log: {}",
+                events[0]
+            );
+            pool.close().await;
+        }
     })
     .await;
 }

@@ -231,6 +231,9 @@ async fn connections_killed_while_idle_are_replaced_unseen() {
             let stats = pool.stats();
             assert_eq!(stats.validation_failed, 10, "{stats:?}");
             assert_eq!(stats.connections_created, 20, "{stats:?}");
+            // The first failed ping proved the server closed it; the other
+            // nine deaths were explained by that one event.
+            assert_eq!(stats.suspect_events, 1, "{stats:?}");
         },
     )
     .await;
@@ -1133,6 +1136,181 @@ async fn close_abandons_goodbyes_that_hang_and_counts_them() {
             assert_eq!(manager.live(), 0, "abandoned connections are dropped");
             let stats = pool.stats();
             assert_eq!((stats.goodbyes_abandoned, stats.open), (3, 0), "{stats:?}");
+        },
+    )
+    .await;
+}
+
+// Suspect siblings: a death that proves the peer closed a connection makes
+// every connection last known alive before it validated on its next
+// acquire, even one used a moment ago.
+
+/// Limits under which no connection is ever stale: any ping is suspicion's.
+fn never_stale(max_open: u32) -> Limits {
+    let mut o = patient(max_open, max_open);
+    o.validate_after_idle = Duration::from_secs(3600);
+    o
+}
+
+#[tokio::test]
+async fn without_any_death_the_fast_path_sends_no_ping() {
+    bounded(
+        "without_any_death_the_fast_path_sends_no_ping",
+        TEST_TIMEOUT,
+        async {
+            let (pool, manager) = pool(never_stale(4));
+            drop(futures_join(&pool, 4).await);
+            for _ in 0..1000 {
+                drop(within(pool.get()).await.unwrap());
+            }
+            // Deaths that prove nothing about the server: no suspicion either.
+            within(pool.get()).await.unwrap().discard();
+            let conn = within(pool.get()).await.unwrap();
+            conn.discard_after(&pool_runtime::testkit::MemoryError::Refused);
+            for _ in 0..100 {
+                drop(within(pool.get()).await.unwrap());
+            }
+            let stats = pool.stats();
+            assert_eq!(manager.validations(), 0, "{stats:?}");
+            assert_eq!(stats.suspect_events, 0, "{stats:?}");
+            assert_eq!(stats.suspect_validations, 0, "{stats:?}");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_peer_closed_death_gets_older_idle_siblings_validated_though_recently_used() {
+    bounded(
+        "a_peer_closed_death_gets_older_idle_siblings_validated_though_recently_used",
+        TEST_TIMEOUT,
+        async {
+            let (pool, manager) = pool(never_stale(4));
+            drop(futures_join(&pool, 4).await);
+            // The server kills every session; the pool does not know yet.
+            manager.kill_existing();
+            let first = within(pool.get()).await.unwrap();
+            assert_eq!(manager.validations(), 0, "used a moment ago: no ping");
+            let dead_id = first.id();
+            first.discard_after(&pool_runtime::testkit::MemoryError::Killed(dead_id));
+            assert_eq!(pool.stats().suspect_events, 1);
+
+            // The three older siblings are pinged, found dead and replaced
+            // before anyone sees them.
+            let again = futures_join(&pool, 3).await;
+            let stats = pool.stats();
+            assert_eq!(manager.validations(), 3, "{stats:?}");
+            assert_eq!(stats.suspect_validations, 3, "{stats:?}");
+            assert_eq!(stats.suspect_found_dead, 3, "{stats:?}");
+            assert_eq!(stats.validation_failed, 3, "{stats:?}");
+            assert!(again.iter().all(|c| c.id() >= 4), "all new connections");
+
+            // Those, opened after the death, are not suspect.
+            drop(again);
+            for _ in 0..100 {
+                drop(within(pool.get()).await.unwrap());
+            }
+            let stats = pool.stats();
+            assert_eq!(manager.validations(), 3, "{stats:?}");
+            assert_eq!(stats.suspect_events, 1, "{stats:?}");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn live_suspects_are_pinged_once_and_trusted_again() {
+    bounded(
+        "live_suspects_are_pinged_once_and_trusted_again",
+        TEST_TIMEOUT,
+        async {
+            let (pool, manager) = pool(never_stale(3));
+            let mut held = futures_join(&pool, 3).await;
+            let dead = held.pop().unwrap();
+            let dead_id = dead.id();
+            // Killed alone (the server restarted one session): its siblings live.
+            dead.discard_after(&pool_runtime::testkit::MemoryError::Killed(dead_id));
+            drop(held);
+            let ids: Vec<u64> = futures_join(&pool, 2)
+                .await
+                .iter()
+                .map(|c| c.id())
+                .collect();
+            for _ in 0..100 {
+                drop(within(pool.get()).await.unwrap());
+            }
+            let stats = pool.stats();
+            assert_eq!(manager.validations(), 2, "one ping each: {stats:?}");
+            assert_eq!(stats.suspect_validations, 2, "{stats:?}");
+            assert_eq!(stats.suspect_found_dead, 0, "{stats:?}");
+            assert!(
+                ids.iter().all(|id| *id < 2),
+                "the same connections: {ids:?}"
+            );
+            assert_eq!(stats.connections_created, 3, "{stats:?}");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deaths_one_event_explains_mark_it_once() {
+    bounded(
+        "deaths_one_event_explains_mark_it_once",
+        TEST_TIMEOUT,
+        async {
+            let (pool, manager) = pool(never_stale(4));
+            let held = futures_join(&pool, 4).await;
+            manager.kill_existing();
+            // Every in-flight statement fails at once, as after a mass kill.
+            for conn in held {
+                let id = conn.id();
+                conn.discard_after(&pool_runtime::testkit::MemoryError::Killed(id));
+            }
+            assert_eq!(pool.stats().suspect_events, 1);
+            // A later death of a connection opened since is a new event.
+            let young = within(pool.get()).await.unwrap();
+            let id = young.id();
+            young.discard_after(&pool_runtime::testkit::MemoryError::Killed(id));
+            assert_eq!(pool.stats().suspect_events, 2);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_suspect_returned_to_a_waiter_is_checked_before_the_waiter_gets_it() {
+    bounded(
+        "a_suspect_returned_to_a_waiter_is_checked_before_the_waiter_gets_it",
+        TEST_TIMEOUT,
+        async {
+            let (pool, manager) = pool(never_stale(2));
+            let mut held = futures_join(&pool, 2).await;
+            let kept = held.pop().unwrap();
+            let kept_id = kept.id();
+            let dead = held.pop().unwrap();
+            manager.kill_existing();
+            let waiter = tokio::spawn({
+                let pool = pool.clone();
+                async move { pool.get().await.unwrap() }
+            });
+            until_waiting(&pool, 1).await;
+            let dead_id = dead.id();
+            dead.discard_after(&pool_runtime::testkit::MemoryError::Killed(dead_id));
+            // The freed permit opens a new connection for the first waiter.
+            let first = within(waiter).await.unwrap();
+            let second = tokio::spawn({
+                let pool = pool.clone();
+                async move { pool.get().await.unwrap() }
+            });
+            until_waiting(&pool, 1).await;
+            // Returned straight to the waiter: pinged first, found dead.
+            drop(kept);
+            let got = within(second).await.unwrap();
+            assert_ne!(got.id(), kept_id, "the dead connection was not handed out");
+            let stats = pool.stats();
+            assert_eq!(stats.suspect_found_dead, 1, "{stats:?}");
+            drop((first, got));
         },
     )
     .await;

@@ -370,6 +370,7 @@ impl From<&PoolOptions> for crate::pool::Limits {
             connect_timeout: options.connect_timeout,
             validation_timeout: options.validation_timeout,
             validate_after_idle: options.validate_after_idle,
+            validate_suspects: options.validate_suspects,
             keepalive_interval: options.keepalive_interval,
             leak_threshold: options.leak_threshold,
             maintenance_interval: options.maintenance_interval,

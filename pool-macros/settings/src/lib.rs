@@ -113,6 +113,13 @@ macro_rules! settings_table {
             /// out (HikariCP's bypass window); `0` pings at every checkout.
             validate_after_idle: Duration = Duration($crate::duration::millis(500)), kind Duration { off: false, zero: true }, unit "";
 
+            /// After a connection dies in a way that proves the server closed it
+            /// (reset, end of stream, a killed session), ping every connection
+            /// last known alive before that before its next use, even within
+            /// `validate_after_idle`: a restart or a failover that kills every
+            /// session costs one failed statement, not one per connection.
+            validate_suspects: bool = Flag(true), kind Flag, unit "";
+
             /// Idle connections are pinged this often, so that the server's idle
             /// clock restarts.
             keepalive_interval: Option<Duration> = Off, kind Duration { off: true, zero: false }, unit "";

@@ -341,6 +341,10 @@ impl Manager for MySqlManager {
         conn.is_disconnected()
     }
 
+    fn peer_closed(&self, error: &mysql_async::Error) -> bool {
+        super::exec::proves_peer_closed(error)
+    }
+
     fn session_id(&self, conn: &Conn) -> Option<u64> {
         Some(u64::from(conn.id()))
     }

@@ -42,6 +42,7 @@ pub const LIVE_SETTINGS: &[&str] = &[
     "connect_timeout",
     "validation_timeout",
     "validate_after_idle",
+    "validate_suspects",
     "keepalive_interval",
     "leak_threshold",
     "instances",

@@ -15,7 +15,7 @@ use crate::pool::CoreStats;
 crate::pool::with_core_stats! {
     /// A snapshot of a [`Pool`](crate::Pool): Go's `DBStats`, plus what it
     /// takes to see a pool absorbing dead connections. The fields up to
-    /// `goodbyes_abandoned` are the pool core's ([`CoreStats`]); the exec
+    /// `suspect_found_dead` are the pool core's ([`CoreStats`]); the exec
     /// path's follow.
     ///
     /// Gauges (`open`, `in_use`, `idle`, `waiting`) are read together under
@@ -103,6 +103,9 @@ mod tests {
             goodbyes_abandoned: 21,
             generation: 27,
             generations_retired: 28,
+            suspect_events: 30,
+            suspect_validations: 31,
+            suspect_found_dead: 32,
         };
         let exec = ExecStats {
             bad_conn_retries: 22,
@@ -123,7 +126,7 @@ mod tests {
         };
         let in_joined = fields(&joined);
         let in_parts = fields(&parts);
-        assert_eq!(in_parts.len(), 29, "{in_parts:?}");
+        assert_eq!(in_parts.len(), 32, "{in_parts:?}");
         for field in &in_parts {
             assert!(in_joined.contains(field), "{field} missing from {joined}");
         }

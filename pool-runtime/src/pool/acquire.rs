@@ -137,16 +137,22 @@ impl<M: Manager> PoolInner<M> {
                             return Box::pin(self.open_new(caller, since)).await;
                         }
                         // Handed over straight from a return, a keepalive or a
-                        // fresh connect: it has just spoken to the server.
-                        Grant::Conn(conn) => return Ok(self.hand_out(conn, caller, since)),
+                        // fresh connect: it has just spoken to the server,
+                        // unless a death since makes it suspect.
+                        Grant::Conn(conn) if !self.suspicion.is_suspect(conn.alive) => {
+                            return Ok(self.hand_out(conn, caller, since));
+                        }
+                        Grant::Conn(conn) => conn,
                     }
                 }
             };
-            if !self.needs_validation(&conn, Instant::now()) {
-                return Ok(self.hand_out(conn, caller, since));
-            }
+            let suspect_only = match self.check_needed(&conn, Instant::now()) {
+                Check::None => return Ok(self.hand_out(conn, caller, since)),
+                Check::Stale => false,
+                Check::Suspect => true,
+            };
             phase.set(AcquirePhase::Validating);
-            match Box::pin(self.validate(conn)).await {
+            match Box::pin(self.validate(conn, suspect_only)).await {
                 Some(conn) => return Ok(self.hand_out(conn, caller, since)),
                 // The dead connection is gone and its permit freed; look again.
                 None => take = self.take(Instant::now(), fresh, may_wait),
@@ -164,8 +170,25 @@ impl<M: Manager> PoolInner<M> {
         }
     }
 
+    /// The fast path's test: idle past the bypass window, or suspect (one
+    /// atomic load when nothing died).
     fn needs_validation(&self, conn: &Tracked<M::Connection>, now: Instant) -> bool {
+        self.is_stale(conn, now) || self.suspicion.is_suspect(conn.alive)
+    }
+
+    fn is_stale(&self, conn: &Tracked<M::Connection>, now: Instant) -> bool {
         now.saturating_duration_since(conn.last_contact) > self.limits.validate_after_idle()
+    }
+
+    /// Whether a connection must be pinged before it is handed out, and why.
+    fn check_needed(&self, conn: &Tracked<M::Connection>, now: Instant) -> Check {
+        if self.is_stale(conn, now) {
+            Check::Stale
+        } else if self.suspicion.is_suspect(conn.alive) {
+            Check::Suspect
+        } else {
+            Check::None
+        }
     }
 
     /// `since`: when the acquire began, for the observer's wait time.
@@ -206,15 +229,25 @@ impl<M: Manager> PoolInner<M> {
         Pooled::new(self, conn)
     }
 
-    /// Pings a connection that sat idle past the bypass window, within the
+    /// Pings a connection that sat idle past the bypass window, or that is
+    /// suspect (`suspect_only`: for that reason alone), within the
     /// validation timeout. `None`: it failed and was discarded.
     async fn validate(
         self: &Arc<Self>,
         conn: Tracked<M::Connection>,
+        suspect_only: bool,
     ) -> Option<Tracked<M::Connection>> {
         let bound = self.validation.timeout();
-        self.ping(conn, true, bound, CloseReason::ValidationFailed)
-            .await
+        if suspect_only {
+            Counters::bump(&self.counters.suspect_validations);
+        }
+        let checked = self
+            .ping(conn, true, bound, CloseReason::ValidationFailed)
+            .await;
+        if suspect_only && checked.is_none() {
+            Counters::bump(&self.counters.suspect_found_dead);
+        }
+        checked
     }
 
     /// Opens a connection with a permit this acquire holds.
@@ -238,6 +271,9 @@ impl<M: Manager> PoolInner<M> {
         let limit = self.limits.connect_timeout();
         let started = Instant::now();
         let generation = self.generation();
+        // Before the connect: a session opened during it may have been
+        // killed by the time a death is seen.
+        let alive = self.suspicion.ticket();
         match tokio::time::timeout(limit, self.manager.connect()).await {
             Ok(Ok(raw)) => {
                 let took = started.elapsed();
@@ -245,7 +281,7 @@ impl<M: Manager> PoolInner<M> {
                 if let Some(observer) = &self.observer {
                     observer.connected(took);
                 }
-                Ok(self.new_tracked(raw, generation, Instant::now()))
+                Ok(self.new_tracked(raw, generation, Instant::now(), alive))
             }
             Ok(Err(e)) => {
                 self.observe_connect_failed();
@@ -261,6 +297,15 @@ impl<M: Manager> PoolInner<M> {
             }
         }
     }
+}
+
+/// Why an idle connection is pinged before it is handed out.
+enum Check {
+    None,
+    /// Idle past `validate_after_idle`.
+    Stale,
+    /// Recently used, but last known alive before a peer-closed death.
+    Suspect,
 }
 
 /// What a slow acquire is doing, read when its bound runs out (the future

@@ -70,6 +70,21 @@ impl<M: Manager> Pooled<M> {
         }
     }
 
+    /// Closes the connection after `error` made it unusable. When the
+    /// manager says `error` proves the peer closed it
+    /// ([`Manager::peer_closed`]: for MySQL, a reset or closed socket, a
+    /// killed session), every connection last known alive before now is
+    /// validated before its next hand-out, however recently it was used:
+    /// the server may have closed them all (a restart, a failover's
+    /// fencing). Otherwise the same as [`discard`](Self::discard).
+    pub fn discard_after(self, error: &M::Error) {
+        if self.inner.manager.peer_closed(error) {
+            let conn = self.held();
+            self.inner.peer_closed(conn.id, conn.alive);
+        }
+        self.discard();
+    }
+
     /// Takes the connection out of the pool for good. The pool forgets it and
     /// may open another in its place.
     pub fn detach(mut self) -> M::Connection {

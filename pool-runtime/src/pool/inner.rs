@@ -21,6 +21,7 @@ use super::observe::{Occupancy, PoolObserver};
 use super::rtt::ValidationBound;
 use super::state::{Grant, State, Take, ToClose};
 use super::stats::{CloseReason, CoreStats, Counters};
+use super::suspect::Suspicion;
 use super::tracked::Tracked;
 
 /// What [`GenericPool::retire_generation`](super::GenericPool::retire_generation)
@@ -48,6 +49,8 @@ pub(crate) struct PoolInner<M: Manager> {
     pub(crate) leaks: LeakTracker,
     pub(crate) validation: ValidationBound,
     next_conn_id: AtomicU64,
+    /// Which connections must be validated after a peer-closed death.
+    pub(crate) suspicion: Suspicion,
     /// The generation new connections get ([`PoolInner::retire_older`]).
     generation: AtomicU64,
     /// Flips to `true` once, on close; the maintenance task watches it.
@@ -85,6 +88,7 @@ impl<M: Manager> PoolInner<M> {
             limits: LiveLimits::new(limits),
             counters: Counters::default(),
             next_conn_id: AtomicU64::new(1),
+            suspicion: Suspicion::default(),
             generation: AtomicU64::new(0),
             closing: watch::Sender::new(false),
             drained: Notify::new(),
@@ -189,7 +193,9 @@ impl<M: Manager> PoolInner<M> {
         if let Some(observer) = &self.observer {
             observer.connected(took);
         }
-        let conn = self.new_tracked(raw, self.generation(), Instant::now());
+        // Opened outside, when is not known: its proof-of-life ticket stays
+        // 0, so any suspect event makes it suspect.
+        let conn = self.new_tracked(raw, self.generation(), Instant::now(), 0);
         let out = self.transition(|st| st.adopt(conn));
         self.close_if_out(out);
     }
@@ -200,13 +206,15 @@ impl<M: Manager> PoolInner<M> {
         }
     }
 
-    /// Gives a newly opened connection its id, generation (read when its
-    /// connect started) and lifetime.
+    /// Gives a newly opened connection its id, generation and
+    /// proof-of-life ticket (both taken when its connect started) and
+    /// lifetime.
     pub(crate) fn new_tracked(
         &self,
         raw: M::Connection,
         generation: u64,
         opened_at: Instant,
+        alive: u64,
     ) -> Tracked<M::Connection> {
         let id = self.next_conn_id.fetch_add(1, Relaxed);
         Counters::bump(&self.counters.connections_created);
@@ -216,7 +224,28 @@ impl<M: Manager> PoolInner<M> {
         let (lifetime, epoch) = self.limits.max_lifetime();
         let mut conn = Tracked::new(raw, id, generation, opened_at, lifetime);
         conn.lifetime_epoch = epoch;
+        conn.alive = alive;
         conn
+    }
+
+    /// Connection `conn_id`, last proven alive with ticket `alive`, was
+    /// closed by its peer: every connection proven alive before now becomes
+    /// suspect, unless `validate_suspects` is off or an earlier event
+    /// already made this one suspect.
+    pub(crate) fn peer_closed(&self, conn_id: u64, alive: u64) {
+        if !self.limits.validate_suspects() || !self.suspicion.mark(alive) {
+            return;
+        }
+        Counters::bump(&self.counters.suspect_events);
+        let g = self.lock().gauges();
+        tracing::warn!(
+            target: "pool_runtime::pool",
+            conn = conn_id,
+            idle = g.idle,
+            in_use = g.in_use,
+            "a connection was closed by the server side: every connection opened or checked \
+             before now is validated before its next use"
+        );
     }
 
     /// The generation connects started now belong to.

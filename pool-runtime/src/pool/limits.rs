@@ -7,7 +7,7 @@
 //! options module converts its options into `Limits`, and
 //! [`Limits::default`] is the conversion of its defaults.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -54,6 +54,10 @@ pub struct Limits {
     pub validation_timeout: Option<Duration>,
     /// A connection idle longer than this is pinged before it is handed out.
     pub validate_after_idle: Duration,
+    /// After a death that proves the peer closed a connection
+    /// ([`Manager::peer_closed`](super::Manager::peer_closed)), ping every
+    /// connection last known alive before it before its next hand-out.
+    pub validate_suspects: bool,
     /// Idle connections are pinged this often. `None`: never.
     pub keepalive_interval: Option<Duration>,
     /// A connection held longer than this logs a warning naming the code that
@@ -154,6 +158,7 @@ pub(crate) struct LiveLimits {
     acquire_timeout: AtomicDuration,
     connect_timeout: AtomicDuration,
     validate_after_idle: AtomicDuration,
+    validate_suspects: AtomicBool,
     max_idle_time: AtomicDuration,
     max_lifetime: AtomicDuration,
     /// Bumped whenever `max_lifetime` changes, so a returned connection
@@ -170,6 +175,7 @@ impl LiveLimits {
             acquire_timeout: AtomicDuration::new(Some(limits.acquire_timeout)),
             connect_timeout: AtomicDuration::new(Some(limits.connect_timeout)),
             validate_after_idle: AtomicDuration::new(Some(limits.validate_after_idle)),
+            validate_suspects: AtomicBool::new(limits.validate_suspects),
             max_idle_time: AtomicDuration::new(limits.max_idle_time),
             max_lifetime: AtomicDuration::new(limits.max_lifetime),
             lifetime_epoch: AtomicU64::new(0),
@@ -196,6 +202,7 @@ impl LiveLimits {
         self.acquire_timeout.set(Some(new.acquire_timeout));
         self.connect_timeout.set(Some(new.connect_timeout));
         self.validate_after_idle.set(Some(new.validate_after_idle));
+        self.validate_suspects.store(new.validate_suspects, Relaxed);
         self.max_idle_time.set(new.max_idle_time);
         if current.max_lifetime != new.max_lifetime {
             self.max_lifetime.set(new.max_lifetime);
@@ -218,6 +225,10 @@ impl LiveLimits {
 
     pub(crate) fn validate_after_idle(&self) -> Duration {
         self.validate_after_idle.get().unwrap_or(Duration::MAX)
+    }
+
+    pub(crate) fn validate_suspects(&self) -> bool {
+        self.validate_suspects.load(Relaxed)
     }
 
     pub(crate) fn max_idle_time(&self) -> Option<Duration> {

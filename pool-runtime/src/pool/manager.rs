@@ -44,6 +44,20 @@ pub trait Manager: Send + Sync + 'static {
     /// returned to the pool are dropped, never handed out again.
     fn is_broken(&self, conn: &Self::Connection) -> bool;
 
+    /// Whether `error`, seen on a connection, proves that its peer (the
+    /// server) closed it: the session was ended from the other side, so
+    /// sessions opened before it may have been ended too (a restart, a
+    /// failover killing every session). Then every idle connection last
+    /// known alive before that moment is validated before its next use,
+    /// however recently it was used (see
+    /// [`Pooled::discard_after`](super::Pooled::discard_after)). Checked
+    /// for failed validation and keepalive pings, and for errors a user
+    /// hands to `discard_after`. Default: no error proves it.
+    fn peer_closed(&self, error: &Self::Error) -> bool {
+        let _ = error;
+        false
+    }
+
     /// A check without I/O: must the connection be cleaned before the next
     /// user gets it (an open transaction, say)? Default: never.
     fn needs_reset(&self, conn: &Self::Connection) -> bool {

@@ -22,6 +22,10 @@
 //! - A connection idle longer than `validate_after_idle` is pinged before it
 //!   is handed out, within the validation timeout; a failure discards it
 //!   and the acquire goes on with the next one, unseen by the caller.
+//! - When a connection dies in a way that proves its peer closed it
+//!   ([`Manager::peer_closed`]), every connection last known alive before
+//!   then is *suspect*: validated before its next hand-out even if it was
+//!   used a moment ago (see `suspect.rs`).
 //! - Connections past `max_lifetime` (jittered) or idle past `max_idle_time`
 //!   are never handed out; the maintenance task also retires them, keeps
 //!   `min_idle` open and sends keepalives.
@@ -59,6 +63,7 @@ mod reconfigure;
 mod rtt;
 mod state;
 mod stats;
+mod suspect;
 mod tracked;
 mod warm_up;
 

@@ -25,8 +25,12 @@ impl<M: Manager> PoolInner<M> {
         bound: Duration,
         why: CloseReason,
     ) -> Option<Tracked<M::Connection>> {
+        let (id, alive) = (conn.id, conn.alive);
         let mut flight = ConnInFlight::new(self, conn, was_in_use);
         let started = Instant::now();
+        // Taken before the ping goes out: its answer proves the session
+        // outlived every death seen before this ticket.
+        let ticket = self.suspicion.ticket();
         let outcome = tokio::time::timeout(bound, self.manager.validate(flight.raw_mut()?)).await;
         let broken = flight
             .raw_mut()
@@ -34,7 +38,12 @@ impl<M: Manager> PoolInner<M> {
         let failure = match &outcome {
             Ok(Ok(())) if !broken => None,
             Ok(Ok(())) => Some("connection broken after the ping".to_owned()),
-            Ok(Err(e)) => Some(e.to_string()),
+            Ok(Err(e)) => {
+                if self.manager.peer_closed(e) {
+                    self.peer_closed(id, alive);
+                }
+                Some(e.to_string())
+            }
             Err(_) => Some(format!("no answer within {bound:?}")),
         };
         if let Some(error) = failure {
@@ -50,6 +59,7 @@ impl<M: Manager> PoolInner<M> {
         self.validation.observe(started.elapsed());
         let mut conn = flight.land()?;
         conn.last_contact = Instant::now();
+        conn.alive = ticket;
         Some(conn)
     }
 }

@@ -76,6 +76,20 @@ macro_rules! with_core_stats {
             /// Generations retired by [`GenericPool::retire_generation`](crate::pool::GenericPool::retire_generation)
             /// (the MySQL pool: after a read-only error, the target moved).
             pub generations_retired: u64,
+            /// Deaths that proved the peer closed a connection
+            /// ([`Manager::peer_closed`](crate::pool::Manager::peer_closed))
+            /// and made every connection last known alive before them
+            /// suspect. Deaths an earlier such event already explained
+            /// are not counted again.
+            pub suspect_events: u64,
+            /// Validation pings sent only because the connection was
+            /// suspect (used within `validate_after_idle`, but last known
+            /// alive before a suspect event).
+            pub suspect_validations: u64,
+            /// Suspect connections whose validation failed: discarded and
+            /// replaced before anyone used them (also counted in
+            /// `validation_failed`).
+            pub suspect_found_dead: u64,
             $($more)*
         }
     };
@@ -111,6 +125,9 @@ macro_rules! with_core_stats {
                     goodbyes_abandoned: core.goodbyes_abandoned,
                     generation: core.generation,
                     generations_retired: core.generations_retired,
+                    suspect_events: core.suspect_events,
+                    suspect_validations: core.suspect_validations,
+                    suspect_found_dead: core.suspect_found_dead,
                     ..Self::default()
                 }
             }
@@ -239,6 +256,9 @@ pub(crate) struct Counters {
     pub(crate) leaks_reported: AtomicU64,
     pub(crate) goodbyes_abandoned: AtomicU64,
     pub(crate) generations_retired: AtomicU64,
+    pub(crate) suspect_events: AtomicU64,
+    pub(crate) suspect_validations: AtomicU64,
+    pub(crate) suspect_found_dead: AtomicU64,
 }
 
 impl Counters {
@@ -287,6 +307,9 @@ impl Counters {
         stats.leaks_reported = self.leaks_reported.load(Relaxed);
         stats.goodbyes_abandoned = self.goodbyes_abandoned.load(Relaxed);
         stats.generations_retired = self.generations_retired.load(Relaxed);
+        stats.suspect_events = self.suspect_events.load(Relaxed);
+        stats.suspect_validations = self.suspect_validations.load(Relaxed);
+        stats.suspect_found_dead = self.suspect_found_dead.load(Relaxed);
     }
 }
 

@@ -18,6 +18,9 @@ pub(crate) struct Tracked<C> {
     /// When it last completed a round trip we know of (use, ping): the clock
     /// of the validation bypass and of keepalives.
     pub(crate) last_contact: Instant,
+    /// The [suspicion](super::suspect) ticket of its last proof of life
+    /// (its connect, or a ping that answered); 0 when the pool has none.
+    pub(crate) alive: u64,
     /// When it was last handed to a user; kept only for an observer (its
     /// use time).
     pub(crate) handed_out_at: Instant,
@@ -45,6 +48,7 @@ impl<C> Tracked<C> {
             expires_at: lifetime.map(|l| now + cut_by(l, cut)),
             returned_at: now,
             last_contact: now,
+            alive: 0,
             handed_out_at: now,
             opened_at: now,
             cut,

@@ -240,6 +240,12 @@ impl Manager for MemoryManager {
         conn.broken
     }
 
+    /// A killed connection was closed behind the pool's back, as a server
+    /// closes one; a refused connect proves nothing about the others.
+    fn peer_closed(&self, error: &MemoryError) -> bool {
+        matches!(error, MemoryError::Killed(_))
+    }
+
     fn session_id(&self, conn: &MemoryConn) -> Option<u64> {
         Some(conn.id)
     }

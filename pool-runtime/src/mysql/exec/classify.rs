@@ -111,6 +111,34 @@ pub(crate) fn classify(error: &mysql_async::Error) -> Class {
     }
 }
 
+/// Whether `error` proves the server side ended the connection's session
+/// (so it may have ended its siblings too: a restart, a failover killing
+/// every session, an idle timeout): a socket the peer closed or reset, the
+/// server's goodbye sent out of turn, or a session shut down or killed
+/// (1053, 1927, 4031). Not a timeout, a TLS or other I/O error, a killed
+/// query (1317: the session lives on), nor `ConnectionClosed` (the client's
+/// own state).
+pub(crate) fn proves_peer_closed(error: &mysql_async::Error) -> bool {
+    use mysql_async::Error as E;
+    match error {
+        E::Server(e) => matches!(
+            e.code,
+            ER_CLIENT_INTERACTION_TIMEOUT | ER_SERVER_SHUTDOWN | ER_CONNECTION_KILLED
+        ),
+        E::Io(IoError::Io(e)) => {
+            matches!(
+                e.kind(),
+                ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+            ) || is_out_of_sync(e)
+        }
+        E::Driver(DriverError::PacketOutOfOrder) => true,
+        _ => false,
+    }
+}
+
 /// Driver errors as the tests of this module and of the exec table build them.
 #[cfg(test)]
 pub(super) mod test_errors {
@@ -159,6 +187,38 @@ mod tests {
         ];
         for e in &lost {
             assert!(matches!(classify(e), Class::Lost(_)), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_session_ended_by_the_server_makes_its_siblings_suspect() {
+        let proof = [
+            io_error(ErrorKind::BrokenPipe),
+            io_error(ErrorKind::UnexpectedEof),
+            io_error(ErrorKind::ConnectionReset),
+            io_error(ErrorKind::ConnectionAborted),
+            server(4031),
+            server(1053),
+            server(1927),
+            mysql_async::Error::Driver(DriverError::PacketOutOfOrder),
+            mysql_async::Error::from(
+                mysql_common::proto::codec::error::PacketCodecError::PacketsOutOfSync,
+            ),
+        ];
+        for e in &proof {
+            assert!(proves_peer_closed(e), "{e:?}");
+        }
+        let no_proof = [
+            io_error(ErrorKind::TimedOut),
+            io_error(ErrorKind::Other),
+            server(1317),
+            server(1062),
+            server(1290),
+            mysql_async::Error::Driver(DriverError::ConnectionClosed),
+            mysql_async::Error::Driver(DriverError::MixedParams),
+        ];
+        for e in &no_proof {
+            assert!(!proves_peer_closed(e), "{e:?}");
         }
     }
 

@@ -79,6 +79,7 @@ mod statement;
 mod tx;
 mod tx_options;
 
+pub(crate) use classify::proves_peer_closed;
 pub(crate) use counters::{ExecCounters, ExecStats};
 pub use executor::Executor;
 pub use row_stream::RowStream;
@@ -172,12 +173,12 @@ impl Pool {
                     reason,
                     may_have_run,
                 } => {
-                    conn.discard();
+                    conn.discard_after(&error);
                     lost_once |= may_have_run;
                     (reason, may_have_run)
                 }
                 Decision::MaybeExecuted(reason) => {
-                    conn.discard();
+                    conn.discard_after(&error);
                     counters.maybe_executed();
                     tracing::warn!(
                         statement = op.verb(),

@@ -348,8 +348,8 @@ impl<'c> Holder<'c> {
             // Mid-result and not a server's answer: the protocol state is
             // unknown, so the connection cannot be used again.
             match place {
-                Some(Place::Pool { conn, .. }) => conn.discard(),
-                Some(Place::Tx(tx)) => tx.lose(),
+                Some(Place::Pool { conn, .. }) => conn.discard_after(&e),
+                Some(Place::Tx(tx)) => tx.lose_after(&e),
                 None => {}
             }
         }

@@ -131,11 +131,11 @@ impl Tx {
                 Class::Server => Err(server_error(e)),
                 Class::Client => Err(ErrorKind::Client(e)),
                 Class::NotExecuted(_) => {
-                    self.lose();
+                    self.lose_after(&e);
                     Err(ErrorKind::TransactionLost { source: e })
                 }
                 Class::Lost(_) => {
-                    self.lose();
+                    self.lose_after(&e);
                     Err(ErrorKind::CommitOutcomeUnknown { source: e })
                 }
             },
@@ -216,7 +216,7 @@ impl Tx {
             Class::Server => self.server_refusal(e),
             Class::Client => ErrorKind::Client(e),
             Class::NotExecuted(_) | Class::Lost(_) => {
-                self.lose();
+                self.lose_after(&e);
                 ErrorKind::TransactionLost { source: e }
             }
         })
@@ -239,7 +239,7 @@ impl Tx {
                 Ok(())
             }
             Err(Bounded::Failed(e)) => {
-                self.lose();
+                self.lose_after(&e);
                 Err(ErrorKind::TransactionLost { source: e })
             }
             Err(Bounded::TimedOut(timeout)) => {
@@ -275,6 +275,14 @@ impl Tx {
     pub(super) fn lose(&mut self) {
         if let Some(conn) = self.conn.take() {
             conn.discard();
+        }
+    }
+
+    /// The connection broke with `error`: close it (its siblings become
+    /// suspect if the error proves the server ended the session).
+    pub(super) fn lose_after(&mut self, error: &mysql_async::Error) {
+        if let Some(conn) = self.conn.take() {
+            conn.discard_after(error);
         }
     }
 }

@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+mod config;
 mod error;
 mod handle;
 mod health;
@@ -35,7 +36,7 @@ mod routing;
 mod session;
 mod stats;
 
-pub use crate::config::LoadedCluster;
+pub use config::LoadedCluster;
 pub use error::{ClusterBootError, ClusterError, OutReason, ReplicaOut};
 pub use handle::Cluster;
 pub use options::ClusterOptions;

@@ -47,7 +47,6 @@
 //! ```
 
 mod all_settings;
-mod cluster;
 mod error;
 mod extract;
 mod loaded;
@@ -59,7 +58,6 @@ mod value;
 mod yaml;
 
 pub use crate::source::{Source, Sources};
-pub use cluster::LoadedCluster;
 pub use error::{ConfigError, ConfigIssue};
 pub use loaded::Loaded;
 pub use pool_settings::SETTINGS;
@@ -70,6 +68,9 @@ pub use yaml::Yaml;
 
 #[doc(hidden)]
 pub use extract::Extractor;
+// For the cluster config, which reads the same layers.
+pub(crate) use extract::Hints;
+pub(crate) use loaded::{Layers, provider_issue};
 #[doc(hidden)]
 pub use private::{Assign, Redacted};
 #[doc(hidden)]

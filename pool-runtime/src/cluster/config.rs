@@ -25,12 +25,11 @@ use std::time::Duration;
 
 use pool_settings::{ReplicaFallback, Setting};
 
-use super::PoolConfig;
-use super::error::{ConfigError, ConfigIssue};
-use super::extract::{Extractor, Hints};
-use super::loaded::{Layers, provider_issue};
-use super::schema::{DefaultLit, KeySpec, Schema};
-use crate::cluster::{Cluster, ClusterBootError, ClusterOptions};
+use super::{Cluster, ClusterBootError, ClusterOptions};
+use crate::config::{
+    ConfigError, ConfigIssue, DefaultLit, Extractor, Hints, KeySpec, Layers, PoolConfig, Schema,
+    provider_issue,
+};
 use crate::options::PoolOptions;
 use crate::source::Sources;
 use crate::url::DatabaseUrl;

@@ -417,6 +417,59 @@ async fn closes_are_counted_by_reason() {
     .await;
 }
 
+/// A death that proves the server closed a connection is one suspect
+/// event; its older siblings' pings are counted by outcome; a generation
+/// switch is counted once, a stale second ask not at all.
+#[tokio::test(start_paused = true)]
+async fn suspect_siblings_and_generation_switches_are_counted() {
+    bounded("suspects and generations", TEST_TIMEOUT, async {
+        let recorder = DebuggingRecorder::new();
+        let mut seen = Seen::new(&recorder, "suspects");
+        let mut l = limits(4, 4);
+        l.validate_after_idle = Duration::from_secs(3600);
+        let (pool, manager) = observed_pool(&recorder, "suspects", l);
+
+        // Three connections, used a moment ago, then killed by the server.
+        let held = [
+            pool.get().await.unwrap(),
+            pool.get().await.unwrap(),
+            pool.get().await.unwrap(),
+        ];
+        drop(held);
+        manager.kill_existing();
+        let first = pool.get().await.unwrap();
+        let id = first.id();
+        first.discard_after(&pool_runtime::testkit::MemoryError::Killed(id));
+        // The two older siblings are pinged and found dead; then a new one.
+        drop(pool.get().await.unwrap());
+        drop(pool.get().await.unwrap());
+
+        let generation = pool.generation();
+        assert!(pool.retire_generation(generation).is_some());
+        assert!(
+            pool.retire_generation(generation).is_none(),
+            "already switched"
+        );
+        seen.take();
+
+        let suspects = "pool_runtime.connection.suspect_validations";
+        assert_eq!(
+            seen.counter("pool_runtime.connection.suspect_events", &[]),
+            1
+        );
+        assert_eq!(seen.counter(suspects, &[("outcome", "dead")]), 2);
+        assert_eq!(seen.counter(suspects, &[("outcome", "alive")]), 0);
+        assert_eq!(
+            seen.counter("pool_runtime.pool.generations_retired", &[]),
+            1
+        );
+        let stats = pool.stats();
+        assert_eq!(stats.suspect_found_dead, 2, "{stats:?}");
+        assert_eq!(stats.generations_retired, 1, "{stats:?}");
+    })
+    .await;
+}
+
 /// The live operations: a reconfigure moves the limit gauges, a lowered
 /// `max_open` closes its surplus as `max_open`, retired credentials' connections
 /// close as `retired`, a drain's as `pool_closed`, and the occupancy gauges

@@ -35,6 +35,6 @@ pub(crate) use cluster_metrics::ClusterMetrics;
 pub use pool_metrics::PoolMetrics;
 pub(crate) use pool_metrics::RetryKind;
 pub use table::{
-    CODE, Instrument, KIND, METRICS, MetricSpec, PHASE, POOL_NAME, REASON, ROUTE, STATE,
+    CODE, Instrument, KIND, METRICS, MetricSpec, OUTCOME, PHASE, POOL_NAME, REASON, ROUTE, STATE,
     markdown_table,
 };

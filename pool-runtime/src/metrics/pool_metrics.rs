@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 
-use super::table::{self, CODE, KIND, MetricSpec, PHASE, POOL_NAME, REASON, STATE};
+use super::table::{self, CODE, KIND, MetricSpec, OUTCOME, PHASE, POOL_NAME, REASON, STATE};
 use crate::pool::{AcquirePhase, CloseReason, Limits, Occupancy, PoolObserver};
 
 /// Where the pool's metrics say they come from.
@@ -118,6 +118,10 @@ pub struct PoolMetrics {
     retries: [Counter; RetryKind::ALL.len()],
     maybe_executed: Counter,
     statement_timeouts: Counter,
+    generations_retired: Counter,
+    suspect_events: Counter,
+    /// `alive`, `dead`.
+    suspect_validations: [Counter; 2],
 }
 
 /// Registers handles of one pool with one recorder.
@@ -214,6 +218,10 @@ impl PoolMetrics {
             retries: RetryKind::ALL.map(|kind| r.counter_with(&table::RETRIES, KIND, kind.label())),
             maybe_executed: r.counter(&table::MAYBE_EXECUTED),
             statement_timeouts: r.counter(&table::STATEMENT_TIMEOUTS),
+            generations_retired: r.counter(&table::GENERATIONS_RETIRED),
+            suspect_events: r.counter(&table::SUSPECT_EVENTS),
+            suspect_validations: ["alive", "dead"]
+                .map(|outcome| r.counter_with(&table::SUSPECT_VALIDATIONS, OUTCOME, outcome)),
         })
     }
 
@@ -305,5 +313,17 @@ impl PoolObserver for PoolMetrics {
             self.validation_failures.increment(1);
         }
         self.closed[why as usize].increment(1);
+    }
+
+    fn generation_retired(&self, _now: u64) {
+        self.generations_retired.increment(1);
+    }
+
+    fn suspect_event(&self) {
+        self.suspect_events.increment(1);
+    }
+
+    fn suspect_validated(&self, alive: bool) {
+        self.suspect_validations[usize::from(!alive)].increment(1);
     }
 }

@@ -61,6 +61,8 @@ pub const PHASE: &str = "phase";
 pub const CODE: &str = "code";
 /// Where a cluster sent a read.
 pub const ROUTE: &str = "route";
+/// What a suspect connection's ping found.
+pub const OUTCOME: &str = "outcome";
 
 macro_rules! metrics_table {
     ($(
@@ -140,6 +142,15 @@ metrics_table! {
     STATEMENT_TIMEOUTS: Counter "pool_runtime.exec.statement_timeouts", unit Count "{statement}",
         attributes [POOL_NAME],
         "Statements that ran past `statement_timeout`.";
+    GENERATIONS_RETIRED: Counter "pool_runtime.pool.generations_retired", unit Count "{generation}",
+        attributes [POOL_NAME],
+        "Times a read-only refusal made the pool retire every connection opened before it (they reach a server that is no longer the primary, as after a switchover).";
+    SUSPECT_EVENTS: Counter "pool_runtime.connection.suspect_events", unit Count "{event}",
+        attributes [POOL_NAME],
+        "Deaths that proved the server closed a connection, each making every connection last known alive before it suspect (`validate_suspects`).";
+    SUSPECT_VALIDATIONS: Counter "pool_runtime.connection.suspect_validations", unit Count "{connection}",
+        attributes [POOL_NAME, OUTCOME],
+        "Suspect connections pinged before reuse, by `outcome`: `alive` (handed out) or `dead` (discarded unseen).";
     BOOT_FINDINGS: Counter "pool_runtime.boot.findings", unit Count "{finding}",
         attributes [POOL_NAME, CODE],
         "What the boot checks found when the pool started (warned or fixed), by finding `code`.";

@@ -244,8 +244,13 @@ impl<M: Manager> PoolInner<M> {
         let checked = self
             .ping(conn, true, bound, CloseReason::ValidationFailed)
             .await;
-        if suspect_only && checked.is_none() {
-            Counters::bump(&self.counters.suspect_found_dead);
+        if suspect_only {
+            if checked.is_none() {
+                Counters::bump(&self.counters.suspect_found_dead);
+            }
+            if let Some(observer) = &self.observer {
+                observer.suspect_validated(checked.is_some());
+            }
         }
         checked
     }

@@ -237,6 +237,9 @@ impl<M: Manager> PoolInner<M> {
             return;
         }
         Counters::bump(&self.counters.suspect_events);
+        if let Some(observer) = &self.observer {
+            observer.suspect_event();
+        }
         let g = self.lock().gauges();
         tracing::warn!(
             target: "pool_runtime::pool",

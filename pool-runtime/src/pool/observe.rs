@@ -110,6 +110,16 @@ pub trait PoolObserver: Send + Sync + 'static {
     fn generation_retired(&self, now: u64) {
         let _ = now;
     }
+
+    /// A connection's death proved its peer closed it: every connection
+    /// last known alive before it is now suspect (`validate_suspects`).
+    fn suspect_event(&self) {}
+
+    /// A suspect connection was pinged before reuse: `alive` (handed out)
+    /// or dead (discarded unseen).
+    fn suspect_validated(&self, alive: bool) {
+        let _ = alive;
+    }
 }
 
 impl<M: super::Manager> super::inner::PoolInner<M> {

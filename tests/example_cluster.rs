@@ -5,32 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{TEST_TIMEOUT, bounded};
+use common::{TEST_TIMEOUT, bounded, example_binary};
 use tokio::process::Command;
 
-/// The example's binary, built by cargo beside the test binaries (a no-op
-/// when `cargo test` built it).
-fn cluster_binary() -> PathBuf {
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "cluster"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo build --example cluster failed");
-    // target/<profile>/deps/example_cluster-<hash> -> target/<profile>/examples/cluster
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    profile_dir.join("examples").join("cluster")
-}
-
 async fn run(env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(cluster_binary());
+    let mut command = Command::new(example_binary("cluster"));
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("CLUSTER_DB_PRIMARY__URL")

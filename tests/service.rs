@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{TEST_TIMEOUT, bounded, eventually};
+use common::{TEST_TIMEOUT, bounded, eventually, example_binary};
 use pool_runtime::testkit::TestServer;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -17,24 +17,6 @@ use tokio::process::{Child, Command};
 
 /// How long a step that waits on the service may take on a loaded machine.
 const STEP: Duration = Duration::from_secs(30);
-
-/// The example's binary, built by cargo beside the test binaries
-/// (`cargo build --example service` is a no-op when `cargo test` built it).
-fn service_binary() -> PathBuf {
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "service"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo build --example service failed");
-    // target/<profile>/deps/service-<hash> -> target/<profile>/examples/service
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    profile_dir.join("examples").join("service")
-}
 
 /// A running service and the address it serves on.
 struct Service {
@@ -44,7 +26,7 @@ struct Service {
 
 impl Service {
     async fn start(url: &str, config: &Path) -> Service {
-        let mut child = Command::new(service_binary())
+        let mut child = Command::new(example_binary("service"))
             .env("SERVICE_DB_URL", url)
             .env("SERVICE_DB_CONFIG_FILE", config)
             .env("SERVICE_LISTEN", "127.0.0.1:0")

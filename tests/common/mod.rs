@@ -81,3 +81,21 @@ where
     })
     .await
 }
+
+/// An example's binary, built by cargo beside the test binaries (`cargo
+/// build --example NAME` is a no-op when `cargo test` built it).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo build --example {name} failed");
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/examples/<name>
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>");
+    profile_dir.join("examples").join(name)
+}

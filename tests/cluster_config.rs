@@ -242,3 +242,17 @@ fn app_password(url: &str) -> String {
     let opts = pool_runtime::mysql_async::Opts::from_url(url).unwrap();
     opts.pass().unwrap().to_owned()
 }
+
+/// A cluster under a key of a service's larger config file.
+#[test]
+fn a_cluster_under_a_key_of_a_larger_file_loads_through_focus() {
+    let yaml = format!(
+        "http:\n  listen: 0.0.0.0:8080\n\
+         database:\n  primary:\n    url: mysql://app:{PASSWORD}@db-primary/shop\n  \
+         replicas: [mysql://app:{PASSWORD}@db-replica-0/shop]\n  max_replica_lag: 3s\n"
+    );
+    let figment = Figment::from(Yaml::string(&yaml));
+    let loaded = ClusterOptions::load_from(figment.focus("database")).expect("a valid section");
+    assert_eq!(loaded.options().replicas.len(), 1);
+    assert_eq!(loaded.options().max_replica_lag, Duration::from_secs(3));
+}

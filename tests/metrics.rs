@@ -18,7 +18,7 @@ use std::time::Duration;
 use metrics::Unit;
 use metrics_util::MetricKind;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use pool_runtime::metrics::{METRICS, PoolMetrics};
+use pool_runtime::metrics::{METRICS, MetricSpec, PoolMetrics};
 use pool_runtime::pool::{GenericPool, Limits, Probe};
 use pool_runtime::testkit::{MemoryManager, TestCluster, TestServer};
 use pool_runtime::{Cluster, ClusterOptions, Pool, PoolOptions};
@@ -135,6 +135,40 @@ impl Seen {
             .counters
             .get(&id)
             .unwrap_or_else(|| panic!("no counter {id:?}; have {:?}", self.counters.keys()))
+    }
+
+    /// `spec` was described with the table's unit and description, and
+    /// has at least one series, each carrying exactly the table's
+    /// attributes (and, given `pool`, naming that pool).
+    fn assert_declared(&self, spec: &MetricSpec, pool: Option<&str>) {
+        assert_eq!(
+            self.units.get(spec.name),
+            Some(&Some(spec.unit)),
+            "{}",
+            spec.name
+        );
+        assert_eq!(
+            self.descriptions.get(spec.name).map(String::as_str),
+            Some(spec.description)
+        );
+        let series: Vec<&Labels> = self
+            .counters
+            .keys()
+            .chain(self.gauges.keys())
+            .chain(self.histograms.keys())
+            .filter(|(n, _)| n == spec.name)
+            .map(|(_, l)| l)
+            .collect();
+        assert!(!series.is_empty(), "{} not registered", spec.name);
+        let mut want: Vec<&str> = spec.attributes.to_vec();
+        want.sort();
+        for labels in series {
+            let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(keys, want, "{}", spec.name);
+            if let Some(pool) = pool {
+                assert!(labels.contains(&(POOL.to_owned(), pool.to_owned())));
+            }
+        }
     }
 
     fn closed(&self, reason: &str) -> u64 {
@@ -313,32 +347,7 @@ async fn every_metric_is_described_with_its_unit_and_carries_the_pool_name() {
             if spec.name.starts_with("pool_runtime.cluster.") {
                 continue; // only for a `Cluster`; see the cluster test
             }
-            assert_eq!(
-                seen.units.get(spec.name),
-                Some(&Some(spec.unit)),
-                "{}",
-                spec.name
-            );
-            assert_eq!(
-                seen.descriptions.get(spec.name).map(String::as_str),
-                Some(spec.description)
-            );
-            let series: Vec<&Labels> = seen
-                .counters
-                .keys()
-                .chain(seen.gauges.keys())
-                .chain(seen.histograms.keys())
-                .filter(|(n, _)| n == spec.name)
-                .map(|(_, l)| l)
-                .collect();
-            assert!(!series.is_empty(), "{} not registered", spec.name);
-            for labels in series {
-                let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
-                let mut want: Vec<&str> = spec.attributes.to_vec();
-                want.sort();
-                assert_eq!(keys, want, "{}", spec.name);
-                assert!(labels.contains(&(POOL.to_owned(), "p".to_owned())));
-            }
+            seen.assert_declared(spec, Some("p"));
         }
         // The OTel names and units the table declares, exactly.
         for (name, unit) in expected {
@@ -807,29 +816,7 @@ async fn a_clusters_routing_is_counted_per_member() {
             .iter()
             .filter(|m| m.name.starts_with("pool_runtime.cluster."))
         {
-            assert_eq!(
-                seen.units.get(spec.name),
-                Some(&Some(spec.unit)),
-                "{}",
-                spec.name
-            );
-            assert_eq!(
-                seen.descriptions.get(spec.name).map(String::as_str),
-                Some(spec.description)
-            );
-            let mut want: Vec<&str> = spec.attributes.to_vec();
-            want.sort();
-            let series: Vec<&Labels> = seen
-                .counters
-                .keys()
-                .filter(|(n, _)| n == spec.name)
-                .map(|(_, l)| l)
-                .collect();
-            assert!(!series.is_empty(), "{} not registered", spec.name);
-            for labels in series {
-                let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
-                assert_eq!(keys, want, "{}", spec.name);
-            }
+            seen.assert_declared(spec, None);
         }
 
         let stats = cluster.stats();

@@ -195,37 +195,26 @@ impl ConfigValue for DatabaseUrl {
     }
 }
 
-impl sealed::Sealed for ResetPolicy {}
-impl ConfigValue for ResetPolicy {
-    const EXPECTED: &'static str = "when_dirty or always";
+/// A choice of words parsed by the type's own `from_word`.
+macro_rules! word_value {
+    ($($t:ty: $expected:literal, $not:literal;)*) => {$(
+        impl sealed::Sealed for $t {}
+        impl ConfigValue for $t {
+            const EXPECTED: &'static str = $expected;
 
-    fn from_config(value: &Value) -> Result<Self, String> {
-        text_of(value)
-            .and_then(ResetPolicy::from_word)
-            .ok_or_else(|| "not a reset policy".into())
-    }
+            fn from_config(value: &Value) -> Result<Self, String> {
+                text_of(value)
+                    .and_then(<$t>::from_word)
+                    .ok_or_else(|| $not.into())
+            }
+        }
+    )*};
 }
 
-impl sealed::Sealed for Role {}
-impl ConfigValue for Role {
-    const EXPECTED: &'static str = "primary, replica or any";
-
-    fn from_config(value: &Value) -> Result<Self, String> {
-        text_of(value)
-            .and_then(Role::from_word)
-            .ok_or_else(|| "not a server role".into())
-    }
-}
-
-impl sealed::Sealed for ReplicaFallback {}
-impl ConfigValue for ReplicaFallback {
-    const EXPECTED: &'static str = "primary or fail";
-
-    fn from_config(value: &Value) -> Result<Self, String> {
-        text_of(value)
-            .and_then(ReplicaFallback::from_word)
-            .ok_or_else(|| "not a replica fallback".into())
-    }
+word_value! {
+    ResetPolicy: "when_dirty or always", "not a reset policy";
+    Role: "primary, replica or any", "not a server role";
+    ReplicaFallback: "primary or fail", "not a replica fallback";
 }
 
 impl sealed::Sealed for SslMode {}

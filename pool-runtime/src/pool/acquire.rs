@@ -2,7 +2,10 @@
 //!
 //! The fast path (a connection returned less than `validate_after_idle` ago
 //! is waiting) takes one lock and no timer. Everything else runs under the
-//! acquire's bound (`acquire_timeout`, or the call's own) and is cancel-safe
+//! acquire's bound (`acquire_timeout`, or the call's own): a wait in line
+//! without a timer (the pool's deadline task, [`expiry`](super::expiry),
+//! fails it when its bound runs out), opening or pinging with one. It is
+//! cancel-safe
 //! at every `.await`: a dropped acquire leaves the line, hands back anything
 //! it was granted, and discards a connection whose ping it interrupted.
 //!
@@ -11,7 +14,6 @@
 
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -22,7 +24,7 @@ use super::flight::PermitInFlight;
 use super::guard::Pooled;
 use super::inner::PoolInner;
 use super::manager::Manager;
-use super::state::{Grant, Take};
+use super::state::{Grant, MayWait, Take};
 use super::stats::{CloseReason, Counters};
 use super::tracked::Tracked;
 
@@ -34,6 +36,20 @@ pub(crate) struct Bound {
     pub(crate) limit: Duration,
     /// The call's own bound (`get_timeout`), not `acquire_timeout`.
     pub(crate) per_call: bool,
+}
+
+/// A bound made absolute when its acquire began.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    bound: Bound,
+    /// `None`: too far off to name (`get_timeout(Duration::MAX)`).
+    until: Option<Instant>,
+}
+
+impl Budget {
+    fn may_wait(self) -> MayWait {
+        self.until.map_or(MayWait::Forever, MayWait::Until)
+    }
 }
 
 impl<M: Manager> PoolInner<M> {
@@ -54,35 +70,19 @@ impl<M: Manager> PoolInner<M> {
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let now = Instant::now();
-        let first = match self.take(now, fresh, true) {
+        let budget = Budget {
+            bound,
+            until: now.checked_add(bound.limit),
+        };
+        let first = match self.take(now, fresh, budget.may_wait()) {
             Take::Idle(conn) if !self.needs_validation(&conn, now) => {
                 return Ok(self.hand_out_at_once(conn, caller, now));
             }
             Take::Closed => return Err(PoolError::Closed),
             other => other,
         };
-        let phase = Phase::default();
-        let slow = self.acquire_slow(first, now, fresh, true, caller, &phase);
-        match tokio::time::timeout(bound.limit, slow).await {
-            Ok(result) => result,
-            Err(_elapsed) => {
-                Counters::bump(&self.counters.timeouts);
-                let phase = phase.get();
-                if let Some(observer) = &self.observer {
-                    observer.timed_out(phase);
-                }
-                let stats = self.stats();
-                Err(PoolError::Timeout {
-                    waited: bound.limit,
-                    per_call: bound.per_call,
-                    phase,
-                    max_open: stats.max_open,
-                    in_use: stats.in_use,
-                    waiting: stats.waiting,
-                    stats: Box::new(stats),
-                })
-            }
-        }
+        self.acquire_slow(first, now, fresh, Some(budget), caller)
+            .await
     }
 
     /// An idle connection or a new one, without waiting for another task:
@@ -93,48 +93,45 @@ impl<M: Manager> PoolInner<M> {
         caller: &'static Location<'static>,
     ) -> Acquired<M> {
         let now = Instant::now();
-        match self.take(now, false, false) {
+        match self.take(now, false, MayWait::No) {
             Take::Idle(conn) if !self.needs_validation(&conn, now) => {
                 Ok(self.hand_out_at_once(conn, caller, now))
             }
-            other => {
-                let phase = Phase::default();
-                self.acquire_slow(other, now, false, false, caller, &phase)
-                    .await
-            }
+            other => self.acquire_slow(other, now, false, None, caller).await,
         }
     }
 
-    /// Everything but the fast path. The rare, large steps (opening and
-    /// pinging a connection) are boxed, so that the common wait for a
-    /// returned connection keeps the `get()` future small without an
-    /// allocation of its own. `phase` follows what it is doing, for the
-    /// error of an acquire whose bound runs out.
+    /// Everything but the fast path, within `budget` (`None`: no place in
+    /// line, and no bound but each step's own). The wait in line is
+    /// bounded by the pool's deadline task, with no timer of its own; the
+    /// rare, large steps (opening and pinging a connection) each get a
+    /// timer to the same deadline, and are boxed, so that the common wait
+    /// for a returned connection keeps the `get()` future small without an
+    /// allocation of its own.
     async fn acquire_slow(
         self: &Arc<Self>,
         first: Take<M::Connection>,
         since: Instant,
         fresh: bool,
-        may_wait: bool,
+        budget: Option<Budget>,
         caller: &'static Location<'static>,
-        phase: &Phase,
     ) -> Acquired<M> {
+        let may_wait = budget.map_or(MayWait::No, |b| b.may_wait());
         let mut take = first;
         loop {
             let conn = match take {
                 Take::Closed => return Err(PoolError::Closed),
                 Take::Exhausted => return Err(self.exhausted()),
                 Take::Permit => {
-                    phase.set(AcquirePhase::Connecting);
-                    return Box::pin(self.open_new(caller, since)).await;
+                    let open = Box::pin(self.open_new(caller, since));
+                    return self.within(budget, AcquirePhase::Connecting, open).await?;
                 }
                 Take::Idle(conn) => conn,
-                Take::Wait(id, rx) => {
-                    phase.set(AcquirePhase::Waiting);
+                Take::Wait(id, rx, _) => {
                     match Waiting::new(self, id, rx, since).served().await? {
                         Grant::Permit => {
-                            phase.set(AcquirePhase::Connecting);
-                            return Box::pin(self.open_new(caller, since)).await;
+                            let open = Box::pin(self.open_new(caller, since));
+                            return self.within(budget, AcquirePhase::Connecting, open).await?;
                         }
                         // Handed over straight from a return, a keepalive or a
                         // fresh connect: it has just spoken to the server,
@@ -143,6 +140,9 @@ impl<M: Manager> PoolInner<M> {
                             return Ok(self.hand_out(conn, caller, since));
                         }
                         Grant::Conn(conn) => conn,
+                        Grant::TimedOut => {
+                            return Err(self.timed_out(budget, AcquirePhase::Waiting));
+                        }
                     }
                 }
             };
@@ -151,12 +151,48 @@ impl<M: Manager> PoolInner<M> {
                 Check::Stale => false,
                 Check::Suspect => true,
             };
-            phase.set(AcquirePhase::Validating);
-            match Box::pin(self.validate(conn, suspect_only)).await {
+            let check = Box::pin(self.validate(conn, suspect_only));
+            match self.within(budget, AcquirePhase::Validating, check).await? {
                 Some(conn) => return Ok(self.hand_out(conn, caller, since)),
                 // The dead connection is gone and its permit freed; look again.
                 None => take = self.take(Instant::now(), fresh, may_wait),
             }
+        }
+    }
+
+    /// Runs one step of a slow acquire to the acquire's deadline. A step cut
+    /// short is dropped, and cleans up after itself (a permit in flight
+    /// frees itself; an interrupted ping discards its connection).
+    async fn within<T>(
+        &self,
+        budget: Option<Budget>,
+        phase: AcquirePhase,
+        step: impl Future<Output = T>,
+    ) -> Result<T, PoolError<M::Error>> {
+        match budget.and_then(|b| b.until) {
+            Some(deadline) => tokio::time::timeout_at(deadline, step)
+                .await
+                .map_err(|_elapsed| self.timed_out(budget, phase)),
+            None => Ok(step.await),
+        }
+    }
+
+    /// The error of an acquire whose bound ran out while it was in `phase`.
+    fn timed_out(&self, budget: Option<Budget>, phase: AcquirePhase) -> PoolError<M::Error> {
+        Counters::bump(&self.counters.timeouts);
+        if let Some(observer) = &self.observer {
+            observer.timed_out(phase);
+        }
+        let bound = budget.map_or_else(|| self.acquire_bound(), |b| b.bound);
+        let stats = self.stats();
+        PoolError::Timeout {
+            waited: bound.limit,
+            per_call: bound.per_call,
+            phase,
+            max_open: stats.max_open,
+            in_use: stats.in_use,
+            waiting: stats.waiting,
+            stats: Box::new(stats),
         }
     }
 
@@ -311,30 +347,6 @@ enum Check {
     Stale,
     /// Recently used, but last known alive before a peer-closed death.
     Suspect,
-}
-
-/// What a slow acquire is doing, read when its bound runs out (the future
-/// that set it is gone by then). Only the slow path touches it.
-#[derive(Default)]
-pub(crate) struct Phase(AtomicU8);
-
-impl Phase {
-    fn set(&self, phase: AcquirePhase) {
-        let code = match phase {
-            AcquirePhase::Waiting => 0,
-            AcquirePhase::Connecting => 1,
-            AcquirePhase::Validating => 2,
-        };
-        self.0.store(code, Relaxed);
-    }
-
-    fn get(&self) -> AcquirePhase {
-        match self.0.load(Relaxed) {
-            1 => AcquirePhase::Connecting,
-            2 => AcquirePhase::Validating,
-            _ => AcquirePhase::Waiting,
-        }
-    }
 }
 
 /// An acquire's place in line. Dropped before it is served, it leaves the

@@ -19,7 +19,7 @@ use super::limits::{Limits, LiveLimits};
 use super::manager::Manager;
 use super::observe::{Occupancy, PoolObserver};
 use super::rtt::ValidationBound;
-use super::state::{Grant, State, Take, ToClose};
+use super::state::{Grant, MayWait, State, Take, ToClose};
 use super::stats::{CloseReason, CoreStats, Counters};
 use super::suspect::Suspicion;
 use super::tracked::Tracked;
@@ -53,6 +53,10 @@ pub(crate) struct PoolInner<M: Manager> {
     pub(crate) suspicion: Suspicion,
     /// The generation new connections get ([`PoolInner::retire_older`]).
     generation: AtomicU64,
+    /// Wakes the deadline task ([`expiry`](super::expiry)) when a waiter's
+    /// deadline comes before its next look. Its own `Arc`: the task holds
+    /// it while it sleeps, and the pool only weakly.
+    pub(crate) expiry_nudge: Arc<Notify>,
     /// Flips to `true` once, on close; the maintenance task watches it.
     pub(crate) closing: watch::Sender<bool>,
     /// Signalled whenever `open` drops to zero after close, and whenever the
@@ -90,6 +94,7 @@ impl<M: Manager> PoolInner<M> {
             next_conn_id: AtomicU64::new(1),
             suspicion: Suspicion::default(),
             generation: AtomicU64::new(0),
+            expiry_nudge: Arc::new(Notify::new()),
             closing: watch::Sender::new(false),
             drained: Notify::new(),
             goodbyes_in_flight: AtomicUsize::new(0),
@@ -132,15 +137,23 @@ impl<M: Manager> PoolInner<M> {
         self: &Arc<Self>,
         now: Instant,
         fresh: bool,
-        may_wait: bool,
+        may_wait: MayWait,
     ) -> Take<M::Connection> {
         let mut stale = Vec::new();
         let max_idle_time = self.limits.max_idle_time();
         let take = self.transition(|st| st.take(now, fresh, may_wait, max_idle_time, &mut stale));
+        if let Take::Wait(_, _, true) = take {
+            self.expiry_nudge.notify_one();
+        }
         for (conn, why) in stale {
             self.close_conn(conn, why);
         }
         take
+    }
+
+    /// Fails the waiters whose deadline passed; returns the next deadline.
+    pub(crate) fn expire_waiters(&self, now: Instant) -> Option<Instant> {
+        self.transition(|st| st.expire_waiters(now)).1
     }
 
     /// A waiter gave up: out of the line.

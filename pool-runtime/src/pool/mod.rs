@@ -49,6 +49,7 @@ mod check_in;
 mod closing;
 mod drain;
 mod error;
+mod expiry;
 mod flight;
 mod guard;
 mod inner;
@@ -158,6 +159,9 @@ impl<M: Manager> GenericPool<M> {
         let inner = Arc::new(PoolInner::new(manager, limits, observer));
         let closing = inner.closing.subscribe();
         runtime.spawn(maintenance::run(Arc::downgrade(&inner), closing, every));
+        let nudge = Arc::clone(&inner.expiry_nudge);
+        let closing = inner.closing.subscribe();
+        runtime.spawn(expiry::run(Arc::downgrade(&inner), nudge, closing));
         Ok(GenericPool { inner })
     }
 

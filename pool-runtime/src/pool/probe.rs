@@ -15,7 +15,7 @@ use super::error::PoolError;
 use super::flight::PermitInFlight;
 use super::inner::PoolInner;
 use super::manager::Manager;
-use super::state::Take;
+use super::state::{MayWait, Take};
 use super::stats::CloseReason;
 
 /// What one probe found ([`GenericPool::probe`](super::GenericPool::probe)).
@@ -40,7 +40,7 @@ pub enum Probe<E: std::error::Error + 'static> {
 
 impl<M: Manager> PoolInner<M> {
     pub(crate) async fn probe(self: &Arc<Self>) -> Probe<M::Error> {
-        match self.take(Instant::now(), false, false) {
+        match self.take(Instant::now(), false, MayWait::No) {
             Take::Closed => return Probe::Closed,
             Take::Exhausted | Take::Wait(..) => return Probe::Saturated,
             Take::Permit => return self.probe_connect().await,

@@ -16,6 +16,12 @@
 //! no I/O, spawn nothing and never wait: a connection a move takes out of the
 //! pool is *returned* to the caller, who closes it after the lock is gone.
 //! That keeps the lock short and these rules testable on their own.
+//!
+//! A waiter's bound is a deadline kept here, not a timer of its own: the
+//! pool's one deadline task ([`expiry`](super::expiry)) fails the waiters
+//! whose deadline passed ([`State::expire_waiters`]). Most waits end long
+//! before their bound, so a timer armed and cancelled per wait is work done
+//! for nothing on the busiest path.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -45,6 +51,9 @@ pub(crate) struct State<C> {
     in_use: usize,
     closed: bool,
     next_waiter_id: u64,
+    /// When the deadline task looks at the line next (`None`: when told).
+    /// A waiter whose deadline comes sooner must tell it.
+    expiry_armed: Option<Instant>,
     open_cap: usize,
     idle_cap: usize,
     /// Connections of a generation below this are retired, not kept.
@@ -56,13 +65,29 @@ struct Waiter<C> {
     /// Wants a new connection (the exec path's last attempt): it is always
     /// granted a permit, never a used connection.
     fresh: bool,
+    /// When its acquire's bound runs out; `None`: never.
+    deadline: Option<Instant>,
     tx: oneshot::Sender<Grant<C>>,
 }
 
-/// What a waiter is handed: a connection, or a permit to open one.
+/// What a waiter is handed: a connection, a permit to open one, or word
+/// that its bound ran out first.
 pub(crate) enum Grant<C> {
     Conn(Tracked<C>),
     Permit,
+    /// Sent by [`State::expire_waiters`]: nothing granted, out of line.
+    TimedOut,
+}
+
+/// Whether an acquirer may join the line, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MayWait {
+    /// Never: [`Take::Exhausted`] instead (`try_get`, probes).
+    No,
+    /// Until this instant, then [`Grant::TimedOut`].
+    Until(Instant),
+    /// With no bound (one too large to add to the clock).
+    Forever,
 }
 
 /// The outcome of one look at the pool by an acquirer.
@@ -70,8 +95,10 @@ pub(crate) enum Take<C> {
     Idle(Tracked<C>),
     /// A permit to open a new connection.
     Permit,
-    /// A place in line: the waiter's id and where its grant will arrive.
-    Wait(u64, oneshot::Receiver<Grant<C>>),
+    /// A place in line: the waiter's id, where its grant will arrive, and
+    /// whether the deadline task must be told (its deadline comes before
+    /// the task's next look).
+    Wait(u64, oneshot::Receiver<Grant<C>>, bool),
     /// Every permit is taken and the acquirer may not wait.
     Exhausted,
     Closed,
@@ -105,6 +132,7 @@ impl<C> State<C> {
             in_use: 0,
             closed: false,
             next_waiter_id: 0,
+            expiry_armed: None,
             open_cap: limits.open_cap(),
             idle_cap: limits.idle_cap(),
             oldest_generation: 0,
@@ -112,7 +140,7 @@ impl<C> State<C> {
     }
 
     /// Takes an idle connection, a permit to open one, or a place in line
-    /// (only if `may_wait`; otherwise [`Take::Exhausted`]). Idle connections
+    /// (unless [`MayWait::No`]: then [`Take::Exhausted`]). Idle connections
     /// found past their lifetime or idle time go to `stale`, and their
     /// permits are reused.
     ///
@@ -122,7 +150,7 @@ impl<C> State<C> {
         &mut self,
         now: Instant,
         fresh: bool,
-        may_wait: bool,
+        may_wait: MayWait,
         max_idle_time: Option<Duration>,
         stale: &mut Vec<ToClose<C>>,
     ) -> Take<C> {
@@ -160,14 +188,52 @@ impl<C> State<C> {
                 stale.push((oldest, CloseReason::Replaced));
             }
         }
-        if !may_wait {
-            return Take::Exhausted;
+        let deadline = match may_wait {
+            MayWait::No => return Take::Exhausted,
+            MayWait::Until(deadline) => Some(deadline),
+            MayWait::Forever => None,
+        };
+        let sooner = deadline.is_some_and(|d| self.expiry_armed.is_none_or(|next| d < next));
+        if sooner {
+            self.expiry_armed = deadline;
         }
         let id = self.next_waiter_id;
         self.next_waiter_id += 1;
         let (tx, rx) = oneshot::channel();
-        self.waiters.push_back(Waiter { id, fresh, tx });
-        Take::Wait(id, rx)
+        self.waiters.push_back(Waiter {
+            id,
+            fresh,
+            deadline,
+            tx,
+        });
+        Take::Wait(id, rx, sooner)
+    }
+
+    /// Fails the waiters whose deadline is not after `now`: each is sent
+    /// [`Grant::TimedOut`] and leaves the line. Returns how many, and when
+    /// the next deadline falls (when the deadline task must look again;
+    /// `None`: no waiter has one).
+    pub(crate) fn expire_waiters(&mut self, now: Instant) -> (usize, Option<Instant>) {
+        let mut expired = 0;
+        let mut next: Option<Instant> = None;
+        for waiter in std::mem::take(&mut self.waiters) {
+            match waiter.deadline {
+                Some(deadline) if deadline <= now => {
+                    // Its acquire may have just given up: then nobody hears.
+                    if waiter.tx.send(Grant::TimedOut).is_ok() {
+                        expired += 1;
+                    }
+                }
+                deadline => {
+                    if let Some(d) = deadline {
+                        next = Some(next.map_or(d, |n| n.min(d)));
+                    }
+                    self.waiters.push_back(waiter);
+                }
+            }
+        }
+        self.expiry_armed = next;
+        (expired, next)
     }
 
     /// A waiter gave up: takes it out of the line. If it was served in the
@@ -187,6 +253,7 @@ impl<C> State<C> {
                 self.free_permit(true);
                 None
             }
+            Grant::TimedOut => None,
         }
     }
 
@@ -231,7 +298,7 @@ impl<C> State<C> {
                     conn = back;
                 }
                 // Only a connection was sent, so only one can come back.
-                Err(Grant::Permit) => return None,
+                Err(Grant::Permit | Grant::TimedOut) => return None,
             }
         }
         if self.idle.len() < self.idle_cap {
@@ -437,6 +504,7 @@ impl<C> State<C> {
     pub(crate) fn shut(&mut self) -> Vec<Tracked<C>> {
         self.closed = true;
         self.waiters.clear();
+        self.expiry_armed = None;
         let idle: Vec<_> = self.idle.drain(..).collect();
         for _ in 0..idle.len() {
             self.out();
@@ -476,6 +544,11 @@ mod tests {
     }
 
     fn take(st: &mut State<u32>, fresh: bool, may_wait: bool) -> Take<u32> {
+        let may_wait = if may_wait {
+            MayWait::Forever
+        } else {
+            MayWait::No
+        };
         let mut stale = Vec::new();
         let take = st.take(Instant::now(), fresh, may_wait, None, &mut stale);
         assert!(stale.is_empty() || fresh);
@@ -497,7 +570,10 @@ mod tests {
         assert!(matches!(take(&mut st, false, true), Take::Permit));
         assert!(matches!(take(&mut st, false, true), Take::Permit));
         assert!(matches!(take(&mut st, false, false), Take::Exhausted));
-        assert!(matches!(take(&mut st, false, true), Take::Wait(0, _)));
+        assert!(matches!(
+            take(&mut st, false, true),
+            Take::Wait(0, _, false)
+        ));
         assert_eq!(counts(&st), (2, 2, 0, 1));
     }
 
@@ -505,7 +581,7 @@ mod tests {
     fn a_release_goes_to_the_first_waiter_before_the_idle_list() {
         let mut st = state(1, 1);
         assert!(matches!(take(&mut st, false, true), Take::Permit));
-        let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
+        let Take::Wait(_, mut rx, _) = take(&mut st, false, true) else {
             panic!("expected a place in line");
         };
         assert!(st.release(conn(1), true).is_none());
@@ -529,7 +605,7 @@ mod tests {
     fn a_freed_permit_goes_to_the_first_waiter_else_open_shrinks() {
         let mut st = state(1, 1);
         assert!(matches!(take(&mut st, false, true), Take::Permit));
-        let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
+        let Take::Wait(_, mut rx, _) = take(&mut st, false, true) else {
             panic!("expected a place in line");
         };
         st.free_permit(true);
@@ -537,6 +613,76 @@ mod tests {
         assert_eq!(counts(&st), (1, 1, 0, 0));
         st.free_permit(true);
         assert_eq!(counts(&st), (0, 0, 0, 0));
+    }
+
+    fn wait_until(st: &mut State<u32>, deadline: Instant) -> (oneshot::Receiver<Grant<u32>>, bool) {
+        let mut stale = Vec::new();
+        match st.take(
+            Instant::now(),
+            false,
+            MayWait::Until(deadline),
+            None,
+            &mut stale,
+        ) {
+            Take::Wait(_, rx, sooner) => (rx, sooner),
+            _ => panic!("expected a place in line"),
+        }
+    }
+
+    #[test]
+    fn waiters_past_their_deadline_are_timed_out_and_the_next_deadline_is_named() {
+        let mut st = state(1, 1);
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        let t = Instant::now();
+        let s = Duration::from_secs(1);
+        let (mut first, told) = wait_until(&mut st, t + s);
+        assert!(told, "the first deadline must wake the deadline task");
+        let (mut later, told) = wait_until(&mut st, t + 3 * s);
+        assert!(!told, "a later deadline waits for the task's next look");
+        let Take::Wait(_, mut unbounded, told) = take(&mut st, false, true) else {
+            panic!("expected a place in line");
+        };
+        assert!(!told);
+        assert_eq!(st.expire_waiters(t), (0, Some(t + s)), "not yet due");
+        assert_eq!(st.expire_waiters(t + 2 * s), (1, Some(t + 3 * s)));
+        assert!(matches!(first.try_recv(), Ok(Grant::TimedOut)));
+        assert!(later.try_recv().is_err() && unbounded.try_recv().is_err());
+        assert_eq!(counts(&st), (1, 1, 0, 2));
+        let (_sooner, told) = wait_until(&mut st, t + 2 * s);
+        assert!(told, "sooner than the task's next look: it must be told");
+        assert_eq!(st.expire_waiters(t + 10 * s), (2, None));
+        assert!(matches!(later.try_recv(), Ok(Grant::TimedOut)));
+        assert_eq!(counts(&st), (1, 1, 0, 1), "the unbounded one still waits");
+        // The line emptied of deadlines: the next one must tell the task.
+        let (_again, told) = wait_until(&mut st, t + 20 * s);
+        assert!(told);
+    }
+
+    #[test]
+    fn a_timeout_and_a_hand_off_racing_serve_a_waiter_once() {
+        let t = Instant::now();
+        // The deadline wins the lock: the connection skips the timed-out
+        // waiter and goes to the next.
+        let mut st = state(1, 1);
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        let (mut due, _) = wait_until(&mut st, t);
+        let Take::Wait(_, mut next, _) = take(&mut st, false, true) else {
+            panic!("expected a place in line");
+        };
+        assert_eq!(st.expire_waiters(t).0, 1);
+        assert!(st.release(conn(1), true).is_none());
+        assert!(matches!(due.try_recv(), Ok(Grant::TimedOut)));
+        assert!(matches!(next.try_recv(), Ok(Grant::Conn(c)) if c.id == 1));
+        assert_eq!(counts(&st), (1, 1, 0, 0));
+        // The hand-off wins: the served waiter is out of line, and the
+        // deadline passing later touches nothing.
+        let mut st = state(1, 1);
+        assert!(matches!(take(&mut st, false, true), Take::Permit));
+        let (mut served, _) = wait_until(&mut st, t);
+        assert!(st.release(conn(2), true).is_none());
+        assert_eq!(st.expire_waiters(t), (0, None));
+        assert!(matches!(served.try_recv(), Ok(Grant::Conn(c)) if c.id == 2));
+        assert_eq!(counts(&st), (1, 1, 0, 0));
     }
 
     #[test]
@@ -548,10 +694,10 @@ mod tests {
         assert!(st.release(conn(1), true).is_none());
         assert!(st.release(conn(2), true).is_none());
         let mut stale = Vec::new();
-        let take = st.take(Instant::now(), true, true, None, &mut stale);
+        let take = st.take(Instant::now(), true, MayWait::Forever, None, &mut stale);
         // The oldest goes; the fresh acquire waits, first in line, until it
         // is closed: two connections plus one closing would exceed max_open.
-        let Take::Wait(_, mut rx) = take else {
+        let Take::Wait(_, mut rx, _) = take else {
             panic!("expected a place in line");
         };
         assert!(matches!(&stale[..], [(c, CloseReason::Replaced)] if c.id == 1));
@@ -568,7 +714,7 @@ mod tests {
         st.retire(true);
         assert_eq!(counts(&st), (0, 0, 0, 0));
         assert!(matches!(take(&mut st, false, false), Take::Exhausted));
-        let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
+        let Take::Wait(_, mut rx, _) = take(&mut st, false, true) else {
             panic!("expected a place in line");
         };
         assert!(rx.try_recv().is_err(), "granted while the old one closes");
@@ -601,7 +747,7 @@ mod tests {
             [CloseReason::MaxIdle, CloseReason::MaxOpen]
         );
         assert_eq!(counts(&st), (2, 2, 0, 0));
-        let Take::Wait(_, mut rx) = take(&mut st, false, true) else {
+        let Take::Wait(_, mut rx, _) = take(&mut st, false, true) else {
             panic!("expected a place in line");
         };
         // A return over the cap is closed, not handed to the waiter.
@@ -623,7 +769,7 @@ mod tests {
         assert!(matches!(take(&mut st, false, true), Take::Permit));
         let mut waiting = Vec::new();
         for _ in 0..3 {
-            let Take::Wait(_, rx) = take(&mut st, false, true) else {
+            let Take::Wait(_, rx, _) = take(&mut st, false, true) else {
                 panic!("expected a place in line");
             };
             waiting.push(rx);
